@@ -1,0 +1,286 @@
+// Command dnsrr is an authoritative round-robin DNS server.
+//
+//	dnsrr serve -config examples/dnsrr.toml    serve until SIGTERM; SIGHUP reloads
+//	dnsrr check -config examples/dnsrr.toml    validate config and zones
+//	dnsrr version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dnsrr/dnsrr/dnsrr"
+	"github.com/dnsrr/dnsrr/zones"
+	"github.com/rs/zerolog"
+)
+
+// Exit codes, one per kind of failure.
+const (
+	exitOK      = 0
+	exitConfig  = 1 // bad config or zones
+	exitUsage   = 2 // bad flags
+	exitRuntime = 3 // cannot listen, or a listener died
+)
+
+// shutdownGrace bounds how long in-flight queries and TCP connections may
+// take to finish after SIGTERM.
+const shutdownGrace = 5 * time.Second
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage:
+  dnsrr [serve] -config FILE [-listen ADDR]... [-zone FILE]...
+  dnsrr serve -listen ADDR -zone FILE     (no config file)
+  dnsrr check -config FILE | -zone FILE...
+  dnsrr version
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(args, stderr)
+	case "check":
+		return check(args, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "dnsrr", buildVersion())
+		return exitOK
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "dnsrr: unknown command %q\n%s", cmd, usage)
+	return exitUsage
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// options are the flags shared by serve and check.
+type options struct {
+	config    string
+	listen    listFlag
+	zones     listFlag
+	logLevel  string
+	logFormat string
+}
+
+func parseFlags(name string, args []string, stderr io.Writer) (*options, error) {
+	fs := flag.NewFlagSet("dnsrr "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := &options{}
+	fs.StringVar(&o.config, "config", "", "configuration file (TOML)")
+	fs.Var(&o.listen, "listen", "address:port to serve on, UDP and TCP (repeatable; replaces the config's)")
+	fs.Var(&o.zones, "zone", "zone file, TOML or RFC 1035 (repeatable; replaces the config's)")
+	fs.StringVar(&o.logLevel, "log-level", "", "debug, info, warn or error (overrides the config)")
+	fs.StringVar(&o.logFormat, "log-format", "", "console or json (overrides the config)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.config == "" && len(o.zones) == 0 {
+		return nil, errors.New("no zones: give -config FILE or -zone FILE")
+	}
+	return o, nil
+}
+
+// loadConfig reads the config file, if any, and applies the flags over it.
+func (o *options) loadConfig() (*dnsrr.Config, error) {
+	cfg := &dnsrr.Config{Listen: dnsrr.DefaultListen, LogLevel: "info", LogFormat: "console"}
+	if o.config != "" {
+		var err error
+		if cfg, err = dnsrr.LoadConfig(o.config); err != nil {
+			return nil, err
+		}
+	}
+	if len(o.listen) > 0 {
+		for _, a := range o.listen {
+			if err := dnsrr.CheckListenAddr(a); err != nil {
+				return nil, fmt.Errorf("-listen: %w", err)
+			}
+		}
+		cfg.Listen = o.listen
+	}
+	if len(o.zones) > 0 {
+		cfg.Zones = o.zones
+		cfg.File = "" // -zone paths are relative to the working directory
+	}
+	if o.logLevel != "" {
+		cfg.LogLevel = o.logLevel
+	}
+	if o.logFormat != "" {
+		cfg.LogFormat = o.logFormat
+	}
+	return cfg, nil
+}
+
+func newLogger(cfg *dnsrr.Config, w io.Writer) (zerolog.Logger, error) {
+	level, err := zerolog.ParseLevel(cfg.LogLevel)
+	if err != nil || cfg.LogLevel == "" {
+		return zerolog.Nop(), fmt.Errorf("log level %q: use debug, info, warn or error", cfg.LogLevel)
+	}
+	switch cfg.LogFormat {
+	case "json":
+	case "console":
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+	default:
+		return zerolog.Nop(), fmt.Errorf("log format %q: use console or json", cfg.LogFormat)
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
+}
+
+func serve(args []string, stderr io.Writer) int {
+	opts, err := parseFlags("serve", args, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "dnsrr: %v\n%s", err, usage)
+		return exitUsage
+	}
+	cfg, err := opts.loadConfig()
+	if err != nil {
+		printErrors(stderr, err)
+		return exitConfig
+	}
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "dnsrr: %v\n", err)
+		return exitUsage
+	}
+	snap, err := cfg.LoadZones()
+	if err != nil {
+		for _, e := range zones.Errors(err) {
+			log.Error().Err(e).Msg("cannot load zones")
+		}
+		return exitConfig
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	srv := dnsrr.New(cfg.Listen, cfg.Chaos, snap, log)
+	if err := srv.Start(); err != nil {
+		log.Error().Err(err).Msg("cannot listen")
+		return exitRuntime
+	}
+	log.Info().Strs("addrs", srv.Addrs()).Strs("zones", origins(snap)).
+		Dict("serials", serials(snap)).Str("version", buildVersion()).Msg("serving")
+
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info().Msg("shutting down")
+			sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+			srv.Shutdown(sctx)
+			cancel()
+			log.Info().Msg("stopped")
+			return exitOK
+		case <-hup:
+			reload(opts, cfg, srv, log)
+		}
+	}
+}
+
+// reload re-reads the config (for its zone list) and every zone, and swaps
+// the new snapshot in only if all of it loaded.
+func reload(opts *options, running *dnsrr.Config, srv *dnsrr.Server, log zerolog.Logger) {
+	start := time.Now()
+	cfg, err := opts.loadConfig()
+	var snap *zones.Snapshot
+	if err == nil {
+		snap, err = cfg.LoadZones()
+	}
+	if err != nil {
+		log.Error().Err(err).Errs("errors", zones.Errors(err)).Msg("reload failed, keeping old zones")
+		return
+	}
+	if strings.Join(cfg.Listen, " ") != strings.Join(running.Listen, " ") {
+		log.Warn().Strs("listen", cfg.Listen).Msg("listen addresses changed: restart to apply")
+	}
+	srv.Swap(snap)
+	log.Info().Strs("zones", origins(snap)).Dict("serials", serials(snap)).
+		Float64("duration", time.Since(start).Seconds()).Msg("reload applied")
+}
+
+func origins(snap *zones.Snapshot) []string {
+	var out []string
+	for _, z := range snap.Zones() {
+		out = append(out, z.Origin)
+	}
+	return out
+}
+
+func serials(snap *zones.Snapshot) *zerolog.Event {
+	d := zerolog.Dict()
+	for _, z := range snap.Zones() {
+		d.Uint32(z.Origin, z.Serial)
+	}
+	return d
+}
+
+// check validates config and zones exactly as serve would, printing every
+// problem (named-checkzone style), or a summary line per zone.
+func check(args []string, stdout, stderr io.Writer) int {
+	opts, err := parseFlags("check", args, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "dnsrr: %v\n%s", err, usage)
+		return exitUsage
+	}
+	cfg, err := opts.loadConfig()
+	if err != nil {
+		printErrors(stderr, err)
+		return exitConfig
+	}
+	if _, err := newLogger(cfg, io.Discard); err != nil {
+		fmt.Fprintf(stderr, "dnsrr: %v\n", err)
+		return exitConfig
+	}
+	snap, err := cfg.LoadZones()
+	if err != nil {
+		printErrors(stderr, err)
+		return exitConfig
+	}
+	for _, z := range snap.Zones() {
+		fmt.Fprintln(stdout, z.Summary())
+	}
+	return exitOK
+}
+
+func printErrors(w io.Writer, err error) {
+	for _, e := range zones.Errors(err) {
+		fmt.Fprintln(w, e)
+	}
+}

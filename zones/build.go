@@ -1,0 +1,349 @@
+package zones
+
+import (
+	"sort"
+	"strings"
+	"sync/atomic"
+
+	"github.com/dnsrr/dnsrr/zones/tomlfile"
+	"github.com/miekg/dns"
+)
+
+// maxTTL is the largest TTL a record may carry (RFC 2181 §8).
+const maxTTL = 1<<31 - 1
+
+// entry is one record on its way into a zone, with where it came from.
+type entry struct {
+	rr    dns.RR
+	line  int
+	key   string
+	order Order
+}
+
+// source is what a loader hands to build: one file's records.
+type source struct {
+	file    string
+	origin  string // lower-case, fully qualified
+	line    int    // line of the origin, for zone-wide errors
+	entries []entry
+	// foldDuplicates folds identical records silently, as BIND and NSD do
+	// for master files; TOML zones are written by hand for dnsrr, where a
+	// repeated pool address is a mistake worth reporting.
+	foldDuplicates bool
+}
+
+// build validates a file's records and assembles the zone. Every problem is
+// added to errs; the zone is nil if there were any.
+func build(src *source, errs *tomlfile.List) *Zone {
+	before := errs.Len()
+	errorf := func(e *entry, format string, args ...any) {
+		key := e.key
+		if key == "" {
+			key = e.rr.Header().Name + " " + dns.TypeToString[e.rr.Header().Rrtype]
+		}
+		errs.Add(src.file, e.line, key, format, args...)
+	}
+	origin := src.origin
+
+	// Group into RRsets by owner and type, in file order.
+	type setKey struct {
+		name string
+		typ  uint16
+	}
+	sets := map[setKey][]*entry{}
+	var setOrder []setKey
+	for i := range src.entries {
+		e := &src.entries[i]
+		h := e.rr.Header()
+		h.Name = strings.ToLower(dns.Fqdn(h.Name))
+		if h.Class != dns.ClassINET {
+			errorf(e, "class %s is not served; only IN", dns.ClassToString[h.Class])
+			continue
+		}
+		if !dns.IsSubDomain(origin, h.Name) {
+			errorf(e, "%s is outside the zone %s", h.Name, origin)
+			continue
+		}
+		if h.Ttl > maxTTL {
+			errorf(e, "TTL %d is above the maximum %d (RFC 2181 §8)", h.Ttl, maxTTL)
+			continue
+		}
+		if i := strings.LastIndex(h.Name, "*"); i > 0 || (i == 0 && h.Name[1] != '.') {
+			errorf(e, "a wildcard must be the whole leftmost label")
+			continue
+		}
+		k := setKey{h.Name, h.Rrtype}
+		if dup := findDuplicate(sets[k], e.rr); dup != nil {
+			if !src.foldDuplicates {
+				errorf(e, "duplicate record %q (first at line %d)", rdata(e.rr), dup.line)
+			}
+			continue
+		}
+		if len(sets[k]) == 0 {
+			setOrder = append(setOrder, k)
+		}
+		sets[k] = append(sets[k], e)
+	}
+
+	z := &Zone{Origin: origin, File: src.file, nodes: map[string]*Node{}}
+	node := func(name string) *Node {
+		n := z.nodes[name]
+		if n == nil {
+			n = &Node{Name: name}
+			z.nodes[name] = n
+		}
+		return n
+	}
+	for _, k := range setOrder {
+		es := sets[k]
+		set := &RRset{Type: k.typ, TTL: es[0].rr.Header().Ttl, Order: es[0].order, rotation: new(atomic.Uint32)}
+		for _, e := range es {
+			if e.rr.Header().Ttl != set.TTL {
+				errorf(e, "TTL %d differs from TTL %d of the same RRset (RFC 2181 §5.2)", e.rr.Header().Ttl, set.TTL)
+			}
+			set.RRs = append(set.RRs, e.rr)
+		}
+		n := node(k.name)
+		n.Sets = append(n.Sets, set)
+		z.Records += len(set.RRs)
+	}
+	firstEntry := func(name string, typ uint16) *entry { return sets[setKey{name, typ}][0] }
+
+	// Apex: exactly one SOA, at least one NS.
+	apex := node(origin)
+	z.Apex = apex
+	if s := apex.Get(dns.TypeSOA); s == nil {
+		errs.Add(src.file, src.line, "", "zone %s has no SOA record", origin)
+	} else if len(s.RRs) > 1 {
+		errorf(sets[setKey{origin, dns.TypeSOA}][1], "zone %s has more than one SOA record", origin)
+	} else {
+		z.SOA = s
+		soa := s.RRs[0].(*dns.SOA)
+		z.Serial = soa.Serial
+		neg := dns.Copy(soa)
+		neg.Header().Ttl = min(soa.Hdr.Ttl, soa.Minttl)
+		z.Negative = []dns.RR{neg}
+	}
+	if apex.Get(dns.TypeNS) == nil {
+		errs.Add(src.file, src.line, "", "zone %s has no NS records at the apex", origin)
+	}
+
+	// Checks per node; mark delegation points.
+	for name, n := range z.nodes {
+		for _, s := range n.Sets {
+			if s.Type == dns.TypeSOA && name != origin {
+				errorf(firstEntry(name, s.Type), "SOA record is only allowed at the apex %s", origin)
+			}
+		}
+		if n.Get(dns.TypeCNAME) != nil {
+			e := firstEntry(name, dns.TypeCNAME)
+			switch {
+			case name == origin:
+				errorf(e, "CNAME is not allowed at the zone apex (RFC 1912 §2.4)")
+			case len(n.Get(dns.TypeCNAME).RRs) > 1:
+				errorf(e, "a name can have only one CNAME")
+			case len(n.Sets) > 1:
+				errorf(e, "CNAME cannot coexist with other data at %s (RFC 1034 §3.6.2)", name)
+			}
+		}
+		if name != origin && n.Get(dns.TypeNS) != nil {
+			n.Cut = true
+			if strings.HasPrefix(name, "*.") {
+				errorf(firstEntry(name, dns.TypeNS), "a wildcard cannot be delegated (RFC 4592 §4.2)")
+			}
+		}
+		if name == origin && n.Get(dns.TypeDS) != nil {
+			errorf(firstEntry(name, dns.TypeDS), "DS records belong in the parent zone, not at the apex")
+		}
+	}
+
+	// Names referenced by NS records, which may need glue.
+	nsTargets := map[string]bool{}
+	for _, n := range z.nodes {
+		if s := n.Get(dns.TypeNS); s != nil {
+			for _, rr := range s.RRs {
+				nsTargets[strings.ToLower(rr.(*dns.NS).Ns)] = true
+			}
+		}
+	}
+
+	// Data at or below a cut belongs to the child: only DS at the cut, and
+	// address records named by an NS record (glue) below it, are allowed.
+	for name, n := range z.nodes {
+		cut := z.cutAbove(name)
+		if cut == "" {
+			continue
+		}
+		for _, s := range n.Sets {
+			e := firstEntry(name, s.Type)
+			switch {
+			case name == cut && (s.Type == dns.TypeNS || s.Type == dns.TypeDS):
+			case name == cut:
+				errorf(e, "%s is a delegation point: only NS and DS records may sit there, not %s",
+					cut, dns.TypeToString[s.Type])
+			case s.Type == dns.TypeA || s.Type == dns.TypeAAAA:
+				if !nsTargets[name] {
+					errorf(e, "glue %s below the delegation %s is not named by any NS record", name, cut)
+				}
+			default:
+				errorf(e, "%s record below the delegation %s would never be served", dns.TypeToString[s.Type], cut)
+			}
+		}
+	}
+
+	// NS targets inside the zone need addresses (glue when below a cut);
+	// NS, MX and SRV targets must not be aliases (RFC 2181 §10.3).
+	for name, n := range z.nodes {
+		for _, s := range n.Sets {
+			for _, rr := range s.RRs {
+				target := targetOf(rr)
+				if target == "" || !dns.IsSubDomain(origin, target) {
+					continue
+				}
+				t := z.nodes[target]
+				e := firstEntry(name, s.Type)
+				if t != nil && t.Get(dns.TypeCNAME) != nil {
+					errorf(e, "%s target %s is a CNAME, which RFC 2181 §10.3 forbids", dns.TypeToString[s.Type], target)
+				}
+				if s.Type == dns.TypeNS && (t == nil || (t.Get(dns.TypeA) == nil && t.Get(dns.TypeAAAA) == nil)) {
+					if cut := z.cutAbove(target); cut != "" || name == origin {
+						errorf(e, "name server %s is inside the zone but has no A or AAAA record", target)
+					}
+				}
+			}
+		}
+	}
+
+	if errs.Len() > before {
+		return nil
+	}
+
+	// Additional data, empty non-terminals, sorting and counts.
+	for _, n := range z.nodes {
+		for _, s := range n.Sets {
+			s.Additional = z.additionalFor(s)
+		}
+		sort.Slice(n.Sets, func(i, j int) bool { return n.Sets[i].Type < n.Sets[j].Type })
+		if len(n.Sets) > 0 {
+			z.Names++
+		}
+		addrs := 0
+		if s := n.Get(dns.TypeA); s != nil {
+			addrs += len(s.RRs)
+		}
+		if s := n.Get(dns.TypeAAAA); s != nil {
+			addrs += len(s.RRs)
+		}
+		if addrs > 1 {
+			z.Pools++
+		}
+	}
+	for name := range z.nodes {
+		for off, end := dns.NextLabel(name, 0); !end && dns.IsSubDomain(origin, name[off:]); off, end = dns.NextLabel(name, off) {
+			node(name[off:])
+		}
+	}
+	for name, n := range z.nodes {
+		n.Wildcard = z.nodes["*."+name]
+	}
+	return z
+}
+
+// Delegation returns the delegation point at or above the lower-case name,
+// or nil when the zone itself is authoritative for it. Cuts cannot nest
+// inside one zone (load rejects it), so the first one found is the one.
+func (z *Zone) Delegation(name string) *Node {
+	for off, end := 0, false; !end; off, end = dns.NextLabel(name, off) {
+		anc := name[off:]
+		if len(anc) <= len(z.Origin) {
+			return nil
+		}
+		if n := z.nodes[anc]; n != nil && n.Cut {
+			return n
+		}
+	}
+	return nil
+}
+
+// cutAbove returns the delegation point at or above name inside the zone, or "".
+func (z *Zone) cutAbove(name string) string {
+	if n := z.Delegation(name); n != nil {
+		return n.Name
+	}
+	return ""
+}
+
+// additionalFor collects the addresses of the in-zone names an NS, MX or SRV
+// set points at.
+func (z *Zone) additionalFor(s *RRset) []dns.RR {
+	var out []dns.RR
+	seen := map[string]bool{}
+	for _, rr := range s.RRs {
+		target := targetOf(rr)
+		if target == "" || seen[target] {
+			continue
+		}
+		seen[target] = true
+		// Addresses occluded by a cut are glue: only referrals carry them.
+		if s.Type != dns.TypeNS && z.cutAbove(target) != "" {
+			continue
+		}
+		if t := z.nodes[target]; t != nil {
+			for _, typ := range []uint16{dns.TypeA, dns.TypeAAAA} {
+				if as := t.Get(typ); as != nil {
+					out = append(out, as.RRs...)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// targetOf is the lower-case name an NS, MX or SRV record points at.
+func targetOf(rr dns.RR) string {
+	switch rr := rr.(type) {
+	case *dns.NS:
+		return strings.ToLower(rr.Ns)
+	case *dns.MX:
+		return strings.ToLower(rr.Mx)
+	case *dns.SRV:
+		return strings.ToLower(rr.Target)
+	}
+	return ""
+}
+
+func findDuplicate(es []*entry, rr dns.RR) *entry {
+	for _, e := range es {
+		if dns.IsDuplicate(e.rr, rr) {
+			return e
+		}
+	}
+	return nil
+}
+
+// rdata is the presentation form of a record's data, for messages.
+func rdata(rr dns.RR) string {
+	s := rr.String()
+	h := rr.Header().String()
+	return strings.TrimPrefix(s, h)
+}
+
+// buildSnapshot assembles zones from sources, rejecting duplicate origins.
+func buildSnapshot(srcs []*source, errs *tomlfile.List) *Snapshot {
+	var list []*Zone
+	seen := map[string]string{}
+	for _, src := range srcs {
+		if prev, ok := seen[src.origin]; ok {
+			errs.Add(src.file, src.line, "", "zone %s is already loaded from %s", src.origin, prev)
+			continue
+		}
+		seen[src.origin] = src.file
+		if z := build(src, errs); z != nil {
+			list = append(list, z)
+		}
+	}
+	if errs.Len() > 0 {
+		return nil
+	}
+	return newSnapshot(list)
+}

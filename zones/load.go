@@ -1,0 +1,80 @@
+package zones
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/dnsrr/dnsrr/zones/tomlfile"
+)
+
+// Error is one problem in a zone or configuration file.
+type Error = tomlfile.Error
+
+// Errors splits an error returned by Load into its individual problems.
+func Errors(err error) []error { return tomlfile.Flatten(err) }
+
+// IsTOML reports whether a zone file is in dnsrr's TOML format (by its
+// name); every other file is read as an RFC 1035 master file.
+func IsTOML(path string) bool { return strings.EqualFold(filepath.Ext(path), ".toml") }
+
+// Load reads every zone file and returns one validated Snapshot, or every
+// problem found in any of them. Nothing partial is ever returned.
+func Load(files []string) (*Snapshot, error) {
+	errs := &tomlfile.List{}
+	var srcs []*source
+	for _, f := range files {
+		var src *source
+		if IsTOML(f) {
+			src = loadTOML(f, errs)
+		} else {
+			src = loadMaster(f, errs)
+		}
+		if src != nil {
+			srcs = append(srcs, src)
+		}
+	}
+	if errs.Len() > 0 {
+		return nil, errs.Err()
+	}
+	snap := buildSnapshot(srcs, errs)
+	if errs.Len() > 0 {
+		return nil, errs.Err()
+	}
+	return snap, nil
+}
+
+// Expand resolves file names and glob patterns, relative to dir when not
+// absolute, into a sorted list of files. A pattern that matches nothing is
+// an error: a typo must not silently serve no zones.
+func Expand(dir string, patterns []string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range patterns {
+		if !filepath.IsAbs(p) && dir != "" {
+			p = filepath.Join(dir, p)
+		}
+		matches, err := filepath.Glob(p)
+		if err != nil {
+			return nil, fmt.Errorf("zone pattern %q: %w", p, err)
+		}
+		if len(matches) == 0 {
+			return nil, fmt.Errorf("zone pattern %q matches no file", p)
+		}
+		sort.Strings(matches)
+		for _, m := range matches {
+			if !seen[m] {
+				seen[m] = true
+				out = append(out, m)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Summary is the one-line description of a zone that `dnsrr check` and the
+// logs print.
+func (z *Zone) Summary() string {
+	return fmt.Sprintf("%s: serial %d, %d names, %d pools, %d records", z.Origin, z.Serial, z.Names, z.Pools, z.Records)
+}

@@ -1,0 +1,141 @@
+// Package zones loads zone files (dnsrr's TOML format and RFC 1035 master
+// files) into an immutable Snapshot that the server answers from. Loading
+// validates everything a server must not discover at query time and reports
+// each problem as file:line: key: message; this package never logs.
+package zones
+
+import (
+	"sort"
+	"sync/atomic"
+
+	"github.com/miekg/dns"
+)
+
+// Order says how the addresses of a pool are ordered in each response.
+type Order uint8
+
+const (
+	// OrderRandom serves a fresh uniformly random permutation every time.
+	OrderRandom Order = iota
+	// OrderCyclic rotates the file order by one step per response.
+	OrderCyclic
+	// OrderFixed serves the file order.
+	OrderFixed
+)
+
+var orderNames = [...]string{OrderRandom: "random", OrderCyclic: "cyclic", OrderFixed: "fixed"}
+
+func (o Order) String() string { return orderNames[o] }
+
+func parseOrder(s string) (Order, bool) {
+	for i, n := range orderNames {
+		if n == s {
+			return Order(i), true
+		}
+	}
+	return 0, false
+}
+
+// RRset is the records of one owner name and type, as served. RRs and
+// Additional are shared by every query: callers copy before reordering.
+type RRset struct {
+	Type uint16
+	TTL  uint32
+	RRs  []dns.RR // file order
+	// Order applies to address RRsets with more than one record.
+	Order Order
+	// Additional holds the in-zone addresses of the names this RRset points
+	// at (NS, MX and SRV targets): glue for referrals, helpful extras
+	// otherwise. Computed at load so queries only copy.
+	Additional []dns.RR
+	// rotation is the only state that changes after load: the step counter
+	// of a cyclic pool.
+	rotation *atomic.Uint32
+}
+
+// Shuffled reports whether responses reorder this RRset.
+func (s *RRset) Shuffled() bool {
+	return len(s.RRs) > 1 && s.Order != OrderFixed && (s.Type == dns.TypeA || s.Type == dns.TypeAAAA)
+}
+
+// NextRotation returns the rotation for the next response of a cyclic pool.
+func (s *RRset) NextRotation() int {
+	return int((s.rotation.Add(1) - 1) % uint32(len(s.RRs)))
+}
+
+// Node is one owner name of a zone. Empty non-terminals are nodes without
+// sets, so that they answer NODATA rather than NXDOMAIN (RFC 8020).
+type Node struct {
+	Name string   // lower-case, fully qualified
+	Sets []*RRset // sorted by type
+	// Cut marks a delegation point: NS records below the apex. Data at or
+	// below it belongs to the child zone, except the DS set (RFC 4035).
+	Cut bool
+	// Wildcard is the node "*.<Name>" if the zone has one: the source of
+	// synthesis when this node is the closest encloser (RFC 4592).
+	Wildcard *Node
+}
+
+// Get returns the node's RRset of type t, or nil.
+func (n *Node) Get(t uint16) *RRset {
+	for _, s := range n.Sets {
+		if s.Type == t {
+			return s
+		}
+	}
+	return nil
+}
+
+// Zone is one loaded zone.
+type Zone struct {
+	Origin string // lower-case, fully qualified
+	File   string
+	SOA    *RRset
+	// Negative is the SOA as it goes into the authority section of NXDOMAIN
+	// and NODATA answers: its TTL is min(SOA TTL, SOA MINIMUM) (RFC 2308 §3).
+	Negative []dns.RR
+	Apex     *Node
+	nodes    map[string]*Node
+
+	Serial  uint32
+	Names   int // owner names with data
+	Pools   int // owner names with more than one address record
+	Records int
+}
+
+// Node returns the node for a lower-case, fully qualified name, or nil.
+func (z *Zone) Node(name string) *Node { return z.nodes[name] }
+
+// Snapshot is a complete, validated set of zones. It is never modified
+// after Load returns it, so any number of queries may read it while the
+// next one is built.
+type Snapshot struct {
+	zones map[string]*Zone
+	list  []*Zone
+}
+
+// Zones lists the snapshot's zones sorted by origin.
+func (s *Snapshot) Zones() []*Zone { return s.list }
+
+// Zone returns the zone with exactly this lower-case origin, or nil.
+func (s *Snapshot) Zone(origin string) *Zone { return s.zones[origin] }
+
+// Find returns the zone that holds the lower-case, fully qualified name:
+// the one with the longest origin that is a suffix of it.
+func (s *Snapshot) Find(name string) *Zone {
+	for off, end := 0, false; !end; off, end = dns.NextLabel(name, off) {
+		if z, ok := s.zones[name[off:]]; ok {
+			return z
+		}
+	}
+	return s.zones["."]
+}
+
+func newSnapshot(list []*Zone) *Snapshot {
+	s := &Snapshot{zones: make(map[string]*Zone, len(list)), list: list}
+	sort.Slice(list, func(i, j int) bool { return list[i].Origin < list[j].Origin })
+	for _, z := range list {
+		s.zones[z.Origin] = z
+	}
+	return s
+}

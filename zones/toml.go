@@ -1,0 +1,350 @@
+package zones
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/dnsrr/dnsrr/zones/tomlfile"
+	"github.com/miekg/dns"
+)
+
+// Defaults of the TOML zone format, in one place.
+const (
+	defaultTTL     = 3600
+	defaultRefresh = 3600
+	defaultRetry   = 900
+	defaultExpire  = 1209600
+	defaultMinimum = 300
+	defaultRName   = "hostmaster"
+)
+
+// recordTypes are the types a [records.NAME] table may hold, by key.
+var recordTypes = map[string]uint16{
+	"a": dns.TypeA, "aaaa": dns.TypeAAAA, "cname": dns.TypeCNAME, "mx": dns.TypeMX,
+	"ns": dns.TypeNS, "txt": dns.TypeTXT, "srv": dns.TypeSRV, "caa": dns.TypeCAA,
+	"ptr": dns.TypePTR, "ds": dns.TypeDS, "sshfp": dns.TypeSSHFP, "tlsa": dns.TypeTLSA,
+	"naptr": dns.TypeNAPTR, "https": dns.TypeHTTPS, "svcb": dns.TypeSVCB,
+}
+
+// tomlZone reads one TOML zone file.
+type tomlZone struct {
+	root   *tomlfile.Table
+	src    *source
+	ttl    uint32
+	origin string
+}
+
+func loadTOML(path string, errs *tomlfile.List) *source {
+	root, err := tomlfile.Read(path)
+	if err != nil {
+		errs.Append(err)
+		return nil
+	}
+	z := &tomlZone{root: root, src: &source{file: path}}
+	z.read()
+	errs.Append(tomlfile.Flatten(root.File().Errs.Err())...)
+	if z.origin == "" {
+		return nil
+	}
+	return z.src
+}
+
+func (z *tomlZone) read() {
+	r := z.root
+	origin, ok := r.String("origin")
+	switch {
+	case !ok:
+		if !r.Has("origin") {
+			r.Errorf("", "origin is missing: name the zone, e.g. origin = \"lb.example.com.\"")
+		}
+	case !validName(origin):
+		r.Errorf("origin", "%q is not a valid domain name", origin)
+	default:
+		z.origin = strings.ToLower(dns.Fqdn(origin))
+	}
+	z.src.origin, z.src.line = z.origin, r.Line("origin")
+	z.ttl = defaultTTL
+	if v, ok := r.Int("ttl", 0, maxTTL); ok {
+		z.ttl = uint32(v)
+	}
+
+	nsNames, _ := r.Strings("ns")
+	nsTTL := z.ttl
+	if v, ok := r.Int("ns_ttl", 0, maxTTL); ok {
+		nsTTL = uint32(v)
+	}
+	if z.origin != "" && !r.Has("ns") {
+		r.Errorf("", "ns is missing: list the zone's name servers, e.g. ns = [\"ns1\", \"ns2\"]")
+	}
+	for i, n := range nsNames {
+		target, ok := z.name(n)
+		if !ok {
+			r.ElemErrorf("ns", i, "%q is not a valid host name", n)
+			continue
+		}
+		z.add(r.ElemLine("ns", i), "ns", &dns.NS{Hdr: z.hdr(z.origin, dns.TypeNS, nsTTL), Ns: target}, OrderRandom)
+	}
+
+	if soa, ok := r.Table("soa"); ok {
+		z.readSOA(soa, nsNames)
+	} else if !r.Has("soa") {
+		r.Errorf("", "[soa] is missing: a zone needs serial and minimum at least")
+	}
+	if pools, ok := r.Table("pools"); ok {
+		for _, name := range pools.KeysByLine() {
+			if t, ok := pools.Table(name); ok {
+				z.readPool(t, name)
+			}
+		}
+		pools.Done()
+	}
+	if recs, ok := r.Table("records"); ok {
+		for _, name := range recs.KeysByLine() {
+			if t, ok := recs.Table(name); ok {
+				z.readRecords(t, name)
+			}
+		}
+		recs.Done()
+	}
+	r.Done()
+}
+
+func (z *tomlZone) hdr(owner string, typ uint16, ttl uint32) dns.RR_Header {
+	return dns.RR_Header{Name: owner, Rrtype: typ, Class: dns.ClassINET, Ttl: ttl}
+}
+
+func (z *tomlZone) add(line int, key string, rr dns.RR, order Order) {
+	z.src.entries = append(z.src.entries, entry{rr: rr, line: line, key: key, order: order})
+}
+
+// name qualifies a name written in the zone: "@" is the origin, a name
+// without a trailing dot is relative to it.
+func (z *tomlZone) name(s string) (string, bool) {
+	if s == "@" {
+		return z.origin, z.origin != ""
+	}
+	if !validName(s) {
+		return "", false
+	}
+	if !strings.HasSuffix(s, ".") {
+		if z.origin == "" {
+			return "", false
+		}
+		s += "." + z.origin
+		if z.origin == "." {
+			s = s[:len(s)-1]
+		}
+	}
+	return strings.ToLower(s), true
+}
+
+func validName(s string) bool {
+	if s == "" || s == "@" {
+		return false
+	}
+	_, ok := dns.IsDomainName(s)
+	return ok && !strings.ContainsAny(s, " \t\\\"")
+}
+
+func (z *tomlZone) readSOA(t *tomlfile.Table, nsNames []string) {
+	get := func(key string, def int64, max int64) uint32 {
+		if v, ok := t.Int(key, 0, max); ok {
+			return uint32(v)
+		}
+		return uint32(def)
+	}
+	serial, ok := t.Int("serial", 0, 1<<32-1)
+	if !ok && !t.Has("serial") {
+		t.Errorf("", "serial is missing")
+	}
+	soa := &dns.SOA{
+		Serial:  uint32(serial),
+		Refresh: get("refresh", defaultRefresh, maxTTL),
+		Retry:   get("retry", defaultRetry, maxTTL),
+		Expire:  get("expire", defaultExpire, maxTTL),
+		Minttl:  get("minimum", defaultMinimum, maxTTL),
+	}
+	soa.Hdr = z.hdr(z.origin, dns.TypeSOA, get("ttl", int64(z.ttl), maxTTL))
+	mname, ok := t.String("mname")
+	if !ok && len(nsNames) > 0 {
+		mname = nsNames[0]
+	}
+	if soa.Ns, ok = z.name(mname); !ok && mname != "" {
+		t.Errorf("mname", "%q is not a valid host name", mname)
+	}
+	rname, ok := t.String("rname")
+	if !ok {
+		rname = defaultRName
+	}
+	// Accept the mail form people know: hostmaster@example.com.
+	if local, domain, ok := strings.Cut(rname, "@"); ok {
+		rname = strings.ReplaceAll(local, ".", "\\.") + "." + dns.Fqdn(domain)
+	}
+	if soa.Mbox, ok = z.name(rname); !ok {
+		t.Errorf("rname", "%q is not a valid mailbox name", rname)
+	}
+	for _, k := range []string{"origin", "ns", "ns_ttl", "pools", "records"} {
+		if t.Has(k) {
+			// TOML puts every key after [soa] into the soa table.
+			t.Get(k)
+			t.Errorf(k, "belongs at the top of the file, before [soa]")
+		}
+	}
+	t.Done()
+	z.add(t.Line(""), "soa", soa, OrderRandom)
+}
+
+func (z *tomlZone) readPool(t *tomlfile.Table, name string) {
+	owner, ok := z.name(name)
+	if !ok {
+		t.Errorf("", "%q is not a valid owner name", name)
+	}
+	ttl := z.ttl
+	if v, ok := t.Int("ttl", 0, maxTTL); ok {
+		ttl = uint32(v)
+	}
+	order := OrderRandom
+	if s, ok := t.String("order"); ok {
+		if order, ok = parseOrder(s); !ok {
+			t.Errorf("order", "%q is not an order: use random, cyclic or fixed", s)
+		}
+	}
+	addrs, ok := t.Strings("addresses")
+	if !ok && !t.Has("addresses") {
+		t.Errorf("", "addresses is missing: a pool needs at least one address")
+	} else if ok && len(addrs) == 0 {
+		t.Errorf("addresses", "a pool needs at least one address")
+	}
+	t.Done()
+	if owner == "" {
+		return
+	}
+	for i, a := range addrs {
+		rr, err := addressRR(owner, ttl, a, 0)
+		if err != nil {
+			t.ElemErrorf("addresses", i, "%v", err)
+			continue
+		}
+		z.add(t.ElemLine("addresses", i), t.Path(), rr, order)
+	}
+}
+
+// addressRR makes an A or AAAA record; want 0 takes the address family as
+// it comes, so one pool can mix IPv4 and IPv6.
+func addressRR(owner string, ttl uint32, s string, want uint16) (dns.RR, error) {
+	ip, err := netip.ParseAddr(strings.TrimSpace(s))
+	if err != nil || ip.Zone() != "" {
+		return nil, fmt.Errorf("%q is not an IP address", s)
+	}
+	ip = ip.Unmap()
+	hdr := dns.RR_Header{Name: owner, Class: dns.ClassINET, Ttl: ttl}
+	switch {
+	case ip.Is4() && want != dns.TypeAAAA:
+		hdr.Rrtype = dns.TypeA
+		return &dns.A{Hdr: hdr, A: ip.AsSlice()}, nil
+	case ip.Is6() && want != dns.TypeA:
+		hdr.Rrtype = dns.TypeAAAA
+		return &dns.AAAA{Hdr: hdr, AAAA: ip.AsSlice()}, nil
+	case want == dns.TypeA:
+		return nil, fmt.Errorf("%s is an IPv6 address: put it under aaaa", s)
+	default:
+		return nil, fmt.Errorf("%s is an IPv4 address: put it under a", s)
+	}
+}
+
+func (z *tomlZone) readRecords(t *tomlfile.Table, name string) {
+	owner, ok := z.name(name)
+	if !ok {
+		t.Errorf("", "%q is not a valid owner name", name)
+	}
+	ttl := z.ttl
+	if v, ok := t.Int("ttl", 0, maxTTL); ok {
+		ttl = uint32(v)
+	}
+	for _, key := range t.KeysByLine() {
+		typ, known := recordTypes[key]
+		if !known {
+			continue // reported by Done
+		}
+		setTTL, values, lines := ttl, []string(nil), t
+		var lineOf func(i int) int
+		if t.IsTable(key) {
+			// { ttl = N, data = [...] }: a TTL for this one set.
+			sub, _ := t.Table(key)
+			if v, ok := sub.Int("ttl", 0, maxTTL); ok {
+				setTTL = uint32(v)
+			}
+			values, _ = sub.Strings("data")
+			if !sub.Has("data") {
+				sub.Errorf("", "data is missing")
+			}
+			sub.Done()
+			lineOf = func(i int) int { return sub.ElemLine("data", i) }
+			lines = sub
+		} else {
+			values, _ = t.Strings(key)
+			lineOf = func(i int) int { return t.ElemLine(key, i) }
+		}
+		if owner == "" {
+			continue
+		}
+		for i, v := range values {
+			rr, err := parseRecord(owner, setTTL, typ, v, z.origin)
+			if err != nil {
+				lines.File().Errs.Add(lines.File().Name, lineOf(i), t.Path()+"."+key, "%v", err)
+				continue
+			}
+			z.add(lineOf(i), t.Path()+"."+key, rr, OrderRandom)
+		}
+	}
+	t.Done()
+}
+
+// parseRecord turns the value of a record key into a record. Addresses and
+// TXT strings are taken literally (no quoting needed); everything else is in
+// RFC 1035 presentation form, with names relative to the origin.
+func parseRecord(owner string, ttl uint32, typ uint16, value, origin string) (dns.RR, error) {
+	hdr := dns.RR_Header{Name: owner, Rrtype: typ, Class: dns.ClassINET, Ttl: ttl}
+	switch typ {
+	case dns.TypeA, dns.TypeAAAA:
+		return addressRR(owner, ttl, value, typ)
+	case dns.TypeTXT:
+		return &dns.TXT{Hdr: hdr, Txt: splitTXT(value)}, nil
+	}
+	text := fmt.Sprintf("%s %d IN %s %s", owner, ttl, dns.TypeToString[typ], value)
+	if strings.ContainsAny(value, "\n;$()") {
+		return nil, fmt.Errorf("%q: newlines, comments, parentheses and $ directives are not allowed in a value", value)
+	}
+	zp := dns.NewZoneParser(strings.NewReader(text), origin, "")
+	rr, ok := zp.Next()
+	if err := zp.Err(); err != nil {
+		msg := err.Error()
+		if pe, ok := err.(*dns.ParseError); ok {
+			msg, _ = splitParseError(pe)
+		}
+		return nil, fmt.Errorf("%q is not valid %s data: %s", value, dns.TypeToString[typ], msg)
+	}
+	if !ok || rr == nil {
+		return nil, fmt.Errorf("%q is not valid %s data", value, dns.TypeToString[typ])
+	}
+	if _, extra := zp.Next(); extra {
+		return nil, fmt.Errorf("%q holds more than one record", value)
+	}
+	return rr, nil
+}
+
+// splitTXT splits text into the 255-byte character strings TXT holds
+// (RFC 1035 §3.3.14), so long values such as DKIM keys need no quoting.
+func splitTXT(s string) []string {
+	var out []string
+	for {
+		chunk := s[:min(len(s), 255)]
+		s = s[len(chunk):]
+		// miekg/dns reads TXT strings in presentation form: escape its escape.
+		out = append(out, strings.ReplaceAll(chunk, `\`, `\\`))
+		if s == "" {
+			return out
+		}
+	}
+}

@@ -1,0 +1,72 @@
+// Package tomlfile reads TOML files for dnsrr's configuration and zones and
+// reports every problem in them as file:line: key: message.
+package tomlfile
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// Error is one problem in a configuration or zone file, located as precisely
+// as the input allows. It prints as "file:line: key: message", the form
+// editors and CI logs turn into links.
+type Error struct {
+	File string // path as given to the loader
+	Line int    // 1-based; 0 when unknown
+	Key  string // TOML key path or owner name; may be empty
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	s := e.File
+	if e.Line > 0 {
+		s += ":" + strconv.Itoa(e.Line)
+	}
+	if e.Key != "" {
+		s += ": " + e.Key
+	}
+	return s + ": " + e.Msg
+}
+
+// List collects every problem in a file so the operator can fix them in one
+// pass instead of one per run.
+type List struct {
+	errs []error
+}
+
+// Add records a problem.
+func (l *List) Add(file string, line int, key, format string, args ...any) {
+	l.errs = append(l.errs, &Error{File: file, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Append records errors found elsewhere.
+func (l *List) Append(errs ...error) {
+	for _, e := range errs {
+		if e != nil {
+			l.errs = append(l.errs, e)
+		}
+	}
+}
+
+// Len is the number of problems recorded.
+func (l *List) Len() int { return len(l.errs) }
+
+// Err joins the problems, or is nil when there are none.
+func (l *List) Err() error { return errors.Join(l.errs...) }
+
+// Flatten splits an error returned by Err (possibly joined again by a caller)
+// into its individual problems, in the order they were found.
+func Flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, Flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}

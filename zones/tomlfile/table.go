@@ -1,0 +1,252 @@
+package tomlfile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// File is a decoded TOML document whose values are read through typed
+// getters. A getter that finds a value of the wrong kind records an error at
+// the value's line and reports it as absent, so reading goes on and every
+// mistake in the file is reported in one pass.
+type File struct {
+	Name  string
+	Errs  *List
+	lines keyLines
+}
+
+// Table is one TOML table of a File. Keys that no getter asked for are
+// reported by Done as unknown: a misspelt key must never quietly turn into
+// a default.
+type Table struct {
+	f    *File
+	path []string
+	m    map[string]any
+	used map[string]bool
+}
+
+// Read parses the file at path. A syntax error ends reading (the rest of the
+// document cannot be trusted) and is returned with its line; otherwise the
+// root table is returned and value errors accumulate in File.Errs.
+func Read(path string) (*Table, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, string(src))
+}
+
+// Parse is Read for a document already in memory; name is used in errors.
+func Parse(name, src string) (*Table, error) {
+	m := map[string]any{}
+	if _, err := toml.Decode(src, &m); err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, &Error{File: name, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}
+		}
+		return nil, &Error{File: name, Msg: err.Error()}
+	}
+	f := &File{Name: name, Errs: &List{}, lines: scanKeyLines(src)}
+	return &Table{f: f, m: m, used: map[string]bool{}}, nil
+}
+
+// File returns the document the table belongs to.
+func (t *Table) File() *File { return t.f }
+
+// Path is the table's dotted key path.
+func (t *Table) Path() string { return joinKey(t.path) }
+
+func joinKey(path []string) string {
+	parts := make([]string, len(path))
+	for i, p := range path {
+		if p == "" || strings.ContainsAny(p, ". \"'@*") {
+			parts[i] = strconv.Quote(p)
+		} else {
+			parts[i] = p
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+func (t *Table) sub(key string) []string {
+	return append(append([]string(nil), t.path...), key)
+}
+
+// Line is the line of key in this table (the table's own line when key is "").
+func (t *Table) Line(key string) int {
+	if key == "" {
+		return t.f.lines.line(t.path...)
+	}
+	return t.f.lines.line(t.sub(key)...)
+}
+
+// ElemLine is the line of element i of the array at key.
+func (t *Table) ElemLine(key string, i int) int { return t.f.lines.elemLine(t.sub(key), i) }
+
+// Errorf records a problem with key (the table itself when key is "").
+func (t *Table) Errorf(key, format string, args ...any) {
+	path := t.path
+	if key != "" {
+		path = t.sub(key)
+	}
+	t.f.Errs.Add(t.f.Name, t.Line(key), joinKey(path), format, args...)
+}
+
+// ElemErrorf records a problem with element i of the array at key.
+func (t *Table) ElemErrorf(key string, i int, format string, args ...any) {
+	t.f.Errs.Add(t.f.Name, t.ElemLine(key, i), joinKey(t.sub(key)), format, args...)
+}
+
+// Has reports whether key is present (without marking it used).
+func (t *Table) Has(key string) bool { _, ok := t.m[key]; return ok }
+
+// Keys lists the table's keys in sorted order, marking none used.
+func (t *Table) Keys() []string {
+	keys := make([]string, 0, len(t.m))
+	for k := range t.m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// KeysByLine lists the table's keys in file order.
+func (t *Table) KeysByLine() []string {
+	keys := t.Keys()
+	sort.SliceStable(keys, func(i, j int) bool { return t.Line(keys[i]) < t.Line(keys[j]) })
+	return keys
+}
+
+// Get returns the raw value at key, marking it used.
+func (t *Table) Get(key string) (any, bool) { return t.get(key) }
+
+func (t *Table) get(key string) (any, bool) {
+	v, ok := t.m[key]
+	if ok {
+		t.used[key] = true
+	}
+	return v, ok
+}
+
+func kind(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case int64:
+		return "an integer"
+	case float64:
+		return "a float"
+	case bool:
+		return "a boolean"
+	case []any, []map[string]any:
+		return "an array"
+	case map[string]any:
+		return "a table"
+	}
+	return fmt.Sprintf("a %T", v)
+}
+
+// String returns the string at key.
+func (t *Table) String(key string) (string, bool) {
+	v, ok := t.get(key)
+	if !ok {
+		return "", false
+	}
+	s, ok := v.(string)
+	if !ok {
+		t.Errorf(key, "must be a string, not %s", kind(v))
+	}
+	return s, ok
+}
+
+// Bool returns the boolean at key.
+func (t *Table) Bool(key string) (bool, bool) {
+	v, ok := t.get(key)
+	if !ok {
+		return false, false
+	}
+	b, ok := v.(bool)
+	if !ok {
+		t.Errorf(key, "must be true or false, not %s", kind(v))
+	}
+	return b, ok
+}
+
+// Int returns the integer at key, checked against [lo, hi].
+func (t *Table) Int(key string, lo, hi int64) (int64, bool) {
+	v, ok := t.get(key)
+	if !ok {
+		return 0, false
+	}
+	n, ok := v.(int64)
+	if !ok {
+		t.Errorf(key, "must be an integer, not %s", kind(v))
+		return 0, false
+	}
+	if n < lo || n > hi {
+		t.Errorf(key, "%d is out of range %d..%d", n, lo, hi)
+		return 0, false
+	}
+	return n, true
+}
+
+// Strings returns the string or array of strings at key. Elements of the
+// wrong kind are reported and left out; element lines come from ElemLine.
+func (t *Table) Strings(key string) ([]string, bool) {
+	v, ok := t.get(key)
+	if !ok {
+		return nil, false
+	}
+	switch v := v.(type) {
+	case string:
+		return []string{v}, true
+	case []any:
+		out := make([]string, 0, len(v))
+		for i, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				t.ElemErrorf(key, i, "element %d must be a string, not %s", i+1, kind(e))
+				continue
+			}
+			out = append(out, s)
+		}
+		return out, true
+	}
+	t.Errorf(key, "must be a string or an array of strings, not %s", kind(v))
+	return nil, false
+}
+
+// Table returns the sub-table at key.
+func (t *Table) Table(key string) (*Table, bool) {
+	v, ok := t.get(key)
+	if !ok {
+		return nil, false
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		t.Errorf(key, "must be a table, not %s", kind(v))
+		return nil, false
+	}
+	return &Table{f: t.f, path: t.sub(key), m: m, used: map[string]bool{}}, true
+}
+
+// IsTable reports whether key holds a table (inline or not).
+func (t *Table) IsTable(key string) bool {
+	_, ok := t.m[key].(map[string]any)
+	return ok
+}
+
+// Done reports every key of the table that no getter read.
+func (t *Table) Done() {
+	for _, k := range t.Keys() {
+		if !t.used[k] {
+			t.Errorf(k, "unknown key")
+		}
+	}
+}
