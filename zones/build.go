@@ -327,23 +327,3 @@ func rdata(rr dns.RR) string {
 	h := rr.Header().String()
 	return strings.TrimPrefix(s, h)
 }
-
-// buildSnapshot assembles zones from sources, rejecting duplicate origins.
-func buildSnapshot(srcs []*source, errs *tomlfile.List) *Snapshot {
-	var list []*Zone
-	seen := map[string]string{}
-	for _, src := range srcs {
-		if prev, ok := seen[src.origin]; ok {
-			errs.Add(src.file, src.line, "", "zone %s is already loaded from %s", src.origin, prev)
-			continue
-		}
-		seen[src.origin] = src.file
-		if z := build(src, errs); z != nil {
-			list = append(list, z)
-		}
-	}
-	if errs.Len() > 0 {
-		return nil
-	}
-	return newSnapshot(list)
-}

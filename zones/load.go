@@ -22,27 +22,54 @@ func IsTOML(path string) bool { return strings.EqualFold(filepath.Ext(path), ".t
 // Load reads every zone file and returns one validated Snapshot, or every
 // problem found in any of them. Nothing partial is ever returned.
 func Load(files []string) (*Snapshot, error) {
-	errs := &tomlfile.List{}
-	var srcs []*source
-	for _, f := range files {
-		var src *source
-		if IsTOML(f) {
-			src = loadTOML(f, errs)
-		} else {
-			src = loadMaster(f, errs)
-		}
-		if src != nil {
-			srcs = append(srcs, src)
-		}
-	}
-	if errs.Len() > 0 {
-		return nil, errs.Err()
-	}
-	snap := buildSnapshot(srcs, errs)
-	if errs.Len() > 0 {
-		return nil, errs.Err()
+	snap, err := load(files, nil)
+	if err != nil {
+		return nil, err
 	}
 	return snap, nil
+}
+
+// Reload is Load for a running server: a file that fails to load keeps the
+// zone that old loaded from it, whole, so one bad edit takes down neither
+// its own zone nor the others. It returns the new snapshot with the
+// problems (nil if none); a broken file that old did not serve is left out.
+func Reload(files []string, old *Snapshot) (*Snapshot, error) {
+	return load(files, old)
+}
+
+func load(files []string, old *Snapshot) (*Snapshot, error) {
+	errs := &tomlfile.List{}
+	var list []*Zone
+	origins := map[string]string{} // origin -> file
+	for _, f := range files {
+		fileErrs := &tomlfile.List{}
+		var src *source
+		if IsTOML(f) {
+			src = loadTOML(f, fileErrs)
+		} else {
+			src = loadMaster(f, fileErrs)
+		}
+		var z *Zone
+		if src != nil {
+			if prev, dup := origins[src.origin]; dup {
+				fileErrs.Add(f, src.line, "", "zone %s is already loaded from %s", src.origin, prev)
+			} else {
+				z = build(src, fileErrs)
+			}
+		}
+		if fileErrs.Len() > 0 {
+			errs.Append(tomlfile.Flatten(fileErrs.Err())...)
+			if z = old.fromFile(f); z == nil {
+				continue
+			}
+			if _, dup := origins[z.Origin]; dup {
+				continue
+			}
+		}
+		origins[z.Origin] = f
+		list = append(list, z)
+	}
+	return newSnapshot(list), errs.Err()
 }
 
 // Expand resolves file names and glob patterns, relative to dir when not

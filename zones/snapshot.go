@@ -139,3 +139,16 @@ func newSnapshot(list []*Zone) *Snapshot {
 	}
 	return s
 }
+
+// fromFile returns the zone loaded from file, or nil (also for a nil s).
+func (s *Snapshot) fromFile(file string) *Zone {
+	if s == nil {
+		return nil
+	}
+	for _, z := range s.list {
+		if z.File == file {
+			return z
+		}
+	}
+	return nil
+}

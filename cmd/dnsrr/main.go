@@ -215,14 +215,11 @@ func serve(args []string, stderr io.Writer) int {
 }
 
 // reload re-reads the config (for its zone list) and every zone, and swaps
-// the new snapshot in only if all of it loaded.
+// in a snapshot where each zone is either wholly new or, if its file failed
+// to load, wholly old.
 func reload(opts *options, running *dnsrr.Config, srv *dnsrr.Server, log zerolog.Logger) {
 	start := time.Now()
 	cfg, err := opts.loadConfig()
-	var snap *zones.Snapshot
-	if err == nil {
-		snap, err = cfg.LoadZones()
-	}
 	if err != nil {
 		log.Error().Err(err).Errs("errors", zones.Errors(err)).Msg("reload failed, keeping old zones")
 		return
@@ -230,7 +227,15 @@ func reload(opts *options, running *dnsrr.Config, srv *dnsrr.Server, log zerolog
 	if strings.Join(cfg.Listen, " ") != strings.Join(running.Listen, " ") {
 		log.Warn().Strs("listen", cfg.Listen).Msg("listen addresses changed: restart to apply")
 	}
-	srv.Swap(snap)
+	snap, err := cfg.ReloadZones(srv.Snapshot())
+	if snap != nil {
+		srv.Swap(snap)
+	}
+	if err != nil {
+		log.Error().Err(err).Errs("errors", zones.Errors(err)).Dict("serials", serials(srv.Snapshot())).
+			Msg("reload failed, keeping old zones")
+		return
+	}
 	log.Info().Strs("zones", origins(snap)).Dict("serials", serials(snap)).
 		Float64("duration", time.Since(start).Seconds()).Msg("reload applied")
 }
