@@ -1,0 +1,118 @@
+package dnsrr
+
+import (
+	"strings"
+
+	"github.com/dnsrr/dnsrr/zones"
+	"github.com/miekg/dns"
+)
+
+// maxChase bounds CNAME chains followed inside a zone, so a loop in the data
+// costs a few lookups, not a stack.
+const maxChase = 8
+
+// result is the outcome of a lookup, which the handler turns into a reply.
+type result struct {
+	rcode  int
+	aa     bool
+	answer []dns.RR
+	ns     []dns.RR
+	extra  []dns.RR
+}
+
+// lookup answers qname/qtype (qname lower-case, fully qualified) from snap.
+func lookup(snap *zones.Snapshot, qname string, qtype uint16, res *result) {
+	z := snap.Find(qname)
+	if z == nil {
+		res.rcode = dns.RcodeRefused
+		return
+	}
+	// The DS set of a zone lives in its parent (RFC 4035 §3.1.4.1): answer
+	// from the parent when we serve it too.
+	if qtype == dns.TypeDS && qname == z.Origin && qname != "." {
+		off, _ := dns.NextLabel(qname, 0)
+		if p := snap.Find(qname[off:]); p != nil {
+			z = p
+		}
+	}
+	res.rcode = dns.RcodeSuccess
+	res.aa = true
+	resolve(z, qname, qtype, res, 0)
+}
+
+func resolve(z *zones.Zone, qname string, qtype uint16, res *result, depth int) {
+	if cut := z.Delegation(qname); cut != nil && !(cut.Name == qname && qtype == dns.TypeDS) {
+		if depth > 0 {
+			return // a CNAME into a delegation: the CNAME is the answer
+		}
+		// A referral: the child's servers are authoritative, not us.
+		ns := cut.Get(dns.TypeNS)
+		res.aa = false
+		res.ns = append(res.ns, ns.RRs...)
+		res.extra = append(res.extra, ns.Additional...)
+		return
+	}
+
+	node := z.Node(qname)
+	synthesized := false
+	if node == nil {
+		// RFC 4592: the closest encloser's wildcard child, if any, answers.
+		// Every ancestor up to the apex exists as a node (empty
+		// non-terminals included), so the first one found is the encloser.
+		var ce *zones.Node
+		for off, end := dns.NextLabel(qname, 0); !end && ce == nil; off, end = dns.NextLabel(qname, off) {
+			ce = z.Node(qname[off:])
+		}
+		if ce == nil || ce.Wildcard == nil {
+			res.rcode = dns.RcodeNameError
+			res.ns = append(res.ns, z.Negative...)
+			return
+		}
+		node, synthesized = ce.Wildcard, true
+	}
+
+	var set *zones.RRset
+	switch {
+	case qtype == dns.TypeANY && len(node.Sets) > 0:
+		// RFC 8482: answer one RRset rather than everything.
+		set = node.Sets[0]
+		if c := node.Get(dns.TypeCNAME); c != nil {
+			set = c
+		}
+	default:
+		set = node.Get(qtype)
+	}
+	if set != nil {
+		appendSet(res, set, qname, synthesized)
+		res.extra = append(res.extra, set.Additional...)
+		return
+	}
+	if cname := node.Get(dns.TypeCNAME); cname != nil {
+		appendSet(res, cname, qname, synthesized)
+		target := strings.ToLower(cname.RRs[0].(*dns.CNAME).Target)
+		if depth < maxChase && dns.IsSubDomain(z.Origin, target) && target != qname {
+			resolve(z, target, qtype, res, depth+1)
+		}
+		return
+	}
+	// NODATA: the name exists, the type does not.
+	res.ns = append(res.ns, z.Negative...)
+}
+
+// appendSet adds an RRset to the answer in the order its pool asks for.
+// Wildcard answers carry the query name as owner (RFC 4592 §2.1.1).
+func appendSet(res *result, set *zones.RRset, qname string, synthesized bool) {
+	start := len(res.answer)
+	if synthesized {
+		for _, rr := range set.RRs {
+			c := dns.Copy(rr)
+			c.Header().Name = qname
+			res.answer = append(res.answer, c)
+		}
+	} else {
+		res.answer = append(res.answer, set.RRs...)
+	}
+	if set.Shuffled() {
+		order(res.answer[start:], set)
+	}
+}

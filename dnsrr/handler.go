@@ -1,0 +1,164 @@
+package dnsrr
+
+import (
+	"net"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+const (
+	// ednsPayload is the UDP payload we advertise and the most we send:
+	// 1232 bytes avoids IP fragmentation on any path (DNS Flag Day 2020).
+	ednsPayload = 1232
+	// minPayload is what every client can take (RFC 1035 §4.2.1); an EDNS
+	// payload below it counts as it (RFC 6891 §6.2.3).
+	minPayload = 512
+)
+
+var _ dns.Handler = (*Server)(nil)
+
+// ServeDNS answers one query. miekg/dns has already dropped responses (see
+// acceptQuery) and answered FORMERR to packets it cannot unpack.
+func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	_, udp := w.LocalAddr().(*net.UDPAddr)
+	defer func() {
+		// A bug must cost one query, not the server.
+		if r := recover(); r != nil {
+			s.log.Error().Interface("panic", r).Str("client", w.RemoteAddr().String()).Msg("query handler panicked")
+			fail := new(dns.Msg)
+			fail.SetRcode(req, dns.RcodeServerFailure)
+			fail.Answer, fail.Ns, fail.Extra = nil, nil, nil
+			_ = w.WriteMsg(fail)
+		}
+	}()
+	out, err := s.respond(req, udp)
+	if err != nil {
+		s.log.Error().Err(err).Msg("cannot pack response")
+		return
+	}
+	if _, err := w.Write(out); err != nil {
+		s.log.Debug().Err(err).Str("client", w.RemoteAddr().String()).Msg("write failed")
+	}
+}
+
+// respond builds the packed reply to req.
+func (s *Server) respond(req *dns.Msg, udp bool) ([]byte, error) {
+	reply := &dns.Msg{Compress: true}
+	reply.Id = req.Id
+	reply.Response = true
+	reply.Opcode = req.Opcode
+	reply.RecursionDesired = req.RecursionDesired
+	reply.CheckingDisabled = req.CheckingDisabled
+	reply.Question = req.Question // echoed as sent, in the client's case
+
+	// EDNS (RFC 6891): one OPT in, one OPT out; none in, none out.
+	var opt *dns.OPT
+	for _, rr := range req.Extra {
+		if o, ok := rr.(*dns.OPT); ok {
+			if opt != nil || o.Hdr.Name != "." {
+				reply.Rcode = dns.RcodeFormatError // §6.1.1: more than one OPT, or not at the root
+				return reply.Pack()
+			}
+			opt = o
+		}
+	}
+	size := minPayload
+	var ourOpt []dns.RR
+	if opt != nil {
+		o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+		o.SetUDPSize(ednsPayload)
+		if opt.Do() {
+			o.SetDo()
+		}
+		ourOpt = []dns.RR{o}
+		reply.Extra = ourOpt
+		if opt.Version() != 0 {
+			reply.Rcode = dns.RcodeBadVers // §6.1.3
+			return reply.Pack()
+		}
+		size = min(max(int(opt.UDPSize()), minPayload), ednsPayload)
+	}
+	if !udp {
+		size = dns.MaxMsgSize
+	}
+
+	switch {
+	case req.Opcode == dns.OpcodeNotify:
+		reply.Rcode = dns.RcodeRefused // we are no secondary
+	case req.Opcode != dns.OpcodeQuery:
+		reply.Rcode = dns.RcodeNotImplemented
+	case len(req.Question) != 1:
+		reply.Question = nil // nothing sensible to echo
+		reply.Rcode = dns.RcodeFormatError
+	default:
+		s.query(req.Question[0], reply)
+	}
+	reply.Extra = append(reply.Extra, ourOpt...)
+
+	out, err := reply.Pack()
+	if err != nil || len(out) <= size {
+		return out, err
+	}
+	// Too big for the client. Additional data is optional unless it is
+	// referral glue; then RFC 2181 §9: set TC rather than send a partial
+	// RRset, keeping the OPT so the client learns our payload size.
+	if !s.glueRequired(reply) {
+		reply.Extra = ourOpt
+		if out, err = reply.Pack(); err != nil || len(out) <= size {
+			return out, err
+		}
+	}
+	reply.Truncated = true
+	reply.Answer, reply.Ns, reply.Extra = nil, nil, ourOpt
+	return reply.Pack()
+}
+
+// glueRequired reports whether the reply is a referral, whose additional
+// section must not be dropped silently (RFC 9471).
+func (s *Server) glueRequired(reply *dns.Msg) bool {
+	return !reply.Authoritative && reply.Rcode == dns.RcodeSuccess && len(reply.Ns) > 0 && len(reply.Answer) == 0
+}
+
+// query fills reply's sections for a QUERY with one question.
+func (s *Server) query(q dns.Question, reply *dns.Msg) {
+	switch {
+	case q.Qclass == dns.ClassCHAOS:
+		s.chaos(q, reply)
+		return
+	case q.Qclass != dns.ClassINET:
+		reply.Rcode = dns.RcodeRefused
+		return
+	case q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR:
+		reply.Rcode = dns.RcodeRefused // no zone transfers
+		return
+	case q.Qtype == dns.TypeOPT:
+		reply.Rcode = dns.RcodeFormatError // a meta type, never a question (RFC 6891 §6.1.1)
+		return
+	}
+	var res result
+	lookup(s.snapshot.Load(), strings.ToLower(q.Name), q.Qtype, &res)
+	reply.Rcode = res.rcode
+	reply.Authoritative = res.aa
+	reply.Answer, reply.Ns, reply.Extra = res.answer, res.ns, res.extra
+}
+
+// chaos answers the CH TXT names operators use to identify a server.
+func (s *Server) chaos(q dns.Question, reply *dns.Msg) {
+	var text string
+	switch strings.ToLower(q.Name) {
+	case "version.bind.", "version.server.":
+		text = s.chaosInfo.Version
+	case "hostname.bind.", "id.server.":
+		text = s.chaosInfo.ID
+	}
+	if text == "" || (q.Qtype != dns.TypeTXT && q.Qtype != dns.TypeANY) {
+		reply.Rcode = dns.RcodeRefused
+		return
+	}
+	reply.Authoritative = true
+	reply.Answer = []dns.RR{&dns.TXT{
+		Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeTXT, Class: dns.ClassCHAOS},
+		Txt: []string{text},
+	}}
+}

@@ -1,0 +1,165 @@
+// Package dnsrr is the authoritative DNS server: it listens on UDP and TCP,
+// answers each query from the current zones.Snapshot (shuffling pools), and
+// swaps in a new snapshot atomically on reload.
+package dnsrr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/dnsrr/dnsrr/zones"
+	"github.com/miekg/dns"
+	"github.com/rs/zerolog"
+	"golang.org/x/net/netutil"
+)
+
+const (
+	// udpReadSize is the largest query we read; anything longer is not a
+	// query we would answer, and miekg/dns answers FORMERR for it.
+	udpReadSize = 4096
+	// maxTCPConns caps concurrent TCP clients so a flood of idle
+	// connections cannot exhaust memory or descriptors.
+	maxTCPConns = 1024
+	// tcpIdleTimeout closes idle TCP connections (RFC 7766 §6.2.3 asks
+	// for seconds, not minutes).
+	tcpIdleTimeout = 10 * time.Second
+)
+
+// Server is an authoritative DNS server for one zones.Snapshot at a time.
+type Server struct {
+	log       zerolog.Logger
+	listen    []string
+	chaosInfo Chaos
+	snapshot  atomic.Pointer[zones.Snapshot]
+
+	mu      sync.Mutex
+	servers []*dns.Server
+	addrs   []string
+	wg      sync.WaitGroup
+}
+
+// New returns a server for snap; Start makes it listen.
+func New(listen []string, chaos Chaos, snap *zones.Snapshot, log zerolog.Logger) *Server {
+	s := &Server{log: log.With().Str("component", "server").Logger(), listen: listen, chaosInfo: chaos}
+	s.snapshot.Store(snap)
+	return s
+}
+
+// Snapshot returns the zones currently served.
+func (s *Server) Snapshot() *zones.Snapshot { return s.snapshot.Load() }
+
+// Swap serves snap from the next query on; queries in flight finish on the
+// snapshot they started with.
+func (s *Server) Swap(snap *zones.Snapshot) { s.snapshot.Store(snap) }
+
+// Addrs are the bound addresses, each serving UDP and TCP.
+func (s *Server) Addrs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.addrs...)
+}
+
+// Start binds every listen address (UDP and TCP on the same port) and
+// serves in the background. On error nothing is left listening.
+func (s *Server) Start() error {
+	for _, a := range s.listen {
+		pc, l, err := bindPair(a)
+		if err != nil {
+			s.Shutdown(context.Background())
+			return fmt.Errorf("listen on %s: %w", a, err)
+		}
+		s.serve(&dns.Server{PacketConn: pc, Net: "udp", UDPSize: udpReadSize})
+		s.serve(&dns.Server{
+			Listener:      netutil.LimitListener(l, maxTCPConns),
+			Net:           "tcp",
+			MaxTCPQueries: -1, // pipelining clients may send many; idle timeout bounds them
+			IdleTimeout:   func() time.Duration { return tcpIdleTimeout },
+		})
+		s.mu.Lock()
+		s.addrs = append(s.addrs, pc.LocalAddr().String())
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+func (s *Server) serve(srv *dns.Server) {
+	srv.Handler = s
+	srv.MsgAcceptFunc = acceptQuery
+	s.mu.Lock()
+	s.servers = append(s.servers, srv)
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := srv.ActivateAndServe(); err != nil {
+			s.log.Error().Err(err).Str("net", srv.Net).Msg("listener stopped")
+		}
+	}()
+}
+
+// acceptQuery screens headers before miekg/dns unpacks a message. Responses
+// are dropped: answering them invites reflection loops between servers.
+// Everything else reaches respond, so that odd opcodes and question counts
+// get their NOTIMP or FORMERR with the EDNS handling of any other reply
+// (miekg/dns's default would answer them without an OPT). Unpacking is
+// bounded by the packet size, so accepting large section counts costs
+// nothing a 4 KiB packet does not already cost.
+func acceptQuery(dh dns.Header) dns.MsgAcceptAction {
+	if dh.Bits&(1<<15) != 0 { // QR
+		return dns.MsgIgnore
+	}
+	return dns.MsgAccept
+}
+
+// Shutdown stops reading new queries and waits, until ctx ends, for those
+// in flight (TCP connections included). Safe to call more than once.
+func (s *Server) Shutdown(ctx context.Context) {
+	s.mu.Lock()
+	servers := s.servers
+	s.servers = nil
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, srv := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.ShutdownContext(ctx); err != nil {
+				s.log.Warn().Err(err).Str("net", srv.Net).Msg("shutdown incomplete")
+			}
+		}()
+	}
+	wg.Wait()
+	s.wg.Wait()
+}
+
+// bindPair binds UDP and TCP on one address. With port 0 the kernel picks
+// the UDP port and TCP takes the same one, retrying if another program
+// holds it on TCP.
+func bindPair(addr string) (net.PacketConn, net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		bound := strconv.Itoa(pc.LocalAddr().(*net.UDPAddr).Port)
+		l, err := net.Listen("tcp", net.JoinHostPort(host, bound))
+		if err == nil {
+			return pc, l, nil
+		}
+		pc.Close()
+		if port != "0" || attempt >= 20 || !errors.Is(err, syscall.EADDRINUSE) {
+			return nil, nil, err
+		}
+	}
+}
