@@ -18,6 +18,19 @@ type result struct {
 	answer []dns.RR
 	ns     []dns.RR
 	extra  []dns.RR
+	// pools locates the reordered RRsets in answer, so that precomputed
+	// responses know which records to permute per query.
+	pools []poolSpan
+	// fileOrder leaves pools in file order (when precomputing).
+	fileOrder bool
+	// synthesized is set when a wildcard produced the answer.
+	synthesized bool
+}
+
+// poolSpan is answer[start:start+len(set.RRs)] holding a reordered set.
+type poolSpan struct {
+	start int
+	set   *zones.RRset
 }
 
 // lookup answers qname/qtype (qname lower-case, fully qualified) from snap.
@@ -69,6 +82,7 @@ func resolve(z *zones.Zone, qname string, qtype uint16, res *result, depth int) 
 			return
 		}
 		node, synthesized = ce.Wildcard, true
+		res.synthesized = true
 	}
 
 	var set *zones.RRset
@@ -113,6 +127,9 @@ func appendSet(res *result, set *zones.RRset, qname string, synthesized bool) {
 		res.answer = append(res.answer, set.RRs...)
 	}
 	if set.Shuffled() {
-		order(res.answer[start:], set)
+		res.pools = append(res.pools, poolSpan{start: start, set: set})
+		if !res.fileOrder {
+			order(res.answer[start:], set)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -37,27 +38,39 @@ type Server struct {
 	log       zerolog.Logger
 	listen    []string
 	chaosInfo Chaos
-	snapshot  atomic.Pointer[zones.Snapshot]
+	// state is read once per query, so no query mixes two snapshots.
+	state atomic.Pointer[served]
 
 	mu      sync.Mutex
-	servers []*dns.Server
+	servers []*dns.Server // TCP
+	udp     []*net.UDPConn
 	addrs   []string
 	wg      sync.WaitGroup
+}
+
+// served is what queries read: a snapshot and the fast path's templates
+// built from it, swapped together.
+type served struct {
+	snap *zones.Snapshot
+	fast *fastIndex
 }
 
 // New returns a server for snap; Start makes it listen.
 func New(listen []string, chaos Chaos, snap *zones.Snapshot, log zerolog.Logger) *Server {
 	s := &Server{log: log.With().Str("component", "server").Logger(), listen: listen, chaosInfo: chaos}
-	s.snapshot.Store(snap)
+	s.Swap(snap)
 	return s
 }
 
 // Snapshot returns the zones currently served.
-func (s *Server) Snapshot() *zones.Snapshot { return s.snapshot.Load() }
+func (s *Server) Snapshot() *zones.Snapshot { return s.state.Load().snap }
 
 // Swap serves snap from the next query on; queries in flight finish on the
-// snapshot they started with.
-func (s *Server) Swap(snap *zones.Snapshot) { s.snapshot.Store(snap) }
+// snapshot they started with. The fast path's templates are built here,
+// before the swap, off the query path.
+func (s *Server) Swap(snap *zones.Snapshot) {
+	s.state.Store(&served{snap: snap, fast: buildFastIndex(snap)})
+}
 
 // Addrs are the bound addresses, each serving UDP and TCP.
 func (s *Server) Addrs() []string {
@@ -70,12 +83,19 @@ func (s *Server) Addrs() []string {
 // serves in the background. On error nothing is left listening.
 func (s *Server) Start() error {
 	for _, a := range s.listen {
-		pc, l, err := bindPair(a)
+		udp, l, err := bindPair(a, runtime.GOMAXPROCS(0))
 		if err != nil {
 			s.Shutdown(context.Background())
 			return fmt.Errorf("listen on %s: %w", a, err)
 		}
-		s.serve(&dns.Server{PacketConn: pc, Net: "udp", UDPSize: udpReadSize})
+		for _, c := range udp {
+			w := newUDPWorker(s, c)
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				w.run()
+			}()
+		}
 		s.serve(&dns.Server{
 			Listener:      netutil.LimitListener(l, maxTCPConns),
 			Net:           "tcp",
@@ -83,7 +103,8 @@ func (s *Server) Start() error {
 			IdleTimeout:   func() time.Duration { return tcpIdleTimeout },
 		})
 		s.mu.Lock()
-		s.addrs = append(s.addrs, pc.LocalAddr().String())
+		s.udp = append(s.udp, udp...)
+		s.addrs = append(s.addrs, udp[0].LocalAddr().String())
 		s.mu.Unlock()
 	}
 	return nil
@@ -122,9 +143,12 @@ func acceptQuery(dh dns.Header) dns.MsgAcceptAction {
 // in flight (TCP connections included). Safe to call more than once.
 func (s *Server) Shutdown(ctx context.Context) {
 	s.mu.Lock()
-	servers := s.servers
-	s.servers = nil
+	servers, udp := s.servers, s.udp
+	s.servers, s.udp = nil, nil
 	s.mu.Unlock()
+	for _, c := range udp {
+		stopReading(c)
+	}
 	var wg sync.WaitGroup
 	for _, srv := range servers {
 		wg.Add(1)
@@ -137,27 +161,32 @@ func (s *Server) Shutdown(ctx context.Context) {
 	}
 	wg.Wait()
 	s.wg.Wait()
+	for _, c := range udp {
+		c.Close()
+	}
 }
 
-// bindPair binds UDP and TCP on one address. With port 0 the kernel picks
-// the UDP port and TCP takes the same one, retrying if another program
-// holds it on TCP.
-func bindPair(addr string) (net.PacketConn, net.Listener, error) {
+// bindPair binds n UDP sockets (one per worker) and a TCP listener on one
+// address. With port 0 the kernel picks the UDP port and TCP takes the same
+// one, retrying if another program holds it on TCP.
+func bindPair(addr string, n int) ([]*net.UDPConn, net.Listener, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, nil, err
 	}
 	for attempt := 0; ; attempt++ {
-		pc, err := net.ListenPacket("udp", addr)
+		udp, err := listenUDP(addr, n)
 		if err != nil {
 			return nil, nil, err
 		}
-		bound := strconv.Itoa(pc.LocalAddr().(*net.UDPAddr).Port)
+		bound := strconv.Itoa(udp[0].LocalAddr().(*net.UDPAddr).Port)
 		l, err := net.Listen("tcp", net.JoinHostPort(host, bound))
 		if err == nil {
-			return pc, l, nil
+			return udp, l, nil
 		}
-		pc.Close()
+		for _, c := range udp {
+			c.Close()
+		}
 		if port != "0" || attempt >= 20 || !errors.Is(err, syscall.EADDRINUSE) {
 			return nil, nil, err
 		}

@@ -58,7 +58,7 @@ func load(files []string, old *Snapshot) (*Snapshot, error) {
 			}
 		}
 		if fileErrs.Len() > 0 {
-			errs.Append(tomlfile.Flatten(fileErrs.Err())...)
+			errs.Append(fileErrs.Sorted()...)
 			if z = old.fromFile(f); z == nil {
 				continue
 			}

@@ -106,6 +106,17 @@ type Zone struct {
 // Node returns the node for a lower-case, fully qualified name, or nil.
 func (z *Zone) Node(name string) *Node { return z.nodes[name] }
 
+// Nodes lists every node of the zone, empty non-terminals included, sorted
+// by name.
+func (z *Zone) Nodes() []*Node {
+	out := make([]*Node, 0, len(z.nodes))
+	for _, n := range z.nodes {
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
 // Snapshot is a complete, validated set of zones. It is never modified
 // after Load returns it, so any number of queries may read it while the
 // next one is built.

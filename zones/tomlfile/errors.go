@@ -5,6 +5,7 @@ package tomlfile
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 )
 
@@ -47,6 +48,25 @@ func (l *List) Append(errs ...error) {
 			l.errs = append(l.errs, e)
 		}
 	}
+}
+
+// Sorted returns the problems ordered by line, the order an operator fixes
+// them in (then by text, so that output is the same on every run).
+func (l *List) Sorted() []error {
+	out := append([]error(nil), l.errs...)
+	sort.SliceStable(out, func(i, j int) bool {
+		li, lj := lineOf(out[i]), lineOf(out[j])
+		return li < lj || li == lj && out[i].Error() < out[j].Error()
+	})
+	return out
+}
+
+func lineOf(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Line
+	}
+	return 0
 }
 
 // Len is the number of problems recorded.

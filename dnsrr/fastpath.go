@@ -1,0 +1,293 @@
+package dnsrr
+
+import (
+	"math/rand/v2"
+
+	"github.com/dnsrr/dnsrr/zones"
+	"github.com/miekg/dns"
+)
+
+// The fast path answers the common queries (an existing name inside a zone,
+// or a plain NXDOMAIN) from responses packed once when a snapshot is
+// swapped in: per query it copies bytes, patches the header and the
+// question's case, and permutes the address RDATA of pools in place. No
+// allocation, no miekg/dns on the way. Everything else (referrals,
+// wildcards, ANY, DS, odd flags, truncation) takes the full path in
+// respond, which also builds these templates, so both paths give the same
+// answers by construction.
+
+// fastIndex holds the templates of one snapshot, keyed by lower-case
+// wire-format names. Immutable once built.
+type fastIndex struct {
+	zones map[string]*fastZone
+}
+
+type fastZone struct {
+	originLen int
+	// negTail is the negative SOA record after its owner name (which is a
+	// pointer into the question): type, class, TTL, RDLENGTH, RDATA.
+	negTail []byte
+	nodes   map[string]*fastNode
+}
+
+type fastNode struct {
+	// full: the node is at or below a delegation, or its wildcard child
+	// may synthesize names below it; such queries take the full path.
+	full   bool
+	types  []typedTemplate
+	nodata *template // for any type the node lacks; nil at a CNAME
+}
+
+type typedTemplate struct {
+	qtype uint16
+	t     *template
+}
+
+// template is a packed response to (name, qtype) with ID 0, RD and CD
+// clear and no OPT.
+type template struct {
+	msg        []byte
+	patchQtype bool // a NODATA template serves every absent type
+	pools      []rdataRun
+}
+
+// rdataRun locates the RDATA of one reordered RRset in a template: n
+// records of size bytes, one every stride bytes from off.
+type rdataRun struct {
+	off, stride, size, n int
+	set                  *zones.RRset
+}
+
+// nodataProbe is a private-use type (RFC 6895) that no zone holds, used to
+// build the NODATA template; its question type is patched per query.
+const nodataProbe = 65534
+
+func buildFastIndex(snap *zones.Snapshot) *fastIndex {
+	ix := &fastIndex{zones: map[string]*fastZone{}}
+	for _, z := range snap.Zones() {
+		fz := &fastZone{nodes: map[string]*fastNode{}}
+		origin := wireName(z.Origin)
+		fz.originLen = len(origin)
+		if fz.negTail = negativeTail(z); fz.negTail == nil {
+			continue
+		}
+		ix.zones[string(origin)] = fz
+		for _, n := range z.Nodes() {
+			fz.nodes[string(wireName(n.Name))] = buildFastNode(snap, z, n)
+		}
+	}
+	return ix
+}
+
+func buildFastNode(snap *zones.Snapshot, z *zones.Zone, n *zones.Node) *fastNode {
+	fn := &fastNode{full: n.Wildcard != nil || z.Delegation(n.Name) != nil}
+	if fn.full {
+		return fn
+	}
+	qtypes := []uint16{}
+	cname := n.Get(dns.TypeCNAME)
+	if cname != nil {
+		// Through a CNAME the answer depends on the target's types: the
+		// address types cover nearly all queries; others take the full path.
+		qtypes = append(qtypes, dns.TypeCNAME, dns.TypeA, dns.TypeAAAA)
+	} else {
+		for _, s := range n.Sets {
+			qtypes = append(qtypes, s.Type)
+		}
+		fn.nodata = buildTemplate(snap, n.Name, nodataProbe)
+		if fn.nodata != nil {
+			fn.nodata.patchQtype = true
+		}
+	}
+	for _, qt := range qtypes {
+		if qt == dns.TypeDS {
+			continue
+		}
+		if t := buildTemplate(snap, n.Name, qt); t != nil {
+			fn.types = append(fn.types, typedTemplate{qt, t})
+		}
+	}
+	return fn
+}
+
+// buildTemplate packs the full path's answer for (name, qtype) in file
+// order and finds the RDATA of its pools; nil when the answer is not one
+// the fast path can serve by byte patching.
+func buildTemplate(snap *zones.Snapshot, name string, qtype uint16) *template {
+	res := result{fileOrder: true}
+	lookup(snap, name, qtype, &res)
+	if res.synthesized || !res.aa {
+		return nil
+	}
+	m := &dns.Msg{Compress: true}
+	m.Response, m.Authoritative, m.Rcode = true, true, res.rcode
+	m.Question = []dns.Question{{Name: name, Qtype: qtype, Qclass: dns.ClassINET}}
+	m.Answer, m.Ns, m.Extra = res.answer, res.ns, res.extra
+	msg, err := m.Pack()
+	if err != nil || len(msg) > dns.MaxMsgSize-optLen {
+		return nil
+	}
+	t := &template{msg: msg}
+	if len(res.pools) == 0 {
+		return t
+	}
+	offs, lens, ok := rdataOffsets(msg)
+	if !ok || len(offs) != len(res.answer) {
+		return nil
+	}
+	for _, p := range res.pools {
+		n := len(p.set.RRs)
+		run := rdataRun{off: offs[p.start], stride: offs[p.start+1] - offs[p.start], size: lens[p.start], n: n, set: p.set}
+		for i := 1; i < n; i++ {
+			if offs[p.start+i]-offs[p.start+i-1] != run.stride || lens[p.start+i] != run.size {
+				return nil // owners packed unevenly: let the full path shuffle
+			}
+		}
+		t.pools = append(t.pools, run)
+	}
+	return t
+}
+
+// negativeTail packs a zone's negative SOA record without its owner.
+func negativeTail(z *zones.Zone) []byte {
+	if len(z.Negative) == 0 {
+		return nil
+	}
+	buf := make([]byte, 512)
+	n, err := dns.PackRR(z.Negative[0], buf, 0, nil, false)
+	if err != nil {
+		return nil
+	}
+	owner := len(wireName(z.Origin))
+	return buf[owner:n]
+}
+
+func (n *fastNode) template(qtype uint16) *template {
+	for i := range n.types {
+		if n.types[i].qtype == qtype {
+			return n.types[i].t
+		}
+	}
+	return n.nodata
+}
+
+// respond writes the answer to q into out (cap >= 64 KiB) and returns it,
+// or nil when the query needs the full path. limit is the most the
+// transport may carry.
+func (ix *fastIndex) respond(q *wireQuery, pkt, out []byte, limit int) []byte {
+	name := q.lower[:q.nameLen]
+	var fz *fastZone
+	for off := 0; ; off += 1 + int(name[off]) {
+		if z, ok := ix.zones[string(name[off:])]; ok {
+			fz = z
+			break
+		}
+		if name[off] == 0 {
+			return nil // outside our zones: the full path refuses it
+		}
+	}
+	if n := fz.nodes[string(name)]; n != nil {
+		if n.full {
+			return nil
+		}
+		t := n.template(q.qtype)
+		if t == nil {
+			return nil
+		}
+		return t.write(q, pkt, out, limit)
+	}
+	// No such node. The closest encloser decides between NXDOMAIN and the
+	// cases the full path handles (a wildcard to expand, a delegation).
+	for off := 1 + int(name[0]); name[off] != 0; off += 1 + int(name[off]) {
+		if n := fz.nodes[string(name[off:])]; n != nil {
+			if n.full {
+				return nil
+			}
+			return fz.nxdomain(q, pkt, out, limit)
+		}
+	}
+	return nil
+}
+
+func (t *template) write(q *wireQuery, pkt, out []byte, limit int) []byte {
+	size := len(t.msg)
+	if q.edns {
+		size += optLen
+	}
+	if size > limit {
+		return nil // the full path truncates properly
+	}
+	out = append(out[:0], t.msg...)
+	be.PutUint16(out, q.id)
+	be.PutUint16(out[2:], be.Uint16(t.msg[2:])|q.flags&(flagRD|flagCD))
+	copy(out[headerLen:], pkt[headerLen:headerLen+q.nameLen]) // the client's case (0x20)
+	if t.patchQtype {
+		be.PutUint16(out[headerLen+q.nameLen:], q.qtype)
+	}
+	for i := range t.pools {
+		t.pools[i].reorder(out)
+	}
+	if q.edns {
+		be.PutUint16(out[10:], be.Uint16(out[10:])+1)
+		out = appendOPT(out, q.do)
+	}
+	return out
+}
+
+func (fz *fastZone) nxdomain(q *wireQuery, pkt, out []byte, limit int) []byte {
+	size := q.qend + 2 + len(fz.negTail)
+	if q.edns {
+		size += optLen
+	}
+	if size > limit {
+		return nil
+	}
+	out = append(out[:0], pkt[:q.qend]...)
+	be.PutUint16(out[2:], flagQR|flagAA|q.flags&(flagRD|flagCD)|dns.RcodeNameError)
+	be.PutUint16(out[6:], 0) // ANCOUNT
+	be.PutUint16(out[8:], 1) // NSCOUNT: the SOA
+	be.PutUint16(out[10:], 0)
+	// The SOA's owner is the origin: point at its suffix in the question.
+	ptr := 0xC000 | (headerLen + q.nameLen - fz.originLen)
+	out = append(out, byte(ptr>>8), byte(ptr))
+	out = append(out, fz.negTail...)
+	if q.edns {
+		be.PutUint16(out[10:], 1)
+		out = appendOPT(out, q.do)
+	}
+	return out
+}
+
+// reorder permutes the run's RDATA in msg as its RRset's order asks.
+func (r *rdataRun) reorder(msg []byte) {
+	switch r.set.Order {
+	case zones.OrderRandom:
+		// Fisher–Yates over records: every order equally likely.
+		for i := r.n - 1; i > 0; i-- {
+			r.swap(msg, i, rand.IntN(i+1))
+		}
+	case zones.OrderCyclic:
+		k := r.set.NextRotation()
+		r.reverse(msg, 0, k)
+		r.reverse(msg, k, r.n)
+		r.reverse(msg, 0, r.n)
+	}
+}
+
+func (r *rdataRun) swap(msg []byte, i, j int) {
+	if i == j {
+		return
+	}
+	a := msg[r.off+i*r.stride : r.off+i*r.stride+r.size]
+	b := msg[r.off+j*r.stride : r.off+j*r.stride+r.size]
+	var tmp [16]byte
+	copy(tmp[:], a)
+	copy(a, b)
+	copy(b, tmp[:len(a)])
+}
+
+func (r *rdataRun) reverse(msg []byte, from, to int) {
+	for i, j := from, to-1; i < j; i, j = i+1, j-1 {
+		r.swap(msg, i, j)
+	}
+}

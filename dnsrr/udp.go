@@ -1,0 +1,180 @@
+package dnsrr
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/miekg/dns"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// UDP is served by our own loop rather than miekg/dns's: one socket per
+// worker (SO_REUSEPORT spreads packets over them in the kernel), batched
+// reads and writes (recvmmsg/sendmmsg through golang.org/x/net), and the
+// fast path answering from bytes. miekg/dns's UDP server unpacks every
+// packet into a dns.Msg and spawns a goroutine per packet; at the rates an
+// authoritative server sees, that is most of the cost.
+
+const (
+	// udpBatch is how many packets one system call may read or write.
+	udpBatch = 32
+	// udpSocketBuffer absorbs bursts while a worker is busy (capped by
+	// net.core.rmem_max).
+	udpSocketBuffer = 4 << 20
+)
+
+// batchConn is what ipv4.PacketConn and ipv6.PacketConn share.
+type batchConn interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+type udpWorker struct {
+	s    *Server
+	conn *net.UDPConn
+	bc   batchConn
+	in   []ipv4.Message
+	out  []ipv4.Message
+	bufs [][]byte // response buffers, one per batch slot
+	q    wireQuery
+}
+
+func newUDPWorker(s *Server, conn *net.UDPConn) *udpWorker {
+	w := &udpWorker{s: s, conn: conn, in: make([]ipv4.Message, udpBatch), out: make([]ipv4.Message, udpBatch)}
+	if conn.LocalAddr().(*net.UDPAddr).IP.To4() != nil {
+		w.bc = ipv4.NewPacketConn(conn)
+	} else {
+		w.bc = ipv6.NewPacketConn(conn)
+	}
+	for i := range w.in {
+		w.in[i].Buffers = [][]byte{make([]byte, udpReadSize)}
+		w.bufs = append(w.bufs, make([]byte, 0, udpReadSize))
+		w.out[i].Buffers = [][]byte{nil}
+	}
+	return w
+}
+
+// run serves until the socket is closed or its read deadline passes (which
+// is how Shutdown stops reading: the batch in hand is still answered).
+func (w *udpWorker) run() {
+	for {
+		n, err := w.bc.ReadBatch(w.in, 0)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) {
+				return
+			}
+			// ICMP errors surface here (ECONNREFUSED and friends from a
+			// previous write); they concern one client, not the socket.
+			w.s.log.Debug().Err(err).Msg("udp read")
+			continue
+		}
+		k := 0
+		for i := range n {
+			m := &w.in[i]
+			resp := w.s.answerUDP(m.Buffers[0][:m.N], w.bufs[k], &w.q)
+			if resp == nil {
+				continue
+			}
+			w.out[k].Buffers[0] = resp
+			w.out[k].Addr = m.Addr
+			k++
+		}
+		w.write(k)
+	}
+}
+
+func (w *udpWorker) write(k int) {
+	for sent := 0; sent < k; {
+		n, err := w.bc.WriteBatch(w.out[sent:k], 0)
+		if err != nil {
+			// One bad destination must not cost the rest of the batch.
+			w.s.log.Debug().Err(err).Msg("udp write")
+			n = max(n, 1)
+		}
+		sent += n
+	}
+}
+
+// answerUDP answers one datagram into buf, or returns nil to stay silent.
+func (s *Server) answerUDP(pkt, buf []byte, q *wireQuery) []byte {
+	if parseQuery(pkt, q) {
+		limit := min(q.payload, ednsPayload)
+		if out := s.state.Load().fast.respond(q, pkt, buf, limit); out != nil {
+			return out
+		}
+	}
+	return s.answerSlow(pkt, buf, true)
+}
+
+// answerSlow is the full path: miekg/dns unpacks, respond answers.
+func (s *Server) answerSlow(pkt, buf []byte, udp bool) (out []byte) {
+	if len(pkt) < headerLen || be.Uint16(pkt[2:])&flagQR != 0 {
+		return nil // not a query: answering responses invites reflection loops
+	}
+	defer func() {
+		// A bug must cost one query, not the server.
+		if r := recover(); r != nil {
+			s.log.Error().Interface("panic", r).Msg("query handler panicked")
+			out = headerReply(pkt, buf, dns.RcodeServerFailure)
+		}
+	}()
+	req := new(dns.Msg)
+	if err := req.Unpack(pkt); err != nil {
+		return headerReply(pkt, buf, dns.RcodeFormatError)
+	}
+	out, err := s.respond(req, udp)
+	if err != nil {
+		s.log.Error().Err(err).Msg("cannot pack response")
+		return headerReply(pkt, buf, dns.RcodeServerFailure)
+	}
+	return out
+}
+
+// headerReply answers with just a header: the query's ID, opcode and RD,
+// and rcode, for packets we cannot (or must not) answer in full.
+func headerReply(pkt, buf []byte, rcode int) []byte {
+	out := append(buf[:0], pkt[:headerLen]...)
+	flags := be.Uint16(pkt[2:])&(opcodeBits|flagRD) | flagQR | uint16(rcode)
+	be.PutUint16(out[2:], flags)
+	for i := 4; i < headerLen; i++ {
+		out[i] = 0
+	}
+	return out
+}
+
+// listenUDP binds n sockets to addr with SO_REUSEPORT; with port 0 the
+// first picks the port and the others join it.
+func listenUDP(addr string, n int) ([]*net.UDPConn, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, soReusePort, 1)
+		})
+		return errors.Join(err, serr)
+	}}
+	var conns []*net.UDPConn
+	for i := range n {
+		pc, err := lc.ListenPacket(context.Background(), "udp", addr)
+		if err != nil {
+			for _, c := range conns {
+				c.Close()
+			}
+			return nil, err
+		}
+		c := pc.(*net.UDPConn)
+		_ = c.SetReadBuffer(udpSocketBuffer)
+		conns = append(conns, c)
+		if i == 0 {
+			addr = c.LocalAddr().String()
+		}
+	}
+	return conns, nil
+}
+
+// stopReading makes blocked reads return at once.
+func stopReading(c *net.UDPConn) { _ = c.SetReadDeadline(time.Unix(1, 0)) }

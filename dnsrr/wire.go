@@ -1,0 +1,180 @@
+package dnsrr
+
+import (
+	"encoding/binary"
+
+	"github.com/miekg/dns"
+)
+
+// Header bits of the second 16-bit word (RFC 1035 §4.1.1).
+const (
+	flagQR     = 1 << 15
+	opcodeBits = 0xF << 11
+	flagAA     = 1 << 10
+	flagRD     = 1 << 8
+	flagCD     = 1 << 4
+	headerLen  = 12
+	optLen     = 11 // an OPT record with no options
+)
+
+// wireQuery is a plain query read straight from the packet, for the fast
+// path. Anything parseQuery does not recognise as plain goes to miekg/dns.
+type wireQuery struct {
+	id      uint16
+	flags   uint16 // the query's header flags
+	nameLen int    // wire length of the qname, final zero included
+	qtype   uint16
+	qend    int // offset just past the question
+	edns    bool
+	do      bool
+	payload int // the client's EDNS payload, at least minPayload
+	lower   [255]byte
+}
+
+var be = binary.BigEndian
+
+// parseQuery accepts only the common case: a QUERY with one IN question,
+// no answer or authority records, and at most one well-formed EDNS version
+// 0 OPT. It never fails a packet: false means "let the full parser decide".
+func parseQuery(pkt []byte, q *wireQuery) bool {
+	if len(pkt) < headerLen+5 {
+		return false
+	}
+	q.flags = be.Uint16(pkt[2:])
+	if q.flags&(flagQR|opcodeBits) != 0 ||
+		be.Uint16(pkt[4:]) != 1 || be.Uint16(pkt[6:]) != 0 || be.Uint16(pkt[8:]) != 0 {
+		return false
+	}
+	arcount := be.Uint16(pkt[10:])
+	if arcount > 1 {
+		return false
+	}
+	q.id = be.Uint16(pkt)
+
+	// The name: uncompressed labels (queries have nothing to point back
+	// at), lower-cased as we go. Length bytes are at most 63, below 'A',
+	// so lower-casing the whole wire form is safe.
+	off := headerLen
+	for {
+		if off >= len(pkt) {
+			return false
+		}
+		l := int(pkt[off])
+		if l > 63 || off-headerLen+1+l > 254 || off+1+l >= len(pkt) {
+			return false
+		}
+		for i := off; i <= off+l; i++ {
+			c := pkt[i]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			q.lower[i-headerLen] = c
+		}
+		off += 1 + l
+		if l == 0 {
+			break
+		}
+	}
+	q.nameLen = off - headerLen
+	if off+4 > len(pkt) {
+		return false
+	}
+	q.qtype = be.Uint16(pkt[off:])
+	if be.Uint16(pkt[off+2:]) != dns.ClassINET {
+		return false
+	}
+	switch q.qtype {
+	case 0, dns.TypeOPT, dns.TypeAXFR, dns.TypeIXFR, dns.TypeANY, dns.TypeMAILA, dns.TypeMAILB, dns.TypeDS:
+		return false // refused, minimal, or answered from another zone: the full path knows
+	}
+	off += 4
+	q.qend = off
+	q.edns, q.do, q.payload = false, false, minPayload
+	if arcount == 1 {
+		// OPT: root owner, type 41, class = payload, TTL = extended rcode,
+		// version, flags; then options, which we ignore but check.
+		if off+optLen > len(pkt) || pkt[off] != 0 || be.Uint16(pkt[off+1:]) != dns.TypeOPT ||
+			pkt[off+5] != 0 || pkt[off+6] != 0 {
+			return false
+		}
+		q.payload = max(int(be.Uint16(pkt[off+3:])), minPayload)
+		q.do = pkt[off+7]&0x80 != 0
+		end := off + optLen + int(be.Uint16(pkt[off+9:]))
+		if end != len(pkt) {
+			return false
+		}
+		for o := off + optLen; o < end; {
+			if o+4 > end {
+				return false
+			}
+			o += 4 + int(be.Uint16(pkt[o+2:]))
+			if o > end {
+				return false
+			}
+		}
+		q.edns = true
+		off = end
+	}
+	return off == len(pkt)
+}
+
+// appendOPT appends our OPT record: payload 1232, version 0, the DO bit
+// copied from the query (RFC 3225), no options.
+func appendOPT(out []byte, do bool) []byte {
+	var flags byte
+	if do {
+		flags = 0x80
+	}
+	return append(out, 0, 0, byte(dns.TypeOPT), byte(ednsPayload>>8), byte(ednsPayload&0xFF), 0, 0, flags, 0, 0, 0)
+}
+
+// wireName is the lower-case wire form of a fully qualified name.
+func wireName(name string) []byte {
+	buf := make([]byte, 256)
+	n, err := dns.PackDomainName(dns.CanonicalName(name), buf, 0, nil, false)
+	if err != nil {
+		return nil
+	}
+	return buf[:n]
+}
+
+// skipName returns the offset just past a (possibly compressed) name.
+func skipName(msg []byte, off int) (int, bool) {
+	for off < len(msg) {
+		l := int(msg[off])
+		switch {
+		case l == 0:
+			return off + 1, true
+		case l&0xC0 == 0xC0:
+			return off + 2, off+2 <= len(msg)
+		case l > 63:
+			return 0, false
+		}
+		off += 1 + l
+	}
+	return 0, false
+}
+
+// rdataOffsets lists where the RDATA of each answer record of a packed
+// message starts, and its length.
+func rdataOffsets(msg []byte) (offs, lens []int, ok bool) {
+	if len(msg) < headerLen {
+		return nil, nil, false
+	}
+	off, ok := skipName(msg, headerLen)
+	if !ok {
+		return nil, nil, false
+	}
+	off += 4
+	for i := 0; i < int(be.Uint16(msg[6:])); i++ {
+		if off, ok = skipName(msg, off); !ok || off+10 > len(msg) {
+			return nil, nil, false
+		}
+		rdlen := int(be.Uint16(msg[off+8:]))
+		off += 10
+		offs = append(offs, off)
+		lens = append(lens, rdlen)
+		off += rdlen
+	}
+	return offs, lens, off <= len(msg)
+}
