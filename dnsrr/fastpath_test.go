@@ -1,0 +1,188 @@
+package dnsrr
+
+import (
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/dnsrr/dnsrr/zones"
+	"github.com/miekg/dns"
+	"github.com/rs/zerolog"
+)
+
+func exampleServer(t testing.TB) *Server {
+	t.Helper()
+	snap, err := zones.Load([]string{"../examples/zones/lb.example.test.toml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(nil, Chaos{}, snap, zerolog.Nop())
+}
+
+// canonical renders a reply with each section sorted, so that replies
+// differing only in pool order compare equal. Records are compared without
+// regard to case (RFC 4343): an owner compressed into the question carries
+// the client's case. The question itself must match exactly.
+func canonical(t *testing.T, wire []byte) string {
+	t.Helper()
+	m := new(dns.Msg)
+	if err := m.Unpack(wire); err != nil {
+		t.Fatalf("reply does not unpack: %v", err)
+	}
+	var b strings.Builder
+	b.WriteString(m.MsgHdr.String())
+	for _, sec := range [][]dns.RR{m.Answer, m.Ns, m.Extra} {
+		var lines []string
+		for _, rr := range sec {
+			lines = append(lines, strings.ToLower(rr.String()))
+		}
+		sort.Strings(lines)
+		b.WriteString("\n--\n" + strings.Join(lines, "\n"))
+	}
+	for _, q := range m.Question {
+		b.WriteString("\n" + q.String()) // case included: it must be the client's
+	}
+	return b.String()
+}
+
+// The fast path must give exactly the full path's answer, whatever the
+// query: both are run on every name of the example (plus names that do not
+// exist, sit below a delegation or match the wildcard) for many types, in
+// several EDNS variants and letter cases.
+func TestFastPathMatchesFullPath(t *testing.T) {
+	s := exampleServer(t)
+	z := s.Snapshot().Zones()[0]
+	names := []string{"nx.lb.example.test.", "a.b.nx.lb.example.test.", "x.apps.lb.example.test.",
+		"x.y.apps.lb.example.test.", "x.dev.lb.example.test.", "x.www.lb.example.test.", "example.com.", "test."}
+	for _, n := range z.Nodes() {
+		names = append(names, n.Name)
+	}
+	qtypes := []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeMX, dns.TypeTXT, dns.TypeNS, dns.TypeSOA,
+		dns.TypeCNAME, dns.TypeSRV, dns.TypeCAA, dns.TypeHINFO, dns.TypeDS, dns.TypeANY, 65000}
+	type variant struct {
+		name    string
+		edns    bool
+		payload uint16
+		do      bool
+		upper   bool
+	}
+	variants := []variant{{name: "plain"}, {name: "edns", edns: true, payload: 1232},
+		{name: "do", edns: true, payload: 4096, do: true}, {name: "small", edns: true, payload: 100},
+		{name: "upper", upper: true, edns: true, payload: 1232}}
+
+	fast, total := 0, 0
+	var wq wireQuery
+	for _, name := range names {
+		for _, qt := range qtypes {
+			for _, v := range variants {
+				qname := name
+				if v.upper {
+					qname = strings.ToUpper(name)
+				}
+				q := new(dns.Msg).SetQuestion(qname, qt)
+				q.Id = 0xBEEF
+				if v.edns {
+					q.SetEdns0(v.payload, v.do)
+				}
+				pkt, err := q.Pack()
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := s.answerUDP(pkt, make([]byte, 0, 4096), &wq)
+				want := s.answerSlow(pkt, make([]byte, 0, 4096), true)
+				total++
+				if parseQuery(pkt, &wq) && s.state.Load().fast.respond(&wq, pkt, make([]byte, 0, 4096), 4096) != nil {
+					fast++
+				}
+				if g, w := canonical(t, got), canonical(t, want); g != w {
+					t.Errorf("%s %s %s:\nfast path:\n%s\nfull path:\n%s", qname, dns.TypeToString[qt], v.name, g, w)
+				}
+			}
+		}
+	}
+	// Guard against a fast path that silently never fires.
+	if fast < total/3 {
+		t.Errorf("fast path answered %d of %d queries; expected most plain ones", fast, total)
+	}
+	t.Logf("fast path answered %d of %d queries", fast, total)
+}
+
+func TestParseQueryRejectsOddPackets(t *testing.T) {
+	base := func() *dns.Msg { return new(dns.Msg).SetQuestion("www.lb.example.test.", dns.TypeA) }
+	cases := []struct {
+		name string
+		msg  func() *dns.Msg
+	}{
+		{"response", func() *dns.Msg { m := base(); m.Response = true; return m }},
+		{"notify", func() *dns.Msg { m := base(); m.Opcode = dns.OpcodeNotify; return m }},
+		{"chaos", func() *dns.Msg { m := base(); m.Question[0].Qclass = dns.ClassCHAOS; return m }},
+		{"any", func() *dns.Msg { m := base(); m.Question[0].Qtype = dns.TypeANY; return m }},
+		{"axfr", func() *dns.Msg { m := base(); m.Question[0].Qtype = dns.TypeAXFR; return m }},
+		{"edns1", func() *dns.Msg { m := base().SetEdns0(1232, false); m.IsEdns0().SetVersion(1); return m }},
+		{"two-questions", func() *dns.Msg {
+			m := base()
+			m.Question = append(m.Question, m.Question[0])
+			return m
+		}},
+		{"answer-section", func() *dns.Msg {
+			m := base()
+			rr, _ := dns.NewRR("www.lb.example.test. 30 IN A 192.0.2.1")
+			m.Answer = []dns.RR{rr}
+			return m
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			pkt, err := c.msg().Pack()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var q wireQuery
+			if parseQuery(pkt, &q) {
+				t.Errorf("parseQuery accepted a %s packet", c.name)
+			}
+		})
+	}
+	// Every truncation of a good query is rejected, never a panic.
+	pkt, _ := base().SetEdns0(1232, true).Pack()
+	var q wireQuery
+	if !parseQuery(pkt, &q) {
+		t.Fatal("plain EDNS query rejected")
+	}
+	for i := range len(pkt) {
+		if parseQuery(pkt[:i], &q) {
+			t.Errorf("accepted a query truncated to %d bytes", i)
+		}
+	}
+}
+
+func BenchmarkAnswerUDP(b *testing.B) {
+	s := exampleServer(b)
+	cases := []struct {
+		name  string
+		qname string
+		qtype uint16
+	}{
+		{"pool-A", "www.lb.example.test.", dns.TypeA},
+		{"pool-AAAA", "www.lb.example.test.", dns.TypeAAAA},
+		{"cname-to-pool", "docs.lb.example.test.", dns.TypeA},
+		{"nxdomain", "nope.lb.example.test.", dns.TypeA},
+		{"nodata", "mail.lb.example.test.", dns.TypeAAAA},
+		{"referral-full-path", "x.dev.lb.example.test.", dns.TypeA},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			q := new(dns.Msg).SetQuestion(c.qname, c.qtype)
+			q.SetEdns0(1232, false)
+			pkt, _ := q.Pack()
+			buf := make([]byte, 0, 4096)
+			var wq wireQuery
+			b.ReportAllocs()
+			for b.Loop() {
+				if s.answerUDP(pkt, buf, &wq) == nil {
+					b.Fatal("no answer")
+				}
+			}
+		})
+	}
+}
