@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Load harness: dnsperf against dnsrr and NSD serving the same zone, each
+# pinned to the same single core, dnsperf pinned to another, interleaved
+# (dnsrr NSD dnsrr NSD ...), then a fixed-rate run comparing latency.
+#
+#   integration/perf/run.sh                 # 3 repeats of 10 s, then -Q runs
+#   integration/perf/run.sh -r 5 -d 20      # more and longer repeats
+#   integration/perf/run.sh --smoke         # 1 s each: checks the harness works (CI)
+#
+# Prints per run: qps, server CPU µs per answered query (busy time of the
+# server's core from /proc/stat / answered queries), answered queries per
+# busy core-second, mean and p99 latency, lost queries, server RSS; then the
+# median ratio dnsrr/NSD of qps per core. Everything it starts is stopped by
+# PID on exit, Ctrl-C included. Traffic stays on 127.0.0.1.
+set -euo pipefail
+
+repeats=3 duration=10 rate=20000 smoke=0
+server_cpu=1 client_cpu=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -r) repeats=$2; shift 2 ;;
+    -d) duration=$2; shift 2 ;;
+    -Q) rate=$2; shift 2 ;;
+    --smoke) smoke=1; repeats=1; duration=1; rate=2000; shift ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+if [ "$(nproc)" -lt 2 ]; then server_cpu=0; fi
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+need=()
+command -v dnsperf >/dev/null || need+=(dnsperf)
+command -v nsd >/dev/null || [ -x /usr/sbin/nsd ] || need+=(nsd)
+command -v taskset >/dev/null || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then echo "missing ${need[*]}: install them (apt-get install ${need[*]})" >&2; exit 1; fi
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+NSD=$(command -v nsd || echo /usr/sbin/nsd)
+
+work=$(mktemp -d /tmp/dnsrr-perf.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+go build -o "$work/dnsrr" "$root/cmd/dnsrr"
+zone=$root/examples/master/lb.example.test.zone
+cp "$zone" "$work/lb.example.test.zone"
+
+# Queries: 90 % names that exist (weighted towards the pools), 10 % NXDOMAIN.
+awk 'BEGIN {
+  srand(42)
+  n = split("www A|www A|www AAAA|api A|api A|cdn A|static A|@ A|@ MX|mail A|docs A|ns1 A|_imaps._tcp SRV|x.apps A|@ SOA|@ NS|mail AAAA|@ TXT", q, "|")
+  for (i = 0; i < 100000; i++) {
+    if (rand() < 0.1) { printf "nx%d.lb.example.test A\n", int(rand() * 1000000); continue }
+    split(q[int(rand() * n) + 1], f, " ")
+    name = (f[1] == "@") ? "lb.example.test" : f[1] ".lb.example.test"
+    print name, f[2]
+  }
+}' > "$work/queries"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port_dnsrr=$(free_port)
+port_nsd=$(free_port)
+
+cat > "$work/nsd.conf" <<EOF
+server:
+  ip-address: 127.0.0.1@$port_nsd
+  server-count: 1
+  username: ""
+  chroot: ""
+  zonesdir: "$work"
+  database: ""
+  zonelistfile: "$work/zone.list"
+  xfrdfile: "$work/xfrd.state"
+  pidfile: "$work/nsd.pid"
+  logfile: "$work/nsd.log"
+  verbosity: 0
+  # Debian builds NSD with response rate limiting on (200 qps per /24):
+  # one loopback client would be rate limited, so turn it off.
+  rrl-ratelimit: 0
+  rrl-whitelist-ratelimit: 0
+remote-control:
+  control-enable: no
+zone:
+  name: lb.example.test
+  zonefile: lb.example.test.zone
+EOF
+
+taskset -c "$server_cpu" env GOMAXPROCS=1 "$work/dnsrr" serve -listen "127.0.0.1:$port_dnsrr" \
+  -zone "$root/examples/zones/lb.example.test.toml" -log-level warn 2>"$work/dnsrr.log" &
+pids+=($!)
+pid_dnsrr=$!
+taskset -c "$server_cpu" "$NSD" -d -c "$work/nsd.conf" 2>"$work/nsd.err" &
+pids+=($!)
+pid_nsd=$!
+
+wait_ready() { # port
+  for _ in $(seq 100); do
+    dig +short +tries=1 +time=1 @127.0.0.1 -p "$1" lb.example.test SOA >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "server on port $1 did not answer" >&2; exit 1
+}
+if command -v dig >/dev/null; then wait_ready "$port_dnsrr"; wait_ready "$port_nsd"; else sleep 2; fi
+
+busy_ticks() { awk -v c="cpu$server_cpu" '$1 == c { print $2+$3+$4+$7+$8+$9 }' /proc/stat; }
+rss_kb() { # pid: the process and its children (NSD forks its server)
+  local total=0 p
+  for p in $1 $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '/^VmRSS/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)))
+  done
+  echo $total
+}
+hz=$(getconf CLK_TCK)
+
+# run NAME PORT [dnsperf options...]: one dnsperf run, one table row.
+run() {
+  local name=$1 port=$2 pid=$3; shift 3
+  local before after out
+  before=$(busy_ticks)
+  out=$(taskset -c "$client_cpu" dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries" -l "$duration" -c 4 -v "$@" 2>&1)
+  after=$(busy_ticks)
+  echo "$out" | awk -v name="$name" -v busy=$(( after - before )) -v hz="$hz" -v rss="$(rss_kb "$pid")" '
+    /^> / { lat[n++] = $NF * 1000 }
+    /Queries completed:/ { done = $3 }
+    /Queries lost:/ { lost = $3 }
+    /Queries per second:/ { qps = $4 }
+    /Average Latency/ { mean = $4 * 1000 }
+    END {
+      # p99 from the per-query latencies dnsperf -v prints (insertion sort
+      # would be slow: bucket at 1 µs instead).
+      for (i = 0; i < n; i++) b[int(lat[i] * 1000)]++
+      want = n * 0.99; acc = 0; p99 = 0
+      for (us = 0; acc < want && us < 10000000; us++) { acc += b[us]; p99 = us / 1000 }
+      sec = busy / hz
+      printf "%-6s %9.0f %9.2f %10.0f %9.3f %9.3f %7d %7.1f\n", name, qps, (done ? sec * 1e6 / done : 0), (sec ? done / sec : 0), mean, p99, lost, rss / 1024
+    }'
+}
+
+header() { printf "%-6s %9s %9s %10s %9s %9s %7s %7s\n" server qps "us/query" qps/core "mean ms" "p99 ms" lost "RSS MB"; }
+
+echo "# dnsrr vs NSD, $(nproc) cores, servers on cpu$server_cpu (GOMAXPROCS=1, NSD server-count 1), dnsperf on cpu$client_cpu, 4 clients, ${duration}s runs"
+echo "## throughput (as fast as dnsperf can send)"
+header
+for i in $(seq "$repeats"); do
+  run dnsrr "$port_dnsrr" "$pid_dnsrr" | tee -a "$work/rows.dnsrr"
+  run nsd "$port_nsd" "$pid_nsd" | tee -a "$work/rows.nsd"
+done
+paste "$work/rows.dnsrr" "$work/rows.nsd" | awk '{ if ($12) printf "%.4f\n", $4 / $12 }' | sort -n | awk '
+  { r[NR] = $1 } END { m = (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
+  printf "median ratio dnsrr/NSD of qps per core: %.2f (over %d pairs)\n", m, NR }'
+
+echo "## fixed rate: $rate qps each"
+header
+for i in $(seq "$repeats"); do
+  run dnsrr "$port_dnsrr" "$pid_dnsrr" -Q "$rate"
+  run nsd "$port_nsd" "$pid_nsd" -Q "$rate"
+done
