@@ -104,13 +104,24 @@ func resolve(z *zones.Zone, qname string, qtype uint16, res *result, depth int) 
 	if cname := node.Get(dns.TypeCNAME); cname != nil {
 		appendSet(res, cname, qname, synthesized)
 		target := strings.ToLower(cname.RRs[0].(*dns.CNAME).Target)
-		if depth < maxChase && dns.IsSubDomain(z.Origin, target) && target != qname {
+		if depth < maxChase && dns.IsSubDomain(z.Origin, target) && !chased(res, target) {
 			resolve(z, target, qtype, res, depth+1)
 		}
 		return
 	}
 	// NODATA: the name exists, the type does not.
 	res.ns = append(res.ns, z.Negative...)
+}
+
+// chased reports whether the answer already holds a CNAME owned by name:
+// a loop, which ends the chain rather than repeating it.
+func chased(res *result, name string) bool {
+	for _, rr := range res.answer {
+		if h := rr.Header(); h.Rrtype == dns.TypeCNAME && strings.EqualFold(h.Name, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // appendSet adds an RRset to the answer in the order its pool asks for.

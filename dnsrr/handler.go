@@ -26,10 +26,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		// A bug must cost one query, not the server.
 		if r := recover(); r != nil {
 			s.log.Error().Interface("panic", r).Str("client", w.RemoteAddr().String()).Msg("query handler panicked")
-			fail := new(dns.Msg)
-			fail.SetRcode(req, dns.RcodeServerFailure)
-			fail.Answer, fail.Ns, fail.Extra = nil, nil, nil
-			_ = w.WriteMsg(fail)
+			_ = w.WriteMsg(errorReply(req, dns.RcodeServerFailure))
 		}
 	}()
 	out, err := s.respond(req, udp)
@@ -72,9 +69,9 @@ func (s *Server) respond(req *dns.Msg, udp bool) ([]byte, error) {
 			o.SetDo()
 		}
 		ourOpt = []dns.RR{o}
-		reply.Extra = ourOpt
 		if opt.Version() != 0 {
-			reply.Rcode = dns.RcodeBadVers // §6.1.3
+			reply.Rcode = dns.RcodeBadVers // §6.1.3; the OPT carries its upper bits
+			reply.Extra = ourOpt
 			return reply.Pack()
 		}
 		size = min(max(int(opt.UDPSize()), minPayload), ednsPayload)
@@ -112,6 +109,17 @@ func (s *Server) respond(req *dns.Msg, udp bool) ([]byte, error) {
 	reply.Truncated = true
 	reply.Answer, reply.Ns, reply.Extra = nil, nil, ourOpt
 	return reply.Pack()
+}
+
+// errorReply is a reply with no records but the OPT the query asked for.
+func errorReply(req *dns.Msg, rcode int) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetRcode(req, rcode)
+	m.Answer, m.Ns, m.Extra = nil, nil, nil
+	if req.IsEdns0() != nil {
+		m.SetEdns0(ednsPayload, req.IsEdns0().Do())
+	}
+	return m
 }
 
 // glueRequired reports whether the reply is a referral, whose additional

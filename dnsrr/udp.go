@@ -116,14 +116,17 @@ func (s *Server) answerSlow(pkt, buf []byte, udp bool) (out []byte) {
 	if len(pkt) < headerLen || be.Uint16(pkt[2:])&flagQR != 0 {
 		return nil // not a query: answering responses invites reflection loops
 	}
+	req := new(dns.Msg)
 	defer func() {
 		// A bug must cost one query, not the server.
 		if r := recover(); r != nil {
 			s.log.Error().Interface("panic", r).Msg("query handler panicked")
 			out = headerReply(pkt, buf, dns.RcodeServerFailure)
+			if fail, err := errorReply(req, dns.RcodeServerFailure).PackBuffer(buf); err == nil {
+				out = fail
+			}
 		}
 	}()
-	req := new(dns.Msg)
 	if err := req.Unpack(pkt); err != nil {
 		return headerReply(pkt, buf, dns.RcodeFormatError)
 	}

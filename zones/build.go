@@ -12,24 +12,49 @@ import (
 // maxTTL is the largest TTL a record may carry (RFC 2181 §8).
 const maxTTL = 1<<31 - 1
 
-// entry is one record on its way into a zone, with where it came from.
+// entry is one record on its way into a zone, with where it came from:
+// element idx (or, when -1, the whole value) of key in table at. Lines are
+// looked up only when an error needs one: locating every key of a large
+// zone would cost more than decoding it.
 type entry struct {
 	rr    dns.RR
-	line  int
+	at    *tomlfile.Table // nil for master files
 	key   string
+	idx   int
 	order Order
+	// masterLine is where a master file's record starts (0: unknown).
+	masterLine int
+}
+
+func (e *entry) line() int {
+	switch {
+	case e.at == nil:
+		return e.masterLine
+	case e.idx < 0:
+		return e.at.Line(e.key)
+	}
+	return e.at.ElemLine(e.key, e.idx)
 }
 
 // source is what a loader hands to build: one file's records.
 type source struct {
 	file    string
-	origin  string // lower-case, fully qualified
-	line    int    // line of the origin, for zone-wide errors
+	origin  string     // lower-case, fully qualified
+	line    func() int // line of the origin, for zone-wide errors
 	entries []entry
 	// foldDuplicates folds identical records silently, as BIND and NSD do
 	// for master files; TOML zones are written by hand for dnsrr, where a
 	// repeated pool address is a mistake worth reporting.
 	foldDuplicates bool
+	// apexReported: the loader already said the SOA or NS is missing.
+	apexReported bool
+}
+
+func (src *source) originLine() int {
+	if src.line == nil {
+		return 0
+	}
+	return src.line()
 }
 
 // build validates a file's records and assembles the zone. Every problem is
@@ -37,11 +62,11 @@ type source struct {
 func build(src *source, errs *tomlfile.List) *Zone {
 	before := errs.Len()
 	errorf := func(e *entry, format string, args ...any) {
-		key := e.key
-		if key == "" {
-			key = e.rr.Header().Name + " " + dns.TypeToString[e.rr.Header().Rrtype]
+		key := e.rr.Header().Name + " " + dns.TypeToString[e.rr.Header().Rrtype]
+		if e.at != nil {
+			key = e.at.KeyPath(e.key)
 		}
-		errs.Add(src.file, e.line, key, format, args...)
+		errs.Add(src.file, e.line(), key, format, args...)
 	}
 	origin := src.origin
 
@@ -75,7 +100,7 @@ func build(src *source, errs *tomlfile.List) *Zone {
 		k := setKey{h.Name, h.Rrtype}
 		if dup := findDuplicate(sets[k], e.rr); dup != nil {
 			if !src.foldDuplicates {
-				errorf(e, "duplicate record %q (first at line %d)", rdata(e.rr), dup.line)
+				errorf(e, "duplicate record %q (first at line %d)", rdata(e.rr), dup.line())
 			}
 			continue
 		}
@@ -113,7 +138,9 @@ func build(src *source, errs *tomlfile.List) *Zone {
 	apex := node(origin)
 	z.Apex = apex
 	if s := apex.Get(dns.TypeSOA); s == nil {
-		errs.Add(src.file, src.line, "", "zone %s has no SOA record", origin)
+		if !src.apexReported {
+			errs.Add(src.file, src.originLine(), "", "zone %s has no SOA record", origin)
+		}
 	} else if len(s.RRs) > 1 {
 		errorf(sets[setKey{origin, dns.TypeSOA}][1], "zone %s has more than one SOA record", origin)
 	} else {
@@ -124,8 +151,8 @@ func build(src *source, errs *tomlfile.List) *Zone {
 		neg.Header().Ttl = min(soa.Hdr.Ttl, soa.Minttl)
 		z.Negative = []dns.RR{neg}
 	}
-	if apex.Get(dns.TypeNS) == nil {
-		errs.Add(src.file, src.line, "", "zone %s has no NS records at the apex", origin)
+	if apex.Get(dns.TypeNS) == nil && !src.apexReported {
+		errs.Add(src.file, src.originLine(), "", "zone %s has no NS records at the apex", origin)
 	}
 
 	// Checks per node; mark delegation points.
@@ -250,19 +277,20 @@ func build(src *source, errs *tomlfile.List) *Zone {
 }
 
 // Delegation returns the delegation point at or above the lower-case name,
-// or nil when the zone itself is authoritative for it. Cuts cannot nest
-// inside one zone (load rejects it), so the first one found is the one.
+// or nil when the zone itself is authoritative for it. Load rejects cuts
+// below cuts, but the highest one is the one that counts anyway.
 func (z *Zone) Delegation(name string) *Node {
+	var cut *Node
 	for off, end := 0, false; !end; off, end = dns.NextLabel(name, off) {
 		anc := name[off:]
 		if len(anc) <= len(z.Origin) {
-			return nil
+			break
 		}
 		if n := z.nodes[anc]; n != nil && n.Cut {
-			return n
+			cut = n
 		}
 	}
-	return nil
+	return cut
 }
 
 // cutAbove returns the delegation point at or above name inside the zone, or "".

@@ -52,7 +52,7 @@ func load(files []string, old *Snapshot) (*Snapshot, error) {
 		var z *Zone
 		if src != nil {
 			if prev, dup := origins[src.origin]; dup {
-				fileErrs.Add(f, src.line, "", "zone %s is already loaded from %s", src.origin, prev)
+				fileErrs.Add(f, src.originLine(), "", "zone %s is already loaded from %s", src.origin, prev)
 			} else {
 				z = build(src, fileErrs)
 			}

@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -17,14 +18,13 @@ import (
 // db.lb.example.com). An RRset of several addresses becomes a pool with the
 // default random order.
 func loadMaster(path string, errs *tomlfile.List) *source {
-	f, err := os.Open(path)
+	text, err := os.ReadFile(path)
 	if err != nil {
 		errs.Append(err)
 		return nil
 	}
-	defer f.Close()
 	src := &source{file: path, foldDuplicates: true}
-	zp := dns.NewZoneParser(f, originFromFileName(path), path)
+	zp := dns.NewZoneParser(bytes.NewReader(text), originFromFileName(path), path)
 	zp.SetIncludeAllowed(false) // an $INCLUDE could read any file the server can
 	var soaOwner string
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
@@ -42,11 +42,23 @@ func loadMaster(path string, errs *tomlfile.List) *source {
 		}
 		return nil
 	}
+	if lines, ok := recordLines(string(text)); ok && len(lines) == len(src.entries) {
+		for i := range src.entries {
+			src.entries[i].masterLine = lines[i]
+		}
+	}
 	if soaOwner == "" {
 		errs.Add(path, 0, "", "no SOA record: the zone's origin is the owner of its SOA")
 		return nil
 	}
 	src.origin = soaOwner
+	for _, e := range src.entries {
+		if e.rr.Header().Rrtype == dns.TypeSOA {
+			line := e.masterLine
+			src.line = func() int { return line }
+			break
+		}
+	}
 	return src
 }
 

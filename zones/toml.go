@@ -55,7 +55,7 @@ func (z *tomlZone) read() {
 	origin, ok := r.String("origin")
 	switch {
 	case !ok:
-		if !r.Has("origin") {
+		if !r.Has("origin") && !r.HasIn("soa", "origin") {
 			r.Errorf("", "origin is missing: name the zone, e.g. origin = \"lb.example.com.\"")
 		}
 	case !validName(origin):
@@ -63,7 +63,7 @@ func (z *tomlZone) read() {
 	default:
 		z.origin = strings.ToLower(dns.Fqdn(origin))
 	}
-	z.src.origin, z.src.line = z.origin, r.Line("origin")
+	z.src.origin, z.src.line = z.origin, func() int { return r.Line("origin") }
 	z.ttl = defaultTTL
 	if v, ok := r.Int("ttl", 0, maxTTL); ok {
 		z.ttl = uint32(v)
@@ -75,7 +75,10 @@ func (z *tomlZone) read() {
 		nsTTL = uint32(v)
 	}
 	if z.origin != "" && !r.Has("ns") {
-		r.Errorf("", "ns is missing: list the zone's name servers, e.g. ns = [\"ns1\", \"ns2\"]")
+		if !r.HasIn("soa", "ns") { // else readSOA says where it went
+			r.Errorf("", "ns is missing: list the zone's name servers, e.g. ns = [\"ns1\", \"ns2\"]")
+		}
+		z.src.apexReported = true
 	}
 	for i, n := range nsNames {
 		target, ok := z.name(n)
@@ -83,16 +86,17 @@ func (z *tomlZone) read() {
 			r.ElemErrorf("ns", i, "%q is not a valid host name", n)
 			continue
 		}
-		z.add(r.ElemLine("ns", i), "ns", &dns.NS{Hdr: z.hdr(z.origin, dns.TypeNS, nsTTL), Ns: target}, OrderRandom)
+		z.add(r, "ns", i, &dns.NS{Hdr: z.hdr(z.origin, dns.TypeNS, nsTTL), Ns: target}, OrderRandom)
 	}
 
 	if soa, ok := r.Table("soa"); ok {
 		z.readSOA(soa, nsNames)
 	} else if !r.Has("soa") {
 		r.Errorf("", "[soa] is missing: a zone needs serial and minimum at least")
+		z.src.apexReported = true
 	}
 	if pools, ok := r.Table("pools"); ok {
-		for _, name := range pools.KeysByLine() {
+		for _, name := range pools.Keys() {
 			if t, ok := pools.Table(name); ok {
 				z.readPool(t, name)
 			}
@@ -100,7 +104,7 @@ func (z *tomlZone) read() {
 		pools.Done()
 	}
 	if recs, ok := r.Table("records"); ok {
-		for _, name := range recs.KeysByLine() {
+		for _, name := range recs.Keys() {
 			if t, ok := recs.Table(name); ok {
 				z.readRecords(t, name)
 			}
@@ -114,8 +118,8 @@ func (z *tomlZone) hdr(owner string, typ uint16, ttl uint32) dns.RR_Header {
 	return dns.RR_Header{Name: owner, Rrtype: typ, Class: dns.ClassINET, Ttl: ttl}
 }
 
-func (z *tomlZone) add(line int, key string, rr dns.RR, order Order) {
-	z.src.entries = append(z.src.entries, entry{rr: rr, line: line, key: key, order: order})
+func (z *tomlZone) add(at *tomlfile.Table, key string, idx int, rr dns.RR, order Order) {
+	z.src.entries = append(z.src.entries, entry{rr: rr, at: at, key: key, idx: idx, order: order})
 }
 
 // name qualifies a name written in the zone: "@" is the origin, a name
@@ -137,6 +141,31 @@ func (z *tomlZone) name(s string) (string, bool) {
 		}
 	}
 	return strings.ToLower(s), true
+}
+
+// mailbox qualifies an SOA RNAME, whose first label may hold an escaped
+// dot (first\.last.example.com. is first.last@example.com).
+func (z *tomlZone) mailbox(s string) (string, bool) {
+	local, rest, ok := strings.Cut(s, ".")
+	for ok && strings.HasSuffix(local, "\\") {
+		var more string
+		more, rest, ok = strings.Cut(rest, ".")
+		local += "." + more
+	}
+	if !strings.Contains(local, "\\") {
+		return z.name(s)
+	}
+	if rest == "" {
+		return "", false
+	}
+	domain, ok := z.name(rest)
+	if !ok {
+		return "", false
+	}
+	if _, ok := dns.IsDomainName(local + "." + domain); !ok {
+		return "", false
+	}
+	return strings.ToLower(local) + "." + domain, true
 }
 
 func validName(s string) bool {
@@ -166,6 +195,17 @@ func (z *tomlZone) readSOA(t *tomlfile.Table, nsNames []string) {
 		Minttl:  get("minimum", defaultMinimum, maxTTL),
 	}
 	soa.Hdr = z.hdr(z.origin, dns.TypeSOA, get("ttl", int64(z.ttl), maxTTL))
+	for _, k := range []string{"origin", "ns", "ns_ttl", "pools", "records"} {
+		if t.Has(k) {
+			// TOML puts every key after [soa] into the soa table.
+			t.Get(k)
+			t.Errorf(k, "belongs at the top of the file, before [soa]")
+		}
+	}
+	if z.origin == "" {
+		t.Done()
+		return // names cannot be qualified; the origin error says why
+	}
 	mname, ok := t.String("mname")
 	if !ok && len(nsNames) > 0 {
 		mname = nsNames[0]
@@ -181,18 +221,11 @@ func (z *tomlZone) readSOA(t *tomlfile.Table, nsNames []string) {
 	if local, domain, ok := strings.Cut(rname, "@"); ok {
 		rname = strings.ReplaceAll(local, ".", "\\.") + "." + dns.Fqdn(domain)
 	}
-	if soa.Mbox, ok = z.name(rname); !ok {
+	if soa.Mbox, ok = z.mailbox(rname); !ok {
 		t.Errorf("rname", "%q is not a valid mailbox name", rname)
 	}
-	for _, k := range []string{"origin", "ns", "ns_ttl", "pools", "records"} {
-		if t.Has(k) {
-			// TOML puts every key after [soa] into the soa table.
-			t.Get(k)
-			t.Errorf(k, "belongs at the top of the file, before [soa]")
-		}
-	}
 	t.Done()
-	z.add(t.Line(""), "soa", soa, OrderRandom)
+	z.add(t, "", -1, soa, OrderRandom)
 }
 
 func (z *tomlZone) readPool(t *tomlfile.Table, name string) {
@@ -226,7 +259,7 @@ func (z *tomlZone) readPool(t *tomlfile.Table, name string) {
 			t.ElemErrorf("addresses", i, "%v", err)
 			continue
 		}
-		z.add(t.ElemLine("addresses", i), t.Path(), rr, order)
+		z.add(t, "addresses", i, rr, order)
 	}
 }
 
@@ -262,29 +295,25 @@ func (z *tomlZone) readRecords(t *tomlfile.Table, name string) {
 	if v, ok := t.Int("ttl", 0, maxTTL); ok {
 		ttl = uint32(v)
 	}
-	for _, key := range t.KeysByLine() {
+	for _, key := range t.Keys() {
 		typ, known := recordTypes[key]
 		if !known {
 			continue // reported by Done
 		}
-		setTTL, values, lines := ttl, []string(nil), t
-		var lineOf func(i int) int
+		// A list of values, or { ttl = N, data = [...] } for a TTL of its own.
+		setTTL, at, valueKey := ttl, t, key
 		if t.IsTable(key) {
-			// { ttl = N, data = [...] }: a TTL for this one set.
-			sub, _ := t.Table(key)
-			if v, ok := sub.Int("ttl", 0, maxTTL); ok {
+			at, _ = t.Table(key)
+			if v, ok := at.Int("ttl", 0, maxTTL); ok {
 				setTTL = uint32(v)
 			}
-			values, _ = sub.Strings("data")
-			if !sub.Has("data") {
-				sub.Errorf("", "data is missing")
+			if valueKey = "data"; !at.Has("data") {
+				at.Errorf("", "data is missing")
 			}
-			sub.Done()
-			lineOf = func(i int) int { return sub.ElemLine("data", i) }
-			lines = sub
-		} else {
-			values, _ = t.Strings(key)
-			lineOf = func(i int) int { return t.ElemLine(key, i) }
+		}
+		values, _ := at.Strings(valueKey)
+		if at != t {
+			at.Done()
 		}
 		if owner == "" {
 			continue
@@ -292,10 +321,10 @@ func (z *tomlZone) readRecords(t *tomlfile.Table, name string) {
 		for i, v := range values {
 			rr, err := parseRecord(owner, setTTL, typ, v, z.origin)
 			if err != nil {
-				lines.File().Errs.Add(lines.File().Name, lineOf(i), t.Path()+"."+key, "%v", err)
+				at.ElemErrorf(valueKey, i, "%v", err)
 				continue
 			}
-			z.add(lineOf(i), t.Path()+"."+key, rr, OrderRandom)
+			z.add(at, valueKey, i, rr, OrderRandom)
 		}
 	}
 	t.Done()
@@ -313,8 +342,9 @@ func parseRecord(owner string, ttl uint32, typ uint16, value, origin string) (dn
 		return &dns.TXT{Hdr: hdr, Txt: splitTXT(value)}, nil
 	}
 	text := fmt.Sprintf("%s %d IN %s %s", owner, ttl, dns.TypeToString[typ], value)
-	if strings.ContainsAny(value, "\n;$()") {
-		return nil, fmt.Errorf("%q: newlines, comments, parentheses and $ directives are not allowed in a value", value)
+	if strings.ContainsAny(value, "\n\r") {
+		// One value, one record: a newline could smuggle in a $ directive.
+		return nil, fmt.Errorf("%q: a value must be on one line", value)
 	}
 	zp := dns.NewZoneParser(strings.NewReader(text), origin, "")
 	rr, ok := zp.Next()
@@ -327,6 +357,10 @@ func parseRecord(owner string, ttl uint32, typ uint16, value, origin string) (dn
 	}
 	if !ok || rr == nil {
 		return nil, fmt.Errorf("%q is not valid %s data", value, dns.TypeToString[typ])
+	}
+	if zp.Comment() != "" {
+		// Everything after an unquoted ';' would be dropped silently.
+		return nil, fmt.Errorf("%q: a ';' outside quotes starts a comment; quote it or leave it out", value)
 	}
 	if _, extra := zp.Next(); extra {
 		return nil, fmt.Errorf("%q holds more than one record", value)

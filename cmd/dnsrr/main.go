@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -88,11 +89,12 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 // options are the flags shared by serve and check.
 type options struct {
-	config    string
-	listen    listFlag
-	zones     listFlag
-	logLevel  string
-	logFormat string
+	config     string
+	listen     listFlag
+	zones      listFlag
+	logLevel   string
+	logFormat  string
+	cpuProfile string
 }
 
 func parseFlags(name string, args []string, stderr io.Writer) (*options, error) {
@@ -104,6 +106,9 @@ func parseFlags(name string, args []string, stderr io.Writer) (*options, error) 
 	fs.Var(&o.zones, "zone", "zone file, TOML or RFC 1035 (repeatable; replaces the config's)")
 	fs.StringVar(&o.logLevel, "log-level", "", "debug, info, warn or error (overrides the config)")
 	fs.StringVar(&o.logFormat, "log-format", "", "console or json (overrides the config)")
+	if name == "serve" {
+		fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile here until shutdown (for performance work)")
+	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -185,6 +190,15 @@ func serve(args []string, stderr io.Writer) int {
 		return exitConfig
 	}
 
+	if opts.cpuProfile != "" {
+		stopProfile, err := startCPUProfile(opts.cpuProfile)
+		if err != nil {
+			log.Error().Err(err).Msg("cannot profile")
+			return exitUsage
+		}
+		defer stopProfile()
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
@@ -238,6 +252,18 @@ func reload(opts *options, running *dnsrr.Config, srv *dnsrr.Server, log zerolog
 	}
 	log.Info().Strs("zones", origins(snap)).Dict("serials", serials(snap)).
 		Float64("duration", time.Since(start).Seconds()).Msg("reload applied")
+}
+
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func origins(snap *zones.Snapshot) []string {

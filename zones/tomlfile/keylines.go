@@ -165,6 +165,13 @@ func (s *tomlScanner) keyValue(table []string) {
 		return
 	}
 	path := append(append([]string(nil), table...), key...)
+	// A dotted key also defines its intermediate tables (a.b.c = 1 makes
+	// a.b): they sit on this line unless already seen.
+	for n := len(table) + 1; n < len(path); n++ {
+		if _, ok := s.lines[pathKey(path[:n])]; !ok {
+			s.lines[pathKey(path[:n])] = line
+		}
+	}
 	s.lines[pathKey(path)] = line
 	s.value(path)
 }

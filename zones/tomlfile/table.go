@@ -18,7 +18,15 @@ import (
 type File struct {
 	Name  string
 	Errs  *List
-	lines keyLines
+	src   string
+	lines keyLines // located on first use: only errors need lines
+}
+
+func (f *File) keyLines() keyLines {
+	if f.lines == nil {
+		f.lines = scanKeyLines(f.src)
+	}
+	return f.lines
 }
 
 // Table is one TOML table of a File. Keys that no getter asked for are
@@ -52,7 +60,7 @@ func Parse(name, src string) (*Table, error) {
 		}
 		return nil, &Error{File: name, Msg: err.Error()}
 	}
-	f := &File{Name: name, Errs: &List{}, lines: scanKeyLines(src)}
+	f := &File{Name: name, Errs: &List{}, src: src}
 	return &Table{f: f, m: m, used: map[string]bool{}}, nil
 }
 
@@ -74,6 +82,14 @@ func joinKey(path []string) string {
 	return strings.Join(parts, ".")
 }
 
+// KeyPath is the dotted path of key in this table, as errors name it.
+func (t *Table) KeyPath(key string) string {
+	if key == "" {
+		return t.Path()
+	}
+	return joinKey(t.sub(key))
+}
+
 func (t *Table) sub(key string) []string {
 	return append(append([]string(nil), t.path...), key)
 }
@@ -81,13 +97,13 @@ func (t *Table) sub(key string) []string {
 // Line is the line of key in this table (the table's own line when key is "").
 func (t *Table) Line(key string) int {
 	if key == "" {
-		return t.f.lines.line(t.path...)
+		return t.f.keyLines().line(t.path...)
 	}
-	return t.f.lines.line(t.sub(key)...)
+	return t.f.keyLines().line(t.sub(key)...)
 }
 
 // ElemLine is the line of element i of the array at key.
-func (t *Table) ElemLine(key string, i int) int { return t.f.lines.elemLine(t.sub(key), i) }
+func (t *Table) ElemLine(key string, i int) int { return t.f.keyLines().elemLine(t.sub(key), i) }
 
 // Errorf records a problem with key (the table itself when key is "").
 func (t *Table) Errorf(key, format string, args ...any) {
@@ -101,6 +117,17 @@ func (t *Table) Errorf(key, format string, args ...any) {
 // ElemErrorf records a problem with element i of the array at key.
 func (t *Table) ElemErrorf(key string, i int, format string, args ...any) {
 	t.f.Errs.Add(t.f.Name, t.ElemLine(key, i), joinKey(t.sub(key)), format, args...)
+}
+
+// HasIn reports whether sub-table table holds key (without marking either
+// used): for messages about keys TOML put in an unexpected table.
+func (t *Table) HasIn(table, key string) bool {
+	m, ok := t.m[table].(map[string]any)
+	if !ok {
+		return false
+	}
+	_, ok = m[key]
+	return ok
 }
 
 // Has reports whether key is present (without marking it used).
@@ -119,7 +146,11 @@ func (t *Table) Keys() []string {
 // KeysByLine lists the table's keys in file order.
 func (t *Table) KeysByLine() []string {
 	keys := t.Keys()
-	sort.SliceStable(keys, func(i, j int) bool { return t.Line(keys[i]) < t.Line(keys[j]) })
+	lines := make(map[string]int, len(keys))
+	for _, k := range keys {
+		lines[k] = t.Line(k)
+	}
+	sort.SliceStable(keys, func(i, j int) bool { return lines[keys[i]] < lines[keys[j]] })
 	return keys
 }
 

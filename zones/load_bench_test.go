@@ -1,0 +1,57 @@
+package zones
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeBigZone writes a zone of n pools of four addresses in both formats.
+func writeBigZone(tb testing.TB, n int) (tomlPath, masterPath string) {
+	tb.Helper()
+	dir := tb.TempDir()
+	var t, m strings.Builder
+	t.WriteString("origin = \"big.test.\"\nttl = 300\nns = [\"ns1\"]\n[soa]\nserial = 1\n[records.ns1]\na = [\"192.0.2.1\"]\n")
+	m.WriteString("$ORIGIN big.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 3600 900 1209600 300\n@ IN NS ns1\nns1 IN A 192.0.2.1\n")
+	for i := range n {
+		fmt.Fprintf(&t, "[pools.p%d]\naddresses = [", i)
+		for j := 1; j <= 4; j++ {
+			sep := ", "
+			if j == 4 {
+				sep = ""
+			}
+			fmt.Fprintf(&t, "\"10.%d.%d.%d\"%s", (i>>8)&255, i&255, j, sep)
+			fmt.Fprintf(&m, "p%d 30 IN A 10.%d.%d.%d\n", i, (i>>8)&255, i&255, j)
+		}
+		t.WriteString("]\nttl = 30\n")
+	}
+	tomlPath, masterPath = filepath.Join(dir, "big.test.toml"), filepath.Join(dir, "big.test.zone")
+	if err := os.WriteFile(tomlPath, []byte(t.String()), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(masterPath, []byte(m.String()), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return tomlPath, masterPath
+}
+
+// BenchmarkLoad loads a zone of 100k pools (400k address records).
+func BenchmarkLoad(b *testing.B) {
+	tomlPath, masterPath := writeBigZone(b, 100_000)
+	for _, c := range []struct{ name, path string }{{"toml", tomlPath}, {"master", masterPath}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				snap, err := Load([]string{c.path})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if got := snap.Zones()[0].Pools; got != 100_000 {
+					b.Fatalf("%d pools", got)
+				}
+			}
+		})
+	}
+}
