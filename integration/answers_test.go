@@ -94,6 +94,17 @@ func answerCases() []answerCase {
 		}, positive(wwwA...)},
 		{"question echoed with 0x20 mixed case", q("wWw.Lb.ExAmPlE.tEsT.", dns.TypeA), positive(wwwA...)},
 		{"names matched case-insensitively", q("MAIL.LB.EXAMPLE.TEST.", dns.TypeA), positive(mailA...)},
+		// RFC 4035 3.1.6: the server copies CD from the query.
+		{"CD copied", func() *dns.Msg {
+			m := newQuery(name("www"), dns.TypeA)
+			m.CheckingDisabled = true
+			return m
+		}, func(t *testing.T, r *dns.Msg) {
+			positive(wwwA...)(t, r)
+			if !r.CheckingDisabled {
+				t.Errorf("CD not copied")
+			}
+		}},
 		{"RA Z AD clear even when set in query", func() *dns.Msg {
 			m := newQuery(name("www"), dns.TypeA)
 			m.RecursionAvailable, m.Zero, m.AuthenticatedData = true, true, true
@@ -104,9 +115,9 @@ func answerCases() []answerCase {
 		{"apex pool A TTL 30", q(origin, dns.TypeA), positive(apexA...)},
 		{"apex NS TTL 3600", q(origin, dns.TypeNS), positive(apexNS...)},
 		{"apex SOA TTL 3600", q(origin, dns.TypeSOA), positive(exampleSOA)},
-		{"apex MX", q(origin, dns.TypeMX), positive("lb.example.test. 3600 IN MX 10 mail.lb.example.test.")},
-		{"apex TXT", q(origin, dns.TypeTXT), positive(`lb.example.test. 3600 IN TXT "v=spf1 mx -all"`)},
-		{"apex CAA", q(origin, dns.TypeCAA), positive(`lb.example.test. 3600 IN CAA 0 issue "letsencrypt.org"`)},
+		{"apex MX", q(origin, dns.TypeMX), positive("lb.example.test. 300 IN MX 10 mail.lb.example.test.")},
+		{"apex TXT", q(origin, dns.TypeTXT), positive(`lb.example.test. 300 IN TXT "v=spf1 mx -all"`)},
+		{"apex CAA", q(origin, dns.TypeCAA), positive(`lb.example.test. 300 IN CAA 0 issue "letsencrypt.org"`)},
 		{"pool A and AAAA split by qtype (A)", q(name("www"), dns.TypeA), positive(wwwA...)},
 		{"pool A and AAAA split by qtype (AAAA)", q(name("www"), dns.TypeAAAA), positive(wwwAAAA...)},
 		{"pool TTL 30 (api)", q(name("api"), dns.TypeA), positive(apiA...)},
@@ -182,7 +193,7 @@ func answerCases() []answerCase {
 // against the shipped example.
 func TestAnswers(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, append([]string{"-config", exampleConfig()}, listenArgs()...)...)
+	s := startServer(t, "-config", exampleConfig())
 	for _, ep := range s.endpoints() {
 		t.Run(ep.String(), func(t *testing.T) {
 			t.Parallel()

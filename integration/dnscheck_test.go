@@ -61,7 +61,7 @@ var (
 	}
 	mailA     = []string{"mail.lb.example.test. 300 IN A 192.0.2.25"}
 	docsCNAME = "docs.lb.example.test. 300 IN CNAME www.lb.example.test."
-	devNS     = []string{"dev.lb.example.test. 300 IN NS ns1.dev.lb.example.test."}
+	devNS     = []string{"dev.lb.example.test. 3600 IN NS ns1.dev.lb.example.test."}
 	devGlue   = []string{"ns1.dev.lb.example.test. 300 IN A 192.0.2.100"}
 	imapsSRV  = []string{"_imaps._tcp.lb.example.test. 300 IN SRV 0 1 993 mail.lb.example.test."}
 )

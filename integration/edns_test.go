@@ -121,7 +121,7 @@ func ednsCases() []ednsCase {
 
 func TestEDNS(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, append([]string{"-config", exampleConfig()}, listenArgs()...)...)
+	s := startServer(t, "-config", exampleConfig())
 	for _, ep := range s.endpoints() {
 		t.Run(ep.String(), func(t *testing.T) {
 			t.Parallel()
@@ -158,11 +158,11 @@ func txtSet(prefix string, n int) []string {
 }
 
 func tomlList(items []string) string {
-	q := make([]string, len(items))
+	quoted := make([]string, len(items))
 	for i, s := range items {
-		q[i] = fmt.Sprintf("%q", s)
+		quoted[i] = fmt.Sprintf("%q", s)
 	}
-	return "[" + strings.Join(q, ", ") + "]"
+	return "[" + strings.Join(quoted, ", ") + "]"
 }
 
 // sizeZone has three TXT RRsets: medium (~400 bytes of reply: fits 512),
@@ -179,7 +179,7 @@ func startSizeServer(t *testing.T) *server {
 		zone += fmt.Sprintf("\n[records.%s]\ntxt = %s\n", label, tomlList(txtSet(label, sizeRRsets[label])))
 	}
 	zf := writeFile(t, dir, "size.test.toml", zone)
-	return startServer(t, append([]string{"-zone", zf}, listenArgs()...)...)
+	return startServer(t, "-zone", zf)
 }
 
 // wantNoPartialRRset checks RFC 2181 9 / RFC 1035 7.4: a truncated reply

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -139,11 +140,14 @@ type server struct {
 }
 
 // startServer runs `dnsrr serve -log-format json ARGS...`, waits for the
-// "serving" line and registers a cleanup that stops the process. With no
-// -listen in args the caller gets the example's listen addresses, so callers
-// normally pass listenArgs().
+// "serving" line and registers a cleanup that stops the process. Unless
+// args has its own -listen, the server listens on free ports of 127.0.0.1
+// and ::1 (listenArgs), never on the example's fixed 5353.
 func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
+	if !slices.Contains(args, "-listen") {
+		args = append(args, listenArgs()...)
+	}
 	return startServing(t, append([]string{"serve", "-log-format", "json"}, args...)...)
 }
 

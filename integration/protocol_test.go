@@ -15,7 +15,7 @@ import (
 // startExample starts the server on the shipped example with free ports.
 func startExample(t *testing.T) *server {
 	t.Helper()
-	return startServer(t, append([]string{"-config", exampleConfig()}, listenArgs()...)...)
+	return startServer(t, "-config", exampleConfig())
 }
 
 // TestTCPConnection covers DNS over TCP as RFC 7766 requires it: several
@@ -265,7 +265,7 @@ func TestClasses(t *testing.T) {
 	}
 	t.Run("without chaos", func(t *testing.T) {
 		t.Parallel()
-		s := startServer(t, append([]string{"-config", exampleCopy(t, "")}, listenArgs()...)...)
+		s := startServer(t, "-config", exampleCopy(t, ""))
 		for _, ep := range s.endpoints() {
 			for _, tc := range []struct {
 				name string
@@ -288,7 +288,7 @@ func TestClasses(t *testing.T) {
 	t.Run("with chaos", func(t *testing.T) {
 		t.Parallel()
 		cfg := exampleCopy(t, "\n[chaos]\nversion = \"dnsrr-itest\"\nid = \"itest-ns\"\n")
-		s := startServer(t, append([]string{"-config", cfg}, listenArgs()...)...)
+		s := startServer(t, "-config", cfg)
 		for _, ep := range s.endpoints() {
 			for _, tc := range []struct {
 				qname, want string

@@ -30,8 +30,8 @@ import (
 // paths onto 24 orders) an expected X² ≈ 166. The test reports X² and the
 // counts so a failure can be judged by eye.
 const (
-	permCount        = 24    // 4!
-	expectedPerCell  = 200   // E
+	permCount        = 24     // 4!
+	expectedPerCell  = 200    // E
 	chiSquareCrit23  = 49.728 // χ²(23) 0.999 quantile, p = 0.001
 	shuffleQueryPlan = permCount * expectedPerCell
 )
@@ -136,7 +136,7 @@ ttl = 30
 [records.alias]
 cname = "pool"
 `)
-	sc := startServer(t, append([]string{"-zone", zf}, listenArgs()...)...)
+	sc := startServer(t, "-zone", zf)
 	apiAddrs := []string{"198.51.100.1", "198.51.100.2", "198.51.100.3", "198.51.100.4"}
 
 	t.Run("api over UDP", func(t *testing.T) {
