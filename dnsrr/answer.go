@@ -33,8 +33,10 @@ type poolSpan struct {
 	set   *zones.RRset
 }
 
-// lookup answers qname/qtype (qname lower-case, fully qualified) from snap.
-func lookup(snap *zones.Snapshot, qname string, qtype uint16, res *result) {
+// lookup answers qname/qtype (qname lower-case, fully qualified) from what
+// st serves.
+func lookup(st *served, qname string, qtype uint16, res *result) {
+	snap := st.snap
 	z := snap.Find(qname)
 	if z == nil {
 		res.rcode = dns.RcodeRefused
@@ -50,10 +52,10 @@ func lookup(snap *zones.Snapshot, qname string, qtype uint16, res *result) {
 	}
 	res.rcode = dns.RcodeSuccess
 	res.aa = true
-	resolve(z, qname, qtype, res, 0)
+	st.resolve(z, qname, qtype, res, 0)
 }
 
-func resolve(z *zones.Zone, qname string, qtype uint16, res *result, depth int) {
+func (st *served) resolve(z *zones.Zone, qname string, qtype uint16, res *result, depth int) {
 	if cut := z.Delegation(qname); cut != nil && !(cut.Name == qname && qtype == dns.TypeDS) {
 		if depth > 0 {
 			return // a CNAME into a delegation: the CNAME is the answer
@@ -96,6 +98,15 @@ func resolve(z *zones.Zone, qname string, qtype uint16, res *result, depth int) 
 	default:
 		set = node.Get(qtype)
 	}
+	if set != nil && set.Pool != nil {
+		var servfail bool
+		if set, servfail = st.healthy(set); servfail {
+			// The pool's policy when too few members are up.
+			res.rcode, res.aa = dns.RcodeServerFailure, false
+			res.answer, res.ns, res.extra, res.pools = nil, nil, nil, nil
+			return
+		}
+	}
 	if set != nil {
 		appendSet(res, set, qname, synthesized)
 		res.extra = append(res.extra, set.Additional...)
@@ -105,7 +116,7 @@ func resolve(z *zones.Zone, qname string, qtype uint16, res *result, depth int) 
 		appendSet(res, cname, qname, synthesized)
 		target := strings.ToLower(cname.RRs[0].(*dns.CNAME).Target)
 		if depth < maxChase && dns.IsSubDomain(z.Origin, target) && !chased(res, target) {
-			resolve(z, target, qtype, res, depth+1)
+			st.resolve(z, target, qtype, res, depth+1)
 		}
 		return
 	}

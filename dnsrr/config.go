@@ -18,6 +18,23 @@ type Config struct {
 	LogLevel  string // debug, info, warn, error
 	LogFormat string // console or json
 	Chaos     Chaos
+	Health    HealthConfig
+	// Checks are health checks any zone's pools may name.
+	Checks map[string]*zones.Check
+}
+
+// HealthConfig is the [health] table: how the prober runs and where its
+// admin API listens.
+type HealthConfig struct {
+	// Admin is the address of the HTTP API (/status, /drain); "" turns it
+	// off. Loopback by default: it changes what is served.
+	Admin string
+	// StateFile keeps drains across restarts; "" keeps them in memory.
+	StateFile string
+	// InitialState of new targets: "probe" (the first probe round decides,
+	// before DNS is served), "up" or "down".
+	InitialState string
+	Concurrency  int
 }
 
 // Chaos holds the answers to CH-class TXT queries (version.bind and
@@ -30,6 +47,7 @@ type Chaos struct {
 // Defaults of the configuration file, in one place.
 var (
 	DefaultListen = []string{"127.0.0.1:5353", "[::1]:5353"}
+	DefaultHealth = HealthConfig{Admin: "127.0.0.1:8053", InitialState: "probe", Concurrency: 64}
 	logLevels     = map[string]bool{"debug": true, "info": true, "warn": true, "error": true}
 	logFormats    = map[string]bool{"console": true, "json": true}
 )
@@ -41,7 +59,7 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Config{File: path, Listen: DefaultListen, LogLevel: "info", LogFormat: "console"}
+	c := &Config{File: path, Listen: DefaultListen, LogLevel: "info", LogFormat: "console", Health: DefaultHealth}
 	if v, ok := root.Strings("listen"); ok {
 		c.Listen = v
 		for i, a := range v {
@@ -69,6 +87,39 @@ func LoadConfig(path string) (*Config, error) {
 			c.LogFormat = v
 		}
 		log.Done()
+	}
+	if h, ok := root.Table("health"); ok {
+		if v, ok := h.String("admin"); ok {
+			if err := CheckListenAddr(v); v != "" && err != nil {
+				h.Errorf("admin", "%v", err)
+			}
+			c.Health.Admin = v
+		}
+		if v, ok := h.String("state_file"); ok {
+			if v != "" && !filepath.IsAbs(v) {
+				v = filepath.Join(filepath.Dir(path), v)
+			}
+			c.Health.StateFile = v
+		}
+		if v, ok := h.String("initial_state"); ok {
+			if v != "probe" && v != "up" && v != "down" {
+				h.Errorf("initial_state", "%q: use probe, up or down", v)
+			}
+			c.Health.InitialState = v
+		}
+		if v, ok := h.Int("concurrency", 1, 10000); ok {
+			c.Health.Concurrency = int(v)
+		}
+		h.Done()
+	}
+	if checks, ok := root.Table("checks"); ok {
+		c.Checks = map[string]*zones.Check{}
+		for _, name := range checks.Keys() {
+			if t, ok := checks.Table(name); ok {
+				c.Checks[name] = zones.ParseCheck(t, name, filepath.Dir(path))
+			}
+		}
+		checks.Done()
 	}
 	if ch, ok := root.Table("chaos"); ok {
 		c.Chaos.Version, _ = ch.String("version")
@@ -109,8 +160,10 @@ func (c *Config) LoadZones() (*zones.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return zones.Load(files)
+	return c.loader().Load(files)
 }
+
+func (c *Config) loader() zones.Loader { return zones.Loader{Checks: c.Checks} }
 
 // ReloadZones loads the configured zones for a running server: see
 // zones.Reload. The snapshot is nil only when the zone list itself failed.
@@ -119,5 +172,5 @@ func (c *Config) ReloadZones(old *zones.Snapshot) (*zones.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return zones.Reload(files, old)
+	return c.loader().Reload(files, old)
 }

@@ -62,9 +62,9 @@ type rdataRun struct {
 // build the NODATA template; its question type is patched per query.
 const nodataProbe = 65534
 
-func buildFastIndex(snap *zones.Snapshot) *fastIndex {
+func buildFastIndex(st *served) *fastIndex {
 	ix := &fastIndex{zones: map[string]*fastZone{}}
-	for _, z := range snap.Zones() {
+	for _, z := range st.snap.Zones() {
 		fz := &fastZone{nodes: map[string]*fastNode{}}
 		origin := wireName(z.Origin)
 		fz.originLen = len(origin)
@@ -73,13 +73,13 @@ func buildFastIndex(snap *zones.Snapshot) *fastIndex {
 		}
 		ix.zones[string(origin)] = fz
 		for _, n := range z.Nodes() {
-			fz.nodes[string(wireName(n.Name))] = buildFastNode(snap, z, n)
+			fz.nodes[string(wireName(n.Name))] = buildFastNode(st, z, n)
 		}
 	}
 	return ix
 }
 
-func buildFastNode(snap *zones.Snapshot, z *zones.Zone, n *zones.Node) *fastNode {
+func buildFastNode(st *served, z *zones.Zone, n *zones.Node) *fastNode {
 	fn := &fastNode{full: n.Wildcard != nil || z.Delegation(n.Name) != nil}
 	if fn.full {
 		return fn
@@ -94,7 +94,7 @@ func buildFastNode(snap *zones.Snapshot, z *zones.Zone, n *zones.Node) *fastNode
 		for _, s := range n.Sets {
 			qtypes = append(qtypes, s.Type)
 		}
-		fn.nodata = buildTemplate(snap, n.Name, nodataProbe)
+		fn.nodata = buildTemplate(st, n.Name, nodataProbe)
 		if fn.nodata != nil {
 			fn.nodata.patchQtype = true
 		}
@@ -103,7 +103,7 @@ func buildFastNode(snap *zones.Snapshot, z *zones.Zone, n *zones.Node) *fastNode
 		if qt == dns.TypeDS {
 			continue
 		}
-		if t := buildTemplate(snap, n.Name, qt); t != nil {
+		if t := buildTemplate(st, n.Name, qt); t != nil {
 			fn.types = append(fn.types, typedTemplate{qt, t})
 		}
 	}
@@ -113,9 +113,9 @@ func buildFastNode(snap *zones.Snapshot, z *zones.Zone, n *zones.Node) *fastNode
 // buildTemplate packs the full path's answer for (name, qtype) in file
 // order and finds the RDATA of its pools; nil when the answer is not one
 // the fast path can serve by byte patching.
-func buildTemplate(snap *zones.Snapshot, name string, qtype uint16) *template {
+func buildTemplate(st *served, name string, qtype uint16) *template {
 	res := result{fileOrder: true}
-	lookup(snap, name, qtype, &res)
+	lookup(st, name, qtype, &res)
 	if res.synthesized || !res.aa {
 		return nil
 	}

@@ -145,7 +145,7 @@ func (s *Server) query(q dns.Question, reply *dns.Msg) {
 		return
 	}
 	var res result
-	lookup(s.Snapshot(), strings.ToLower(q.Name), q.Qtype, &res)
+	lookup(s.state.Load(), strings.ToLower(q.Name), q.Qtype, &res)
 	reply.Rcode = res.rcode
 	reply.Authoritative = res.aa
 	reply.Answer, reply.Ns, reply.Extra = res.answer, res.ns, res.extra

@@ -328,34 +328,77 @@ func (w *fakeWriter) Hijack()             {}
 
 // serveRaw hands wire bytes to ServeDNS the way miekg/dns does (unpack,
 // then call the handler) and returns what was written.
-func serveRaw(tb testing.TB, s *dnsrr.Server, wire []byte, tcp bool) [][]byte {
-	tb.Helper()
+func serveRaw(s *dnsrr.Server, wire []byte, tcp bool) ([][]byte, error) {
 	req := new(dns.Msg)
 	if err := req.Unpack(wire); err != nil {
-		tb.Fatalf("unpack query: %v", err)
+		return nil, fmt.Errorf("unpack query: %w", err)
 	}
 	w := &fakeWriter{tcp: tcp}
 	s.ServeDNS(w, req)
-	return w.writes
+	return w.writes, nil
 }
 
-// exchange sends q through the wire format to s and returns the one reply
-// and its size on the wire.
-func exchange(tb testing.TB, s *dnsrr.Server, q *dns.Msg, tcp bool) (*dns.Msg, int) {
+// transport is a way a query reaches the server.
+type transport int
+
+const (
+	// udpWire is the production UDP path: the UDP workers hand the raw
+	// datagram to answerUDP (fast path, then the full path).
+	udpWire transport = iota
+	// udpHandler is ServeDNS with a UDP writer: the full path with UDP
+	// size limits, as any dns.Handler caller would use it.
+	udpHandler
+	// tcpHandler is ServeDNS with a TCP writer, as miekg/dns's TCP server
+	// calls it: no size limit below 64 KiB.
+	tcpHandler
+)
+
+var allTransports = []transport{udpWire, udpHandler, tcpHandler}
+
+func (tr transport) String() string {
+	return [...]string{"udp", "udp-handler", "tcp"}[tr]
+}
+
+func (tr transport) tcp() bool { return tr == tcpHandler }
+
+// exchange sends q through the wire format to s over tr and returns the one
+// reply and its size on the wire.
+func exchange(tb testing.TB, s *dnsrr.Server, q *dns.Msg, tr transport) (*dns.Msg, int) {
 	tb.Helper()
+	r, n, err := tryExchange(s, q, tr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r, n
+}
+
+// tryExchange is exchange for goroutines other than the test's, which
+// must not call Fatal.
+func tryExchange(s *dnsrr.Server, q *dns.Msg, tr transport) (*dns.Msg, int, error) {
 	wire, err := q.Pack()
 	if err != nil {
-		tb.Fatalf("pack query: %v", err)
+		return nil, 0, fmt.Errorf("pack query: %w", err)
 	}
-	writes := serveRaw(tb, s, wire, tcp)
-	if len(writes) != 1 {
-		tb.Fatalf("handler wrote %d messages, want 1", len(writes))
+	var out []byte
+	if tr == udpWire {
+		if out = s.AnswerUDP(wire); out == nil {
+			return nil, 0, fmt.Errorf("no reply over %v", tr)
+		}
+	} else {
+		writes, err := serveRaw(s, wire, tr.tcp())
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(writes) != 1 {
+			return nil, 0, fmt.Errorf("handler wrote %d messages over %v, want 1", len(writes), tr)
+		}
+		out = writes[0]
 	}
 	r := new(dns.Msg)
-	if err := r.Unpack(writes[0]); err != nil {
-		tb.Fatalf("unpack reply: %v", err)
+	if err := r.Unpack(out); err != nil {
+		return nil, 0, fmt.Errorf("unpack reply over %v: %w", tr, err)
 	}
-	return r, len(writes[0])
+	return r, len(out), nil
 }
 
 // newQuery is what a stub sends: one IN question, RD set, no EDNS.
@@ -375,13 +418,12 @@ func withEDNS(q *dns.Msg, payload uint16) *dns.OPT {
 	return o
 }
 
-// canon renders rr in presentation form with the owner lower-cased: names
-// compare case-insensitively (RFC 4343), and the case a server answers in
-// is its own choice.
+// canon renders rr in presentation form, lower-cased: names compare
+// case-insensitively (RFC 4343), and the case a server answers in is its
+// own choice (the UDP fast path compresses names into the question, so
+// they take the client's case). The test data has no upper-case text.
 func canon(rr dns.RR) string {
-	c := dns.Copy(rr)
-	c.Header().Name = strings.ToLower(c.Header().Name)
-	return c.String()
+	return strings.ToLower(rr.String())
 }
 
 // canonSection renders a section, OPT left out, sorted: a multiset, so

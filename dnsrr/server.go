@@ -40,6 +40,9 @@ type Server struct {
 	chaosInfo Chaos
 	// state is read once per query, so no query mixes two snapshots.
 	state atomic.Pointer[served]
+	// rebuild serializes the writers of state (reloads, health changes).
+	rebuild sync.Mutex
+	health  Health
 
 	mu      sync.Mutex
 	servers []*dns.Server // TCP
@@ -48,11 +51,12 @@ type Server struct {
 	wg      sync.WaitGroup
 }
 
-// served is what queries read: a snapshot and the fast path's templates
-// built from it, swapped together.
+// served is what queries read: a snapshot, what health checks withdraw
+// from it, and the fast path's templates built from both, swapped together.
 type served struct {
-	snap *zones.Snapshot
-	fast *fastIndex
+	snap   *zones.Snapshot
+	health map[*zones.RRset]healthySet
+	fast   *fastIndex
 }
 
 // New returns a server for snap; Start makes it listen.
@@ -69,7 +73,33 @@ func (s *Server) Snapshot() *zones.Snapshot { return s.state.Load().snap }
 // snapshot they started with. The fast path's templates are built here,
 // before the swap, off the query path.
 func (s *Server) Swap(snap *zones.Snapshot) {
-	s.state.Store(&served{snap: snap, fast: buildFastIndex(snap)})
+	s.rebuild.Lock()
+	defer s.rebuild.Unlock()
+	s.publish(snap)
+}
+
+// SetHealth makes pools serve only their healthy members from now on.
+func (s *Server) SetHealth(h Health) {
+	s.rebuild.Lock()
+	defer s.rebuild.Unlock()
+	s.health = h
+	s.publish(s.state.Load().snap)
+}
+
+// HealthChanged recomputes what pools serve after the health view changed.
+func (s *Server) HealthChanged() {
+	s.rebuild.Lock()
+	defer s.rebuild.Unlock()
+	s.publish(s.state.Load().snap)
+}
+
+func (s *Server) publish(snap *zones.Snapshot) {
+	st := &served{snap: snap}
+	if s.health != nil {
+		st.health = filterPools(snap, s.health, s.log)
+	}
+	st.fast = buildFastIndex(st)
+	s.state.Store(st)
 }
 
 // Addrs are the bound addresses, each serving UDP and TCP.

@@ -48,6 +48,7 @@ type source struct {
 	foldDuplicates bool
 	// apexReported: the loader already said the SOA or NS is missing.
 	apexReported bool
+	pools        []*Pool
 }
 
 func (src *source) originLine() int {
@@ -77,6 +78,7 @@ func build(src *source, errs *tomlfile.List) *Zone {
 	}
 	sets := map[setKey][]*entry{}
 	var setOrder []setKey
+	packBuf := make([]byte, dns.MaxMsgSize)
 	for i := range src.entries {
 		e := &src.entries[i]
 		h := e.rr.Header()
@@ -95,6 +97,12 @@ func build(src *source, errs *tomlfile.List) *Zone {
 		}
 		if i := strings.LastIndex(h.Name, "*"); i > 0 || (i == 0 && h.Name[1] != '.') {
 			errorf(e, "a wildcard must be the whole leftmost label")
+			continue
+		}
+		// The parser accepts some data it cannot encode (a DS digest that is
+		// not hex): find out now, not when a query asks for it.
+		if _, err := dns.PackRR(e.rr, packBuf, 0, nil, false); err != nil {
+			errorf(e, "%q cannot be encoded: %v", rdata(e.rr), err)
 			continue
 		}
 		k := setKey{h.Name, h.Rrtype}
@@ -244,6 +252,21 @@ func build(src *source, errs *tomlfile.List) *Zone {
 	if errs.Len() > before {
 		return nil
 	}
+
+	// Pools: their address sets point back at them, for health checks.
+	for _, p := range src.pools {
+		n := z.nodes[p.Name]
+		if n == nil {
+			continue
+		}
+		for _, typ := range []uint16{dns.TypeA, dns.TypeAAAA} {
+			if s := n.Get(typ); s != nil {
+				s.Pool = p
+			}
+		}
+		z.PoolDefs = append(z.PoolDefs, p)
+	}
+	sort.Slice(z.PoolDefs, func(i, j int) bool { return z.PoolDefs[i].Name < z.PoolDefs[j].Name })
 
 	// Additional data, empty non-terminals, sorting and counts.
 	for _, n := range z.nodes {

@@ -19,10 +19,23 @@ func Errors(err error) []error { return tomlfile.Flatten(err) }
 // name); every other file is read as an RFC 1035 master file.
 func IsTOML(path string) bool { return strings.EqualFold(filepath.Ext(path), ".toml") }
 
+// Load is Loader.Load without checks from the configuration.
+func Load(files []string) (*Snapshot, error) { return Loader{}.Load(files) }
+
+// Reload is Load for a running server: see Loader.Reload.
+func Reload(files []string, old *Snapshot) (*Snapshot, error) { return Loader{}.Reload(files, old) }
+
+// Loader loads zones with settings that come from outside the zone files.
+type Loader struct {
+	// Checks are health checks defined in the configuration, which pools
+	// may name as well as those of their own file.
+	Checks map[string]*Check
+}
+
 // Load reads every zone file and returns one validated Snapshot, or every
 // problem found in any of them. Nothing partial is ever returned.
-func Load(files []string) (*Snapshot, error) {
-	snap, err := load(files, nil)
+func (l Loader) Load(files []string) (*Snapshot, error) {
+	snap, err := l.load(files, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -33,11 +46,11 @@ func Load(files []string) (*Snapshot, error) {
 // zone that old loaded from it, whole, so one bad edit takes down neither
 // its own zone nor the others. It returns the new snapshot with the
 // problems (nil if none); a broken file that old did not serve is left out.
-func Reload(files []string, old *Snapshot) (*Snapshot, error) {
-	return load(files, old)
+func (l Loader) Reload(files []string, old *Snapshot) (*Snapshot, error) {
+	return l.load(files, old)
 }
 
-func load(files []string, old *Snapshot) (*Snapshot, error) {
+func (l Loader) load(files []string, old *Snapshot) (*Snapshot, error) {
 	errs := &tomlfile.List{}
 	var list []*Zone
 	origins := map[string]string{} // origin -> file
@@ -45,7 +58,7 @@ func load(files []string, old *Snapshot) (*Snapshot, error) {
 		fileErrs := &tomlfile.List{}
 		var src *source
 		if IsTOML(f) {
-			src = loadTOML(f, fileErrs)
+			src = loadTOML(f, l.Checks, fileErrs)
 		} else {
 			src = loadMaster(f, fileErrs)
 		}

@@ -48,9 +48,19 @@ type RRset struct {
 	// at (NS, MX and SRV targets): glue for referrals, helpful extras
 	// otherwise. Computed at load so queries only copy.
 	Additional []dns.RR
+	// Pool is set on the address sets of a [pools] entry.
+	Pool *Pool
 	// rotation is the only state that changes after load: the step counter
 	// of a cyclic pool.
 	rotation *atomic.Uint32
+}
+
+// WithRRs is a copy of the set serving only rrs (a subset chosen by health
+// checks), rotating in step with the original.
+func (s *RRset) WithRRs(rrs []dns.RR) *RRset {
+	c := *s
+	c.RRs = rrs
+	return &c
 }
 
 // Shuffled reports whether responses reorder this RRset.
@@ -96,6 +106,9 @@ type Zone struct {
 	Negative []dns.RR
 	Apex     *Node
 	nodes    map[string]*Node
+
+	// PoolDefs are the zone's [pools] entries, sorted by name.
+	PoolDefs []*Pool
 
 	Serial  uint32
 	Names   int // owner names with data

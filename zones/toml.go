@@ -3,6 +3,7 @@ package zones
 import (
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"strings"
 
 	"github.com/dnsrr/dnsrr/zones/tomlfile"
@@ -33,15 +34,17 @@ type tomlZone struct {
 	src    *source
 	ttl    uint32
 	origin string
+	checks map[string]*Check // this file's [checks]
+	shared map[string]*Check // the configuration's
 }
 
-func loadTOML(path string, errs *tomlfile.List) *source {
+func loadTOML(path string, shared map[string]*Check, errs *tomlfile.List) *source {
 	root, err := tomlfile.Read(path)
 	if err != nil {
 		errs.Append(err)
 		return nil
 	}
-	z := &tomlZone{root: root, src: &source{file: path}}
+	z := &tomlZone{root: root, src: &source{file: path}, checks: map[string]*Check{}, shared: shared}
 	z.read()
 	errs.Append(tomlfile.Flatten(root.File().Errs.Err())...)
 	if z.origin == "" {
@@ -94,6 +97,14 @@ func (z *tomlZone) read() {
 	} else if !r.Has("soa") {
 		r.Errorf("", "[soa] is missing: a zone needs serial and minimum at least")
 		z.src.apexReported = true
+	}
+	if checks, ok := r.Table("checks"); ok {
+		for _, name := range checks.Keys() {
+			if t, ok := checks.Table(name); ok {
+				z.checks[name] = ParseCheck(t, name, filepath.Dir(z.src.file))
+			}
+		}
+		checks.Done()
 	}
 	if pools, ok := r.Table("pools"); ok {
 		for _, name := range pools.Keys() {
@@ -249,6 +260,8 @@ func (z *tomlZone) readPool(t *tomlfile.Table, name string) {
 	} else if ok && len(addrs) == 0 {
 		t.Errorf("addresses", "a pool needs at least one address")
 	}
+	pool := &Pool{Name: owner}
+	z.readPoolHealth(t, pool)
 	t.Done()
 	if owner == "" {
 		return
@@ -260,7 +273,9 @@ func (z *tomlZone) readPool(t *tomlfile.Table, name string) {
 			continue
 		}
 		z.add(t, "addresses", i, rr, order)
+		pool.Members = append(pool.Members, AddrOf(rr))
 	}
+	z.src.pools = append(z.src.pools, pool)
 }
 
 // addressRR makes an A or AAAA record; want 0 takes the address family as

@@ -1,0 +1,39 @@
+package dnsrr
+
+import "slices"
+
+// Hooks for the external tests (package dnsrr_test). UDP queries do not go
+// through ServeDNS: the server's own UDP loop calls answerUDP (fast path,
+// then the full path), so the handler tests run their cases through it
+// too.
+
+// AnswerUDP answers one UDP datagram as the UDP workers do; nil means no
+// reply is sent.
+func (s *Server) AnswerUDP(pkt []byte) []byte {
+	var q wireQuery
+	return slices.Clone(s.answerUDP(pkt, make([]byte, 0, udpReadSize), &q))
+}
+
+// AcceptQuery is the header screen of the TCP listeners (miekg/dns).
+var AcceptQuery = acceptQuery
+
+// Shuffle is the pool shuffle of the full path.
+var Shuffle = shuffle
+
+// UDPAnswerer answers datagrams into a reused buffer, as one UDP worker
+// does, for benchmarks.
+type UDPAnswerer struct {
+	s   *Server
+	q   wireQuery
+	buf []byte
+}
+
+// NewUDPAnswerer returns an answerer for s.
+func (s *Server) NewUDPAnswerer() *UDPAnswerer {
+	return &UDPAnswerer{s: s, buf: make([]byte, 0, udpReadSize)}
+}
+
+// Answer answers pkt; the result is valid until the next call.
+func (a *UDPAnswerer) Answer(pkt []byte) []byte {
+	return a.s.answerUDP(pkt, a.buf[:0], &a.q)
+}

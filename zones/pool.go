@@ -1,0 +1,208 @@
+package zones
+
+import (
+	"math"
+	"net/netip"
+	"path/filepath"
+	"time"
+
+	"github.com/dnsrr/dnsrr/zones/tomlfile"
+	"github.com/miekg/dns"
+)
+
+// Policy says what a checked pool serves when fewer members are up than
+// its minimum.
+type Policy uint8
+
+const (
+	// PolicyAll serves every member, up or not (fail open): a prober fault
+	// must never blackhole a name. The default.
+	PolicyAll Policy = iota
+	// PolicyNone serves no address (NODATA).
+	PolicyNone
+	// PolicyServfail answers SERVFAIL, so resolvers try elsewhere or fail fast.
+	PolicyServfail
+)
+
+var policyNames = [...]string{PolicyAll: "all", PolicyNone: "none", PolicyServfail: "servfail"}
+
+func (p Policy) String() string { return policyNames[p] }
+
+// Pool is a name whose addresses clients are shared over, with how its
+// members are checked and what to serve when too few are up.
+type Pool struct {
+	Name    string       // owner, lower-case, fully qualified
+	Members []netip.Addr // file order, IPv4 and IPv6
+	Check   *Check       // nil: a static pool, never withdrawn
+	// MinHealthy is how many members of an address family must be up for
+	// only the up ones to be served; MinFraction, when set, is the same as
+	// a fraction of the family's members. Default: 1.
+	MinHealthy  int
+	MinFraction float64
+	OnAllDown   Policy
+}
+
+// Need is how many of n members of one address family must be up.
+func (p *Pool) Need(n int) int {
+	if p.MinFraction > 0 {
+		return max(1, int(math.Ceil(p.MinFraction*float64(n)-1e-9)))
+	}
+	return min(max(p.MinHealthy, 1), n)
+}
+
+// Check is a health check as written in a zone or the configuration: how to
+// probe a pool's members. Zero values mean the prober's defaults.
+type Check struct {
+	Name string
+	File string // where it is defined, for errors found when it is used
+	Line int
+
+	Type     string // tcp, http or https
+	Port     int
+	Interval time.Duration
+	Timeout  time.Duration
+	Fall     int
+	Rise     int
+	// http and https
+	Method   string
+	Path     string
+	Host     string   // Host header and TLS server name
+	Expect   []string // status codes and ranges, "200" or "200-299"
+	Body     string   // a substring the body must contain
+	Insecure bool     // skip certificate verification
+	CAFile   string   // PEM roots to verify with instead of the system's
+}
+
+var checkTypes = map[string]int{"tcp": 0, "http": 80, "https": 443}
+
+// ParseCheck reads a [checks.NAME] table; relative ca_file paths are
+// relative to dir. Problems are recorded in the table's file.
+func ParseCheck(t *tomlfile.Table, name, dir string) *Check {
+	c := &Check{Name: name, File: t.File().Name, Line: t.Line("")}
+	var ok bool
+	if c.Type, ok = t.String("type"); !ok {
+		if !t.Has("type") {
+			t.Errorf("", "type is missing: tcp, http or https")
+		}
+	} else if _, known := checkTypes[c.Type]; !known {
+		t.Errorf("type", "%q is not a check type: use tcp, http or https", c.Type)
+	}
+	if v, ok := t.Int("port", 1, 65535); ok {
+		c.Port = int(v)
+	} else if !t.Has("port") {
+		if c.Port = checkTypes[c.Type]; c.Type == "tcp" {
+			t.Errorf("", "port is missing: a tcp check needs one")
+		}
+	}
+	c.Interval = duration(t, "interval")
+	c.Timeout = duration(t, "timeout")
+	if v, ok := t.Int("fall", 1, 1000); ok {
+		c.Fall = int(v)
+	}
+	if v, ok := t.Int("rise", 1, 1000); ok {
+		c.Rise = int(v)
+	}
+	http := c.Type == "http" || c.Type == "https"
+	for _, k := range []string{"method", "path", "host", "expect", "body", "insecure", "ca_file"} {
+		if !http && t.Has(k) {
+			t.Get(k)
+			t.Errorf(k, "only http and https checks have %s", k)
+		}
+	}
+	if c.Method, ok = t.String("method"); ok && c.Method != "GET" && c.Method != "HEAD" {
+		t.Errorf("method", "%q: use GET or HEAD", c.Method)
+	}
+	if c.Path, ok = t.String("path"); ok && (c.Path == "" || c.Path[0] != '/') {
+		t.Errorf("path", "%q must start with /", c.Path)
+	}
+	c.Host, _ = t.String("host")
+	c.Expect, _ = t.Strings("expect")
+	c.Body, _ = t.String("body")
+	c.Insecure, _ = t.Bool("insecure")
+	if c.CAFile, ok = t.String("ca_file"); ok && !filepath.IsAbs(c.CAFile) {
+		c.CAFile = filepath.Join(dir, c.CAFile)
+	}
+	t.Done()
+	return c
+}
+
+// duration reads "5s", "500ms" or a whole number of seconds.
+func duration(t *tomlfile.Table, key string) time.Duration {
+	v, ok := t.Get(key)
+	if !ok {
+		return 0
+	}
+	var d time.Duration
+	switch v := v.(type) {
+	case int64:
+		d = time.Duration(v) * time.Second
+	case string:
+		var err error
+		if d, err = time.ParseDuration(v); err != nil {
+			t.Errorf(key, "%q is not a duration such as \"5s\" or \"500ms\"", v)
+			return 0
+		}
+	default:
+		t.Errorf(key, "must be a duration such as \"5s\"")
+		return 0
+	}
+	if d <= 0 || d > time.Hour {
+		t.Errorf(key, "%v is out of range: above 0, at most 1h", d)
+		return 0
+	}
+	return d
+}
+
+// readPoolHealth reads a pool's check and policy keys.
+func (z *tomlZone) readPoolHealth(t *tomlfile.Table, p *Pool) {
+	if name, ok := t.String("check"); ok {
+		if p.Check = z.checks[name]; p.Check == nil {
+			if p.Check = z.shared[name]; p.Check == nil {
+				t.Errorf("check", "no check named %q: define it under [checks.%s] in this file or the configuration", name, name)
+			}
+		}
+	}
+	if v, ok := t.Get("min_healthy"); ok {
+		switch v := v.(type) {
+		case int64:
+			if v < 1 {
+				t.Errorf("min_healthy", "%d: a count is at least 1", v)
+			}
+			p.MinHealthy = int(v)
+		case float64:
+			if v <= 0 || v > 1 {
+				t.Errorf("min_healthy", "%v: a fraction is above 0 and at most 1", v)
+			}
+			p.MinFraction = v
+		default:
+			t.Errorf("min_healthy", "must be a count (2) or a fraction (0.5)")
+		}
+	}
+	if s, ok := t.String("on_all_down"); ok {
+		found := false
+		for i, n := range policyNames {
+			if n == s {
+				p.OnAllDown, found = Policy(i), true
+			}
+		}
+		if !found {
+			t.Errorf("on_all_down", "%q: use all (serve every member), none (NODATA) or servfail", s)
+		}
+	}
+	if p.Check == nil && (t.Has("min_healthy") || t.Has("on_all_down")) {
+		t.Errorf("", "min_healthy and on_all_down need a check")
+	}
+}
+
+// AddrOf is the address of an A or AAAA record.
+func AddrOf(rr dns.RR) netip.Addr {
+	switch rr := rr.(type) {
+	case *dns.A:
+		a, _ := netip.AddrFromSlice(rr.A.To4())
+		return a
+	case *dns.AAAA:
+		a, _ := netip.AddrFromSlice(rr.AAAA)
+		return a
+	}
+	return netip.Addr{}
+}
