@@ -11,6 +11,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -20,6 +22,7 @@ import (
 	"time"
 
 	"github.com/dnsrr/dnsrr/dnsrr"
+	"github.com/dnsrr/dnsrr/healthprobe"
 	"github.com/dnsrr/dnsrr/zones"
 	"github.com/rs/zerolog"
 )
@@ -31,6 +34,10 @@ const (
 	exitUsage   = 2 // bad flags
 	exitRuntime = 3 // cannot listen, or a listener died
 )
+
+// firstRoundLimit bounds the wait for the first probe round at startup;
+// each probe is bounded by its own timeout well before that.
+const firstRoundLimit = 30 * time.Second
 
 // shutdownGrace bounds how long in-flight queries and TCP connections may
 // take to finish after SIGTERM.
@@ -183,13 +190,15 @@ func serve(args []string, stderr io.Writer) int {
 		return exitUsage
 	}
 	snap, err := cfg.LoadZones()
+	if err == nil {
+		_, err = planProbes(snap)
+	}
 	if err != nil {
 		for _, e := range zones.Errors(err) {
 			log.Error().Err(e).Msg("cannot load zones")
 		}
 		return exitConfig
 	}
-
 	if opts.cpuProfile != "" {
 		stopProfile, err := startCPUProfile(opts.cpuProfile)
 		if err != nil {
@@ -205,13 +214,23 @@ func serve(args []string, stderr io.Writer) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
+	h, stopProber, err := startHealth(ctx, cfg, snap, log)
+	if err != nil {
+		log.Error().Err(err).Msg("cannot start health checks")
+		return exitConfig
+	}
+	defer stopProber()
+
 	srv := dnsrr.New(cfg.Listen, cfg.Chaos, snap, log)
+	srv.SetHealth(h)
 	if err := srv.Start(); err != nil {
 		log.Error().Err(err).Msg("cannot listen")
 		return exitRuntime
 	}
-	log.Info().Strs("addrs", srv.Addrs()).Strs("zones", origins(snap)).
-		Dict("serials", serials(snap)).Str("version", buildVersion()).Msg("serving")
+	stopAdmin, adminAddr := startAdmin(cfg.Health.Admin, h, log)
+	defer stopAdmin()
+	log.Info().Strs("addrs", srv.Addrs()).Strs("zones", origins(snap)).Dict("serials", serials(snap)).
+		Str("admin", adminAddr).Int("probe_targets", len(h.plan.targets)).Str("version", buildVersion()).Msg("serving")
 
 	for {
 		select {
@@ -223,35 +242,118 @@ func serve(args []string, stderr io.Writer) int {
 			log.Info().Msg("stopped")
 			return exitOK
 		case <-hup:
-			reload(opts, cfg, srv, log)
+			reload(opts, cfg, srv, h, log)
+		case <-h.prober.Changes():
+			srv.HealthChanged()
 		}
 	}
 }
 
 // reload re-reads the config (for its zone list) and every zone, and swaps
 // in a snapshot where each zone is either wholly new or, if its file failed
-// to load, wholly old.
-func reload(opts *options, running *dnsrr.Config, srv *dnsrr.Server, log zerolog.Logger) {
+// to load, wholly old; the prober follows the new pools, keeping the state
+// of targets that did not change.
+func reload(opts *options, running *dnsrr.Config, srv *dnsrr.Server, h *health, log zerolog.Logger) {
 	start := time.Now()
+	fail := func(err error) {
+		log.Error().Err(err).Errs("errors", zones.Errors(err)).Dict("serials", serials(srv.Snapshot())).
+			Msg("reload failed, keeping old zones")
+	}
 	cfg, err := opts.loadConfig()
 	if err != nil {
-		log.Error().Err(err).Errs("errors", zones.Errors(err)).Msg("reload failed, keeping old zones")
+		fail(err)
 		return
 	}
 	if strings.Join(cfg.Listen, " ") != strings.Join(running.Listen, " ") {
 		log.Warn().Strs("listen", cfg.Listen).Msg("listen addresses changed: restart to apply")
 	}
-	snap, err := cfg.ReloadZones(srv.Snapshot())
-	if snap != nil {
-		srv.Swap(snap)
-	}
-	if err != nil {
-		log.Error().Err(err).Errs("errors", zones.Errors(err)).Dict("serials", serials(srv.Snapshot())).
-			Msg("reload failed, keeping old zones")
+	snap, loadErr := cfg.ReloadZones(srv.Snapshot())
+	if snap == nil {
+		fail(loadErr)
 		return
 	}
-	log.Info().Strs("zones", origins(snap)).Dict("serials", serials(snap)).
+	plan, err := planProbes(snap)
+	if err == nil {
+		err = h.prober.SetTargets(plan.targets)
+	}
+	if err != nil {
+		fail(errors.Join(loadErr, err))
+		return
+	}
+	h.setPlan(plan)
+	srv.Swap(snap)
+	if loadErr != nil {
+		fail(loadErr)
+		return
+	}
+	log.Info().Strs("zones", origins(snap)).Dict("serials", serials(snap)).Int("probe_targets", len(plan.targets)).
 		Float64("duration", time.Since(start).Seconds()).Msg("reload applied")
+}
+
+// startHealth starts the prober on the snapshot's pools and waits for its
+// first round (bounded by the checks' timeouts), so that the first DNS
+// answer already knows which members are down.
+func startHealth(ctx context.Context, cfg *dnsrr.Config, snap *zones.Snapshot, log zerolog.Logger) (*health, func(), error) {
+	plan, err := planProbes(snap)
+	if err != nil {
+		return nil, nil, err
+	}
+	initial, err := healthprobe.ParseInitialState(cfg.Health.InitialState)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := healthprobe.New(healthprobe.Options{
+		Concurrency:  cfg.Health.Concurrency,
+		InitialState: initial,
+		StateFile:    cfg.Health.StateFile,
+		UserAgent:    "dnsrr-healthprobe/" + buildVersion(),
+	}, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := p.SetTargets(plan.targets); err != nil {
+		return nil, nil, err
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := p.Run(pctx); err != nil {
+			log.Error().Err(err).Msg("health prober stopped")
+		}
+	}()
+	if len(plan.targets) > 0 {
+		fctx, fcancel := context.WithTimeout(ctx, firstRoundLimit)
+		if err := p.FirstRound(fctx); err != nil {
+			log.Warn().Err(err).Msg("first probe round incomplete; undecided members are served")
+		}
+		fcancel()
+	}
+	return &health{prober: p, plan: plan}, func() { cancel(); <-done }, nil
+}
+
+// startAdmin serves the admin API on addr ("" for none). A failure to
+// listen is logged, not fatal: DNS matters more than its control panel.
+func startAdmin(addr string, h *health, log zerolog.Logger) (stop func(), bound string) {
+	if addr == "" {
+		return func() {}, ""
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Error().Err(err).Msg("cannot listen for the admin API; serving DNS without it")
+		return func() {}, ""
+	}
+	hs := &http.Server{Handler: healthprobe.AdminHandler(h.prober, h.groups), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("admin API stopped")
+		}
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = hs.Shutdown(ctx)
+	}, ln.Addr().String()
 }
 
 func startCPUProfile(path string) (stop func(), err error) {
@@ -300,6 +402,9 @@ func check(args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	snap, err := cfg.LoadZones()
+	if err == nil {
+		_, err = planProbes(snap)
+	}
 	if err != nil {
 		printErrors(stderr, err)
 		return exitConfig

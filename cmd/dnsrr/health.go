@@ -1,0 +1,134 @@
+package main
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"sync"
+
+	"github.com/dnsrr/dnsrr/healthprobe"
+	"github.com/dnsrr/dnsrr/zones"
+)
+
+// health adapts the prober to what the DNS server asks (dnsrr.Health) and
+// to what the admin API lists, for the zones currently loaded.
+type health struct {
+	prober *healthprobe.Prober
+
+	mu   sync.RWMutex
+	plan *probePlan
+}
+
+// probePlan is what one snapshot asks the prober to do.
+type probePlan struct {
+	targets []healthprobe.Target
+	checks  map[*zones.Check]*healthprobe.Check
+	groups  []healthprobe.Group
+}
+
+func (h *health) setPlan(p *probePlan) {
+	h.mu.Lock()
+	h.plan = p
+	h.mu.Unlock()
+}
+
+// Serving implements dnsrr.Health: not drained, and up (or undecided, or
+// unchecked).
+func (h *health) Serving(c *zones.Check, addr netip.Addr) bool {
+	v := h.prober.View()
+	if _, drained := v.Drained(addr); drained {
+		return false
+	}
+	if c == nil {
+		return true
+	}
+	h.mu.RLock()
+	hc := h.plan.checks[c]
+	h.mu.RUnlock()
+	if hc == nil {
+		return true // from a snapshot being replaced: fail open
+	}
+	return v.Serving(healthprobe.Target{Addr: addr, Check: hc}.Key())
+}
+
+// groups lists the pools for the admin API's /status.
+func (h *health) groups() []healthprobe.Group {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.plan.groups
+}
+
+// planProbes derives probe targets from the snapshot's pools. Check
+// problems come back as zone errors at the check's file:line.
+func planProbes(snap *zones.Snapshot) (*probePlan, error) {
+	p := &probePlan{checks: map[*zones.Check]*healthprobe.Check{}}
+	var errs []error
+	for _, z := range snap.Zones() {
+		for _, pool := range z.PoolDefs {
+			g := healthprobe.Group{Name: pool.Name}
+			var hc *healthprobe.Check
+			if pool.Check != nil {
+				var ok bool
+				if hc, ok = p.checks[pool.Check]; !ok {
+					var err error
+					if hc, err = probeCheck(pool.Check); err != nil {
+						errs = append(errs, err)
+					}
+					p.checks[pool.Check] = hc
+				}
+				g.Check, g.Policy = pool.Check.Name, pool.OnAllDown.String()
+			}
+			for _, a := range pool.Members {
+				m := healthprobe.Member{Addr: a}
+				if hc != nil {
+					m.Check = hc
+					p.targets = append(p.targets, healthprobe.Target{Addr: a, Check: hc})
+				}
+				g.Members = append(g.Members, m)
+			}
+			p.groups = append(p.groups, g)
+		}
+	}
+	return p, errors.Join(errs...)
+}
+
+// probeCheck turns a check as written into the prober's, with defaults
+// applied and validated.
+func probeCheck(c *zones.Check) (*healthprobe.Check, error) {
+	hc := &healthprobe.Check{
+		Kind: c.Type, Port: c.Port, Interval: c.Interval, Timeout: c.Timeout, Fall: c.Fall, Rise: c.Rise,
+		Method: c.Method, Path: c.Path, Host: c.Host, BodyContains: c.Body, InsecureSkipVerify: c.Insecure,
+	}
+	fail := func(err error) (*healthprobe.Check, error) {
+		return nil, &zones.Error{File: c.File, Line: c.Line, Key: "checks." + c.Name, Msg: err.Error()}
+	}
+	if len(c.Expect) > 0 {
+		var err error
+		if hc.Status, err = healthprobe.ParseStatusRanges(c.Expect); err != nil {
+			return fail(err)
+		}
+	}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return fail(err)
+		}
+		hc.RootCAs = x509.NewCertPool()
+		if !hc.RootCAs.AppendCertsFromPEM(pem) {
+			return fail(fmt.Errorf("ca_file %s holds no PEM certificate", c.CAFile))
+		}
+		// Identifies the roots in target keys, so a reload that reads the
+		// same file keeps the targets' state.
+		sum := sha256.Sum256(pem)
+		hc.RootCAsID = c.CAFile + "@" + hex.EncodeToString(sum[:8])
+	}
+	hc.ApplyDefaults()
+	if err := hc.Validate(); err != nil {
+		return fail(err)
+	}
+	return hc, nil
+}
