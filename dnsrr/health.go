@@ -15,6 +15,8 @@ type Health interface {
 	// Serving reports whether addr, a member of a pool checked by check
 	// (nil for a pool without one), is up and not drained.
 	Serving(check *zones.Check, addr netip.Addr) bool
+	// Drained reports an operator's withdrawal of addr.
+	Drained(addr netip.Addr) bool
 }
 
 // healthySet is what a pool's address set serves under health checks.
@@ -33,7 +35,7 @@ func (st *served) healthy(set *zones.RRset) (*zones.RRset, bool) {
 
 // filterPools decides, for every pool member set, what to serve: the
 // members that are up when there are enough of them, otherwise the pool's
-// policy (all of them by default: fail open). Each address family is judged
+// policy (by default fail open: every member that is not drained). Each address family is judged
 // on its own, so IPv4-only clients are not blackholed because the IPv6
 // members are fine. Sets served whole are left out of the map.
 func filterPools(snap *zones.Snapshot, h Health, log zerolog.Logger) map[*zones.RRset]healthySet {
@@ -49,10 +51,14 @@ func filterPools(snap *zones.Snapshot, h Health, log zerolog.Logger) map[*zones.
 				if set == nil {
 					continue
 				}
-				var up []dns.RR
+				var up, undrained []dns.RR
 				for _, rr := range set.RRs {
-					if h.Serving(p.Check, zones.AddrOf(rr)) {
+					a := zones.AddrOf(rr)
+					if h.Serving(p.Check, a) {
 						up = append(up, rr)
+					}
+					if !h.Drained(a) {
+						undrained = append(undrained, rr)
 					}
 				}
 				switch {
@@ -63,6 +69,12 @@ func filterPools(snap *zones.Snapshot, h Health, log zerolog.Logger) map[*zones.
 					log.Warn().Str("pool", p.Name).Str("qtype", dns.TypeToString[typ]).Int("up", len(up)).
 						Int("members", len(set.RRs)).Str("policy", p.OnAllDown.String()).Msg("too few pool members up")
 					switch p.OnAllDown {
+					case zones.PolicyAll:
+						// Fail open, but an operator's drain still holds
+						// while anything else is left to serve.
+						if len(undrained) > 0 && len(undrained) < len(set.RRs) {
+							out[set] = healthySet{set: set.WithRRs(undrained)}
+						}
 					case zones.PolicyNone:
 						out[set] = healthySet{}
 					case zones.PolicyServfail:

@@ -55,6 +55,12 @@ func (h *health) Serving(c *zones.Check, addr netip.Addr) bool {
 	return v.Serving(healthprobe.Target{Addr: addr, Check: hc}.Key())
 }
 
+// Drained implements dnsrr.Health.
+func (h *health) Drained(addr netip.Addr) bool {
+	_, drained := h.prober.View().Drained(addr)
+	return drained
+}
+
 // groups lists the pools for the admin API's /status.
 func (h *health) groups() []healthprobe.Group {
 	h.mu.RLock()
