@@ -189,6 +189,8 @@ func build(src *source, errs *tomlfile.List) *Zone {
 		}
 		if name == origin && n.Get(dns.TypeDS) != nil {
 			errorf(firstEntry(name, dns.TypeDS), "DS records belong in the parent zone, not at the apex")
+		} else if n.Get(dns.TypeDS) != nil && n.Get(dns.TypeNS) == nil {
+			errorf(firstEntry(name, dns.TypeDS), "a DS record belongs at a delegation: %s has no NS records", name)
 		}
 	}
 
@@ -213,6 +215,8 @@ func build(src *source, errs *tomlfile.List) *Zone {
 			e := firstEntry(name, s.Type)
 			switch {
 			case name == cut && (s.Type == dns.TypeNS || s.Type == dns.TypeDS):
+			case name == cut && (s.Type == dns.TypeA || s.Type == dns.TypeAAAA) && nsTargets[name]:
+				// Glue for a name server named like the child zone itself.
 			case name == cut:
 				errorf(e, "%s is a delegation point: only NS and DS records may sit there, not %s",
 					cut, dns.TypeToString[s.Type])

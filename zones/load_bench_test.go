@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/miekg/dns"
 )
 
 // writeBigZone writes a zone of n pools of four addresses in both formats.
@@ -53,5 +55,24 @@ func BenchmarkLoad(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// A name server may be named like the child zone it serves: its glue then
+// sits at the delegation point itself, which BIND and NSD accept too.
+func TestGlueAtTheDelegationPoint(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "glue.test.toml")
+	zone := "origin = \"glue.test.\"\nns = [\"ns.other.test.\"]\n[soa]\nserial = 1\n" +
+		"[records.dev]\nns = [\"dev\"]\na = [\"192.0.2.7\"]\n"
+	if err := os.WriteFile(path, []byte(zone), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := Load([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := snap.Zones()[0].Node("dev.glue.test.").Get(dns.TypeNS)
+	if len(ns.Additional) != 1 {
+		t.Fatalf("referral glue = %v, want the A record of dev", ns.Additional)
 	}
 }

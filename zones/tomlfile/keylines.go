@@ -44,8 +44,15 @@ type tomlScanner struct {
 	lines keyLines
 }
 
-func scanKeyLines(src string) keyLines {
+func scanKeyLines(src string) (lines keyLines) {
 	s := &tomlScanner{src: src, line: 1, lines: keyLines{}}
+	defer func() {
+		// The scanner only sees documents the TOML parser accepted; should
+		// it still trip, errors lose their lines, not the process.
+		if recover() != nil {
+			lines = s.lines
+		}
+	}()
 	var table []string
 	for s.pos < len(s.src) {
 		s.skipSpace(true)

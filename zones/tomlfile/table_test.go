@@ -299,3 +299,22 @@ func TestRead(t *testing.T) {
 		t.Errorf("Read of a missing file: %v, want not-exist", err)
 	}
 }
+
+// TestListSorted: problems come out in the order an operator fixes them,
+// the same on every run (line, then text; line-less ones first).
+func TestListSorted(t *testing.T) {
+	var l List
+	l.Add("f", 9, "k", "nine")
+	l.Add("f", 2, "k", "two b")
+	l.Append(errors.New("plain"))
+	l.Add("f", 2, "k", "two a")
+	l.Add("f", 0, "", "whole file")
+	var got []string
+	for _, e := range l.Sorted() {
+		got = append(got, e.Error())
+	}
+	want := []string{"f: whole file", "plain", "f:2: k: two a", "f:2: k: two b", "f:9: k: nine"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Sorted = %q, want %q", got, want)
+	}
+}

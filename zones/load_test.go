@@ -1,0 +1,130 @@
+package zones
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+func TestExpand(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"a.toml", "b.toml", "c.zone", "sub/d.toml"} {
+		p := filepath.Join(dir, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j := func(f string) string { return filepath.Join(dir, f) }
+	tests := []struct {
+		name     string
+		dir      string
+		patterns []string
+		want     []string
+		err      string
+	}{
+		{"glob relative to dir, sorted", dir, []string{"*.toml"}, []string{j("a.toml"), j("b.toml")}, ""},
+		{"plain names and globs", dir, []string{"c.zone", "sub/*.toml"}, []string{j("c.zone"), j("sub/d.toml")}, ""},
+		{"absolute patterns ignore dir", "/nonexistent", []string{j("*.zone")}, []string{j("c.zone")}, ""},
+		{"duplicates removed, first position kept", dir, []string{"b.toml", "*.toml", "b.toml"}, []string{j("b.toml"), j("a.toml")}, ""},
+		{"empty dir means the working directory", "", []string{j("a.toml")}, []string{j("a.toml")}, ""},
+		{"no patterns", dir, nil, nil, ""},
+		// A typo must not silently serve no zones.
+		{"no match", dir, []string{"*.toml", "*.txt"}, nil, "matches no file"},
+		{"missing file", dir, []string{"nope.toml"}, nil, "matches no file"},
+		{"bad pattern", dir, []string{"[.toml"}, nil, "syntax error in pattern"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Expand(tt.dir, tt.patterns)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("Expand = %q, %v; want error containing %q", got, err, tt.err)
+				}
+				if !strings.Contains(err.Error(), tt.patterns[len(tt.patterns)-1]) {
+					t.Errorf("error %q does not name the pattern", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !equalStrings(got, tt.want) {
+				t.Errorf("Expand = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestExamplesLoad: every shipped zone loads, alone and all together per
+// format (the two formats hold the same zone, so they cannot be loaded
+// together).
+func TestExamplesLoad(t *testing.T) {
+	for _, pattern := range []string{"../examples/zones/*.toml", "../examples/master/*.zone"} {
+		files, err := Expand("", []string{pattern})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			t.Run(filepath.Base(f), func(t *testing.T) {
+				snap := mustLoad(t, f)
+				for _, z := range snap.Zones() {
+					if z.SOA == nil || z.Apex.Get(dns.TypeNS) == nil || z.Names == 0 {
+						t.Errorf("%s: zone %s incomplete", f, z.Origin)
+					}
+				}
+			})
+		}
+		mustLoad(t, files...)
+	}
+}
+
+// TestReload: a running server keeps serving the last good version of a
+// zone whose file has become broken, and picks up the others' changes.
+func TestReload(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.toml")
+	b := filepath.Join(dir, "b.toml")
+	write := func(p, origin, addr string) {
+		t.Helper()
+		src := "origin = \"" + origin + "\"\nns = [\"ns.other.test.\"]\n[soa]\nserial = 1\n[records.www]\na = \"" + addr + "\"\n"
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(a, "a.test.", "192.0.2.1")
+	write(b, "b.test.", "192.0.2.2")
+	old := mustLoad(t, a, b)
+
+	write(a, "a.test.", "not-an-address")
+	write(b, "b.test.", "192.0.2.3")
+	snap, err := Reload([]string{a, b}, old)
+	if got := errorStrings(err); len(got) != 1 || !strings.HasPrefix(got[0], a+":6: ") {
+		t.Errorf("errors %q, want one for %s:6", got, a)
+	}
+	if snap == nil {
+		t.Fatal("Reload returned no snapshot")
+	}
+	if za := snap.Zone("a.test."); za != old.Zone("a.test.") {
+		t.Error("the broken file's zone must be the old one, whole")
+	}
+	wantSet(t, zoneOf(t, snap, "b.test."), "www.b.test.", dns.TypeA, 3600, "192.0.2.3")
+
+	// A broken file that was never served is left out.
+	c := filepath.Join(dir, "c.toml")
+	write(c, "c.test.", "bad")
+	snap, err = Reload([]string{b, c}, old)
+	if err == nil || snap == nil || snap.Zone("c.test.") != nil || snap.Zone("a.test.") != nil || snap.Zone("b.test.") == nil {
+		t.Errorf("Reload with a new broken file: err %v, zones %v", err, snap.Zones())
+	}
+
+	// Load itself never returns anything partial.
+	if snap, err := Load([]string{a, b}); snap != nil || err == nil {
+		t.Error("Load returned a snapshot for a broken file")
+	}
+}
