@@ -2,6 +2,7 @@ package dnsrr
 
 import (
 	"math/rand/v2"
+	"sync/atomic"
 
 	"github.com/dnsrr/dnsrr/zones"
 	"github.com/miekg/dns"
@@ -16,18 +17,22 @@ import (
 // respond, which also builds these templates, so both paths give the same
 // answers by construction.
 
-// fastIndex holds the templates of one snapshot, keyed by lower-case
-// wire-format names. Immutable once built.
+// fastIndex holds the fast path's data for one served state: per zone, the
+// negative answer's tail, and per node a slot for its templates, filled on
+// the node's first query. Building every template at swap time would make
+// a reload of a large zone cost seconds and hundreds of megabytes for names
+// nobody asks for; a slot costs eight bytes.
 type fastIndex struct {
-	zones map[string]*fastZone
+	st    *served
+	zones map[*zones.Zone]*fastZone
 }
 
 type fastZone struct {
-	originLen int
+	originLen int // wire length of the origin
 	// negTail is the negative SOA record after its owner name (which is a
 	// pointer into the question): type, class, TTL, RDLENGTH, RDATA.
 	negTail []byte
-	nodes   map[string]*fastNode
+	slots   []atomic.Pointer[fastNode] // by zones.Node.ID
 }
 
 type fastNode struct {
@@ -63,20 +68,32 @@ type rdataRun struct {
 const nodataProbe = 65534
 
 func buildFastIndex(st *served) *fastIndex {
-	ix := &fastIndex{zones: map[string]*fastZone{}}
+	ix := &fastIndex{st: st, zones: map[*zones.Zone]*fastZone{}}
 	for _, z := range st.snap.Zones() {
-		fz := &fastZone{nodes: map[string]*fastNode{}}
-		origin := wireName(z.Origin)
-		fz.originLen = len(origin)
-		if fz.negTail = negativeTail(z); fz.negTail == nil {
+		tail := negativeTail(z)
+		if tail == nil {
 			continue
 		}
-		ix.zones[string(origin)] = fz
-		for _, n := range z.Nodes() {
-			fz.nodes[string(wireName(n.Name))] = buildFastNode(st, z, n)
+		ix.zones[z] = &fastZone{
+			originLen: len(wireName(z.Origin)),
+			negTail:   tail,
+			slots:     make([]atomic.Pointer[fastNode], z.NodeCount()),
 		}
 	}
 	return ix
+}
+
+// node returns the node's templates, building them on first use. Two
+// queries racing to build keep whichever lands first; both are equal.
+func (fz *fastZone) node(st *served, z *zones.Zone, n *zones.Node) *fastNode {
+	if fn := fz.slots[n.ID].Load(); fn != nil {
+		return fn
+	}
+	fn := buildFastNode(st, z, n)
+	if !fz.slots[n.ID].CompareAndSwap(nil, fn) {
+		return fz.slots[n.ID].Load()
+	}
+	return fn
 }
 
 func buildFastNode(st *served, z *zones.Zone, n *zones.Node) *fastNode {
@@ -171,26 +188,27 @@ func (n *fastNode) template(qtype uint16) *template {
 	return n.nodata
 }
 
-// respond writes the answer to q into out (cap >= 64 KiB) and returns it,
-// or nil when the query needs the full path. limit is the most the
-// transport may carry.
+// respond writes the answer to q into out and returns it, or nil when the
+// query needs the full path. limit is the most the transport may carry.
 func (ix *fastIndex) respond(q *wireQuery, pkt, out []byte, limit int) []byte {
-	name := q.lower[:q.nameLen]
-	var fz *fastZone
-	for off := 0; ; off += 1 + int(name[off]) {
-		if z, ok := ix.zones[string(name[off:])]; ok {
-			fz = z
-			break
-		}
-		if name[off] == 0 {
-			return nil // outside our zones: the full path refuses it
-		}
+	name, ok := q.text()
+	if !ok {
+		return nil
 	}
-	if n := fz.nodes[string(name)]; n != nil {
-		if n.full {
+	z := ix.st.snap.Find(name)
+	if z == nil {
+		return nil // outside our zones: the full path refuses it
+	}
+	fz := ix.zones[z]
+	if fz == nil {
+		return nil
+	}
+	if n := z.Node(name); n != nil {
+		fn := fz.node(ix.st, z, n)
+		if fn.full {
 			return nil
 		}
-		t := n.template(q.qtype)
+		t := fn.template(q.qtype)
 		if t == nil {
 			return nil
 		}
@@ -198,9 +216,9 @@ func (ix *fastIndex) respond(q *wireQuery, pkt, out []byte, limit int) []byte {
 	}
 	// No such node. The closest encloser decides between NXDOMAIN and the
 	// cases the full path handles (a wildcard to expand, a delegation).
-	for off := 1 + int(name[0]); name[off] != 0; off += 1 + int(name[off]) {
-		if n := fz.nodes[string(name[off:])]; n != nil {
-			if n.full {
+	for off, end := dns.NextLabel(name, 0); !end; off, end = dns.NextLabel(name, off) {
+		if n := z.Node(name[off:]); n != nil {
+			if n.Wildcard != nil || z.Delegation(n.Name) != nil {
 				return nil
 			}
 			return fz.nxdomain(q, pkt, out, limit)

@@ -2,6 +2,7 @@ package dnsrr
 
 import (
 	"encoding/binary"
+	"unsafe"
 
 	"github.com/miekg/dns"
 )
@@ -29,6 +30,34 @@ type wireQuery struct {
 	do      bool
 	payload int // the client's EDNS payload, at least minPayload
 	lower   [255]byte
+	textBuf [255]byte
+}
+
+// text returns the qname in lower-case presentation form ("www.example.")
+// for map lookups, or false for names with characters that presentation
+// form escapes (the full path handles those). The string aliases a buffer
+// of q and is valid until q parses the next packet; it is only used for
+// lookups, never kept.
+func (q *wireQuery) text() (string, bool) {
+	n, out := q.nameLen, q.textBuf[:0]
+	if n == 1 {
+		return ".", true
+	}
+	for off := 0; q.lower[off] != 0; {
+		l := int(q.lower[off])
+		for _, c := range q.lower[off+1 : off+1+l] {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '*') {
+				return "", false
+			}
+		}
+		out = append(out, q.lower[off+1:off+1+l]...)
+		out = append(out, '.')
+		off += 1 + l
+	}
+	if len(out) == 0 {
+		return "", false
+	}
+	return unsafe.String(&out[0], len(out)), true
 }
 
 var be = binary.BigEndian

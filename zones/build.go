@@ -297,8 +297,11 @@ func build(src *source, errs *tomlfile.List) *Zone {
 			node(name[off:])
 		}
 	}
+	id := 0
 	for name, n := range z.nodes {
 		n.Wildcard = z.nodes["*."+name]
+		n.ID = id
+		id++
 	}
 	return z
 }

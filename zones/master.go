@@ -23,7 +23,8 @@ func loadMaster(path string, errs *tomlfile.List) *source {
 		errs.Append(err)
 		return nil
 	}
-	src := &source{file: path, foldDuplicates: true}
+	// About one record per line: size the slice once.
+	src := &source{file: path, foldDuplicates: true, entries: make([]entry, 0, bytes.Count(text, []byte{'\n'})+1)}
 	zp := dns.NewZoneParser(bytes.NewReader(text), originFromFileName(path), path)
 	zp.SetIncludeAllowed(false) // an $INCLUDE could read any file the server can
 	var soaOwner string

@@ -12,36 +12,37 @@ import (
 // a wrong one.
 func recordLines(src string) (lines []int, ok bool) {
 	line, depth, inQuote := 1, 0, false
-	var tokens []string // tokens of the current logical record, up to three
-	start := 0          // line where the current logical record started, 0 before its first token
-	var tok strings.Builder
-	endToken := func() {
-		if tok.Len() > 0 && len(tokens) < 3 {
-			tokens = append(tokens, tok.String())
+	var tokens [2]string // the first two tokens of the current logical record
+	ntok := 0
+	start := 0     // line where the current logical record started, 0 before its first token
+	tokStart := -1 // offset where the current token started, -1 between tokens
+	endToken := func(i int) {
+		if tokStart >= 0 && ntok < len(tokens) {
+			tokens[ntok] = src[tokStart:i]
+			ntok++
 		}
-		tok.Reset()
+		tokStart = -1
 	}
-	endRecord := func() bool {
-		endToken()
-		defer func() { tokens, start = tokens[:0], 0 }()
+	endRecord := func(i int) bool {
+		endToken(i)
+		defer func() { ntok, start = 0, 0 }()
 		if start == 0 {
 			return true // blank or comment only
 		}
 		first := ""
-		if len(tokens) > 0 {
+		if ntok > 0 {
 			first = strings.ToUpper(tokens[0])
 		}
-		switch first {
-		case "$ORIGIN", "$TTL":
+		switch {
+		case first == "$ORIGIN" || first == "$TTL":
 			return true
-		case "$GENERATE":
-			n, ok := generateCount(tokens)
+		case first == "$GENERATE":
+			n, ok := generateCount(tokens[:ntok])
 			for range n {
 				lines = append(lines, start)
 			}
 			return ok
-		}
-		if len(tokens) > 0 && strings.HasPrefix(tokens[0], "$") {
+		case strings.HasPrefix(first, "$"):
 			return false
 		}
 		lines = append(lines, start)
@@ -54,49 +55,55 @@ func recordLines(src string) (lines []int, ok bool) {
 		}
 		switch {
 		case c == '\\':
-			tok.WriteByte(c)
+			if tokStart < 0 {
+				tokStart = i
+			}
 			if i+1 < len(src) {
 				i++
-				tok.WriteByte(src[i])
 				if src[i] == '\n' {
 					line++
 				}
 			}
 		case c == '"':
+			if tokStart < 0 {
+				tokStart = i
+			}
 			inQuote = !inQuote
-			tok.WriteByte(c)
 		case inQuote:
-			tok.WriteByte(c)
 			if c == '\n' {
 				line++
 			}
 		case c == ';':
+			endToken(i)
 			for i < len(src) && src[i] != '\n' {
 				i++
 			}
 			i-- // let the newline be seen
-		case c == '(':
-			endToken()
-			depth++
-		case c == ')':
-			endToken()
-			depth--
+		case c == '(' || c == ')':
+			endToken(i)
+			if c == '(' {
+				depth++
+			} else {
+				depth--
+			}
 		case c == '\n':
 			if depth == 0 {
-				if !endRecord() {
+				if !endRecord(i) {
 					return nil, false
 				}
 			} else {
-				endToken()
+				endToken(i)
 			}
 			line++
 		case c == ' ' || c == '\t' || c == '\r':
-			endToken()
+			endToken(i)
 		default:
-			tok.WriteByte(c)
+			if tokStart < 0 {
+				tokStart = i
+			}
 		}
 	}
-	if !endRecord() {
+	if !endRecord(len(src)) {
 		return nil, false
 	}
 	return lines, depth == 0 && !inQuote

@@ -84,6 +84,9 @@ type Node struct {
 	// Wildcard is the node "*.<Name>" if the zone has one: the source of
 	// synthesis when this node is the closest encloser (RFC 4592).
 	Wildcard *Node
+	// ID numbers the zone's nodes from 0, so that the server can keep
+	// per-node data in a slice rather than a map.
+	ID int
 }
 
 // Get returns the node's RRset of type t, or nil.
@@ -118,6 +121,9 @@ type Zone struct {
 
 // Node returns the node for a lower-case, fully qualified name, or nil.
 func (z *Zone) Node(name string) *Node { return z.nodes[name] }
+
+// NodeCount is the number of nodes; IDs run from 0 to NodeCount()-1.
+func (z *Zone) NodeCount() int { return len(z.nodes) }
 
 // Nodes lists every node of the zone, empty non-terminals included, sorted
 // by name.
