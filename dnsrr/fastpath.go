@@ -9,8 +9,8 @@ import (
 )
 
 // The fast path answers the common queries (an existing name inside a zone,
-// or a plain NXDOMAIN) from responses packed once when a snapshot is
-// swapped in: per query it copies bytes, patches the header and the
+// or a plain NXDOMAIN) from responses packed once per node, on its first
+// query after a swap: per query it copies bytes, patches the header and the
 // question's case, and permutes the address RDATA of pools in place. No
 // allocation, no miekg/dns on the way. Everything else (referrals,
 // wildcards, ANY, DS, odd flags, truncation) takes the full path in
@@ -111,18 +111,23 @@ func buildFastNode(st *served, z *zones.Zone, n *zones.Node) *fastNode {
 		for _, s := range n.Sets {
 			qtypes = append(qtypes, s.Type)
 		}
-		fn.nodata = buildTemplate(st, n.Name, nodataProbe)
-		if fn.nodata != nil {
-			fn.nodata.patchQtype = true
+		// The probe type must really be absent, or the template would
+		// answer with its records.
+		if n.Get(nodataProbe) == nil {
+			if fn.nodata = buildTemplate(st, n.Name, nodataProbe); fn.nodata != nil {
+				fn.nodata.patchQtype = true
+			}
 		}
 	}
 	for _, qt := range qtypes {
-		if qt == dns.TypeDS {
-			continue
+		// A nil template is kept too: it sends that type to the full path
+		// (DS, a SERVFAIL policy, an answer too big to patch), where
+		// falling back to the NODATA template would be a wrong answer.
+		var t *template
+		if qt != dns.TypeDS {
+			t = buildTemplate(st, n.Name, qt)
 		}
-		if t := buildTemplate(st, n.Name, qt); t != nil {
-			fn.types = append(fn.types, typedTemplate{qt, t})
-		}
+		fn.types = append(fn.types, typedTemplate{qt, t})
 	}
 	return fn
 }
@@ -171,7 +176,9 @@ func negativeTail(z *zones.Zone) []byte {
 		return nil
 	}
 	buf := make([]byte, 512)
-	n, err := dns.PackRR(z.Negative[0], buf, 0, nil, false)
+	// PackRR writes the RDLENGTH into the record it packs: pack a copy, not
+	// the snapshot's record that queries are reading.
+	n, err := dns.PackRR(dns.Copy(z.Negative[0]), buf, 0, nil, false)
 	if err != nil {
 		return nil
 	}

@@ -46,6 +46,7 @@ type Server struct {
 
 	mu      sync.Mutex
 	servers []*dns.Server // TCP
+	tcp     []*tcpListener
 	udp     []*net.UDPConn
 	addrs   []string
 	wg      sync.WaitGroup
@@ -70,8 +71,7 @@ func New(listen []string, chaos Chaos, snap *zones.Snapshot, log zerolog.Logger)
 func (s *Server) Snapshot() *zones.Snapshot { return s.state.Load().snap }
 
 // Swap serves snap from the next query on; queries in flight finish on the
-// snapshot they started with. The fast path's templates are built here,
-// before the swap, off the query path.
+// snapshot they started with.
 func (s *Server) Swap(snap *zones.Snapshot) {
 	s.rebuild.Lock()
 	defer s.rebuild.Unlock()
@@ -126,8 +126,12 @@ func (s *Server) Start() error {
 				w.run()
 			}()
 		}
+		tl := newTCPListener(l)
+		s.mu.Lock()
+		s.tcp = append(s.tcp, tl)
+		s.mu.Unlock()
 		s.serve(&dns.Server{
-			Listener:      netutil.LimitListener(l, maxTCPConns),
+			Listener:      netutil.LimitListener(tl, maxTCPConns),
 			Net:           "tcp",
 			MaxTCPQueries: -1, // pipelining clients may send many; idle timeout bounds them
 			IdleTimeout:   func() time.Duration { return tcpIdleTimeout },
@@ -173,8 +177,8 @@ func acceptQuery(dh dns.Header) dns.MsgAcceptAction {
 // in flight (TCP connections included). Safe to call more than once.
 func (s *Server) Shutdown(ctx context.Context) {
 	s.mu.Lock()
-	servers, udp := s.servers, s.udp
-	s.servers, s.udp = nil, nil
+	servers, udp, tcp := s.servers, s.udp, s.tcp
+	s.servers, s.udp, s.tcp = nil, nil, nil
 	s.mu.Unlock()
 	for _, c := range udp {
 		stopReading(c)
@@ -190,6 +194,11 @@ func (s *Server) Shutdown(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
+	// Past the grace period, connections still open (a client that stopped
+	// reading, a pipeline still going) are closed, so that shutdown ends.
+	for _, l := range tcp {
+		l.closeAll()
+	}
 	s.wg.Wait()
 	for _, c := range udp {
 		c.Close()

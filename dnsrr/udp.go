@@ -101,7 +101,14 @@ func (w *udpWorker) write(k int) {
 }
 
 // answerUDP answers one datagram into buf, or returns nil to stay silent.
-func (s *Server) answerUDP(pkt, buf []byte, q *wireQuery) []byte {
+func (s *Server) answerUDP(pkt, buf []byte, q *wireQuery) (out []byte) {
+	defer func() {
+		// A bug must cost one query, not the server.
+		if r := recover(); r != nil {
+			s.log.Error().Interface("panic", r).Msg("query handler panicked")
+			out = headerReply(pkt, buf, dns.RcodeServerFailure)
+		}
+	}()
 	if parseQuery(pkt, q) {
 		limit := min(q.payload, ednsPayload)
 		if out := s.state.Load().fast.respond(q, pkt, buf, limit); out != nil {
@@ -141,6 +148,9 @@ func (s *Server) answerSlow(pkt, buf []byte, udp bool) (out []byte) {
 // headerReply answers with just a header: the query's ID, opcode and RD,
 // and rcode, for packets we cannot (or must not) answer in full.
 func headerReply(pkt, buf []byte, rcode int) []byte {
+	if len(pkt) < headerLen {
+		return nil
+	}
 	out := append(buf[:0], pkt[:headerLen]...)
 	flags := be.Uint16(pkt[2:])&(opcodeBits|flagRD) | flagQR | uint16(rcode)
 	be.PutUint16(out[2:], flags)

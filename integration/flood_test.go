@@ -137,3 +137,45 @@ func (s *server) snapshotLines() []logLine {
 	defer s.mu.Unlock()
 	return append([]logLine(nil), s.lines...)
 }
+
+// A TCP client that sends queries and never reads its answers must not
+// hold the server: writes time out, and SIGTERM still ends the process
+// within its grace period (the cleanup fails the test otherwise).
+func TestTCPClientThatNeverReads(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "-zone", exampleZone(), "-listen", "127.0.0.1:0")
+	c, err := net.Dial("tcp", s.addrs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	q := new(dns.Msg).SetQuestion("lb.example.test.", dns.TypeMX)
+	wire, _ := q.Pack()
+	frame := binary.BigEndian.AppendUint16(nil, uint16(len(wire)))
+	frame = append(frame, wire...)
+	batch := make([]byte, 0, len(frame)*1000)
+	for range 1000 {
+		batch = append(batch, frame...)
+	}
+	// Write until the server stops reading (its answers fill both socket
+	// buffers), bounded in time and volume.
+	_ = c.SetWriteDeadline(time.Now().Add(3 * time.Second))
+	sent := 0
+	for sent < 64<<20 {
+		n, err := c.Write(batch)
+		sent += n
+		if err != nil {
+			break
+		}
+	}
+	t.Logf("wrote %d bytes of queries without reading", sent)
+	// Others are still served meanwhile.
+	if resp := exchange(t, "tcp", s.addrs[0], q); resp.Rcode != dns.RcodeSuccess {
+		t.Errorf("another TCP client got %s", dns.RcodeToString[resp.Rcode])
+	}
+	start := time.Now()
+	if code, stopped := s.stop(); !stopped || code != 0 {
+		t.Fatalf("SIGTERM: exit code %d, stopped by itself: %v", code, stopped)
+	}
+	t.Logf("stopped %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+}
