@@ -26,8 +26,8 @@ type Config struct {
 // HealthConfig is the [health] table: how the prober runs and where its
 // admin API listens.
 type HealthConfig struct {
-	// Admin is the address of the HTTP API (/status, /drain); "" turns it
-	// off. Loopback by default: it changes what is served.
+	// Admin is the address of the HTTP API (/status, /drain); "" (the
+	// default) turns it off. Keep it on loopback: it changes what is served.
 	Admin string
 	// StateFile keeps drains across restarts; "" keeps them in memory.
 	StateFile string
@@ -47,10 +47,15 @@ type Chaos struct {
 // Defaults of the configuration file, in one place.
 var (
 	DefaultListen = []string{"127.0.0.1:5353", "[::1]:5353"}
-	DefaultHealth = HealthConfig{Admin: "127.0.0.1:8053", InitialState: "probe", Concurrency: 64}
+	defaultHealth = HealthConfig{InitialState: "probe", Concurrency: 64}
 	logLevels     = map[string]bool{"debug": true, "info": true, "warn": true, "error": true}
 	logFormats    = map[string]bool{"console": true, "json": true}
 )
+
+// DefaultConfig is the configuration before a file or flags change it.
+func DefaultConfig() *Config {
+	return &Config{Listen: DefaultListen, LogLevel: "info", LogFormat: "console", Health: defaultHealth}
+}
 
 // LoadConfig reads and checks a configuration file, reporting every
 // problem as file:line: key: message.
@@ -59,7 +64,8 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Config{File: path, Listen: DefaultListen, LogLevel: "info", LogFormat: "console", Health: DefaultHealth}
+	c := DefaultConfig()
+	c.File = path
 	if v, ok := root.Strings("listen"); ok {
 		c.Listen = v
 		for i, a := range v {

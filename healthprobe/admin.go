@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"time"
@@ -76,6 +77,27 @@ func AdminHandler(p *Prober, groups func() []Group) http.Handler {
 		writeJSON(w, http.StatusOK, drainJSON{Address: addr.String()})
 	})
 	return mux
+}
+
+// LocalOnly guards an admin handler bound to addr against browsers: a web
+// page can make a browser send requests to loopback (directly, or through
+// a rebinding DNS name), so requests must name addr (or localhost at its
+// port) as Host, and requests that change state must not come from a page
+// (browsers mark those with an Origin header).
+func LocalOnly(h http.Handler, addr string) http.Handler {
+	_, port, _ := net.SplitHostPort(addr)
+	allowed := map[string]bool{addr: true, "localhost:" + port: true, "127.0.0.1:" + port: true, "[::1]:" + port: true}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !allowed[r.Host] {
+			writeError(w, http.StatusForbidden, fmt.Errorf("host %q is not this API's address", r.Host))
+			return
+		}
+		if r.Method != http.MethodGet && r.Header.Get("Origin") != "" {
+			writeError(w, http.StatusForbidden, errors.New("requests from web pages are refused"))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func addrParam(r *http.Request) (netip.Addr, error) {

@@ -32,7 +32,7 @@ const (
 	exitOK      = 0
 	exitConfig  = 1 // bad config or zones
 	exitUsage   = 2 // bad flags
-	exitRuntime = 3 // cannot listen, or a listener died
+	exitRuntime = 3 // cannot listen
 )
 
 // firstRoundLimit bounds the wait for the first probe round at startup;
@@ -130,7 +130,7 @@ func parseFlags(name string, args []string, stderr io.Writer) (*options, error) 
 
 // loadConfig reads the config file, if any, and applies the flags over it.
 func (o *options) loadConfig() (*dnsrr.Config, error) {
-	cfg := &dnsrr.Config{Listen: dnsrr.DefaultListen, LogLevel: "info", LogFormat: "console"}
+	cfg := dnsrr.DefaultConfig()
 	if o.config != "" {
 		var err error
 		if cfg, err = dnsrr.LoadConfig(o.config); err != nil {
@@ -174,6 +174,14 @@ func newLogger(cfg *dnsrr.Config, w io.Writer) (zerolog.Logger, error) {
 }
 
 func serve(args []string, stderr io.Writer) int {
+	// Signals first: a SIGHUP from `systemctl reload` right after start
+	// must wait for the server, not kill it while it loads.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	opts, err := parseFlags("serve", args, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "dnsrr: %v\n%s", err, usage)
@@ -207,12 +215,6 @@ func serve(args []string, stderr io.Writer) int {
 		}
 		defer stopProfile()
 	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 
 	h, stopProber, err := startHealth(ctx, cfg, snap, log)
 	if err != nil {
@@ -343,7 +345,8 @@ func startAdmin(addr string, h *health, log zerolog.Logger) (stop func(), bound 
 		log.Error().Err(err).Msg("cannot listen for the admin API; serving DNS without it")
 		return func() {}, ""
 	}
-	hs := &http.Server{Handler: healthprobe.AdminHandler(h.prober, h.groups), ReadHeaderTimeout: 5 * time.Second}
+	handler := healthprobe.LocalOnly(healthprobe.AdminHandler(h.prober, h.groups), ln.Addr().String())
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error().Err(err).Msg("admin API stopped")
