@@ -142,8 +142,14 @@ func CheckListenAddr(a string) error {
 	if err != nil {
 		return err
 	}
-	if net.ParseIP(host) == nil {
+	ip := net.ParseIP(host)
+	if ip == nil {
 		return &net.AddrError{Err: "host must be an IP address", Addr: a}
+	}
+	if ip.IsUnspecified() {
+		// Replies would leave from whatever address the kernel routes by,
+		// not the one the query came to: list each address instead.
+		return &net.AddrError{Err: "listen on specific addresses, not a wildcard (replies must come from the address asked)", Addr: a}
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
 		return &net.AddrError{Err: "bad port", Addr: a}

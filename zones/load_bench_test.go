@@ -76,3 +76,41 @@ func TestGlueAtTheDelegationPoint(t *testing.T) {
 		t.Fatalf("referral glue = %v, want the A record of dev", ns.Additional)
 	}
 }
+
+// Names with several addresses outside [pools] (master files, [records])
+// are pools too, so that drains reach them; single addresses are not.
+func TestEveryMultiAddressNameIsAPool(t *testing.T) {
+	snap, err := Load([]string{"../examples/master/lb.example.test.zone"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range snap.Zones()[0].PoolDefs {
+		names = append(names, p.Name)
+		if p.Check != nil {
+			t.Errorf("%s: a master-file pool has a check", p.Name)
+		}
+	}
+	want := "*.apps.lb.example.test. api.lb.example.test. cdn.lb.example.test. lb.example.test. ns2.lb.example.test. static.lb.example.test. www.lb.example.test."
+	if got := strings.Join(names, " "); got != want {
+		t.Errorf("pools:\n got %s\nwant %s", got, want)
+	}
+}
+
+// An RRset that cannot fit in one message is refused at load: it could
+// not be served even over TCP.
+func TestRRsetTooBigForOneMessage(t *testing.T) {
+	var m strings.Builder
+	m.WriteString("$ORIGIN big.test.\n@ 300 IN SOA ns1 h 1 2 3 4 5\n@ 300 IN NS ns.other.test.\n")
+	for i := range 300 {
+		fmt.Fprintf(&m, "txt 300 IN TXT \"%03d%s\"\n", i, strings.Repeat("x", 240))
+	}
+	path := filepath.Join(t.TempDir(), "big.test.zone")
+	if err := os.WriteFile(path, []byte(m.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load([]string{path})
+	if err == nil || !strings.Contains(err.Error(), ":4: txt.big.test. TXT: the TXT set of txt.big.test. is") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -36,6 +36,7 @@ type tomlZone struct {
 	origin string
 	checks map[string]*Check // this file's [checks]
 	shared map[string]*Check // the configuration's
+	pools  map[string]bool   // owners of [pools] entries
 }
 
 func loadTOML(path string, shared map[string]*Check, errs *tomlfile.List) *source {
@@ -44,7 +45,7 @@ func loadTOML(path string, shared map[string]*Check, errs *tomlfile.List) *sourc
 		errs.Append(err)
 		return nil
 	}
-	z := &tomlZone{root: root, src: &source{file: path}, checks: map[string]*Check{}, shared: shared}
+	z := &tomlZone{root: root, src: &source{file: path}, checks: map[string]*Check{}, shared: shared, pools: map[string]bool{}}
 	z.read()
 	errs.Append(tomlfile.Flatten(root.File().Errs.Err())...)
 	if z.origin == "" {
@@ -261,6 +262,7 @@ func (z *tomlZone) readPool(t *tomlfile.Table, name string) {
 		t.Errorf("addresses", "a pool needs at least one address")
 	}
 	pool := &Pool{Name: owner}
+	z.pools[owner] = true
 	z.readPoolHealth(t, pool)
 	t.Done()
 	if owner == "" {
@@ -314,6 +316,11 @@ func (z *tomlZone) readRecords(t *tomlfile.Table, name string) {
 		typ, known := recordTypes[key]
 		if !known {
 			continue // reported by Done
+		}
+		if (typ == dns.TypeA || typ == dns.TypeAAAA) && z.pools[owner] {
+			t.Get(key)
+			t.Errorf(key, "%s already has addresses in [pools.%s]: list them all there", name, name)
+			continue
 		}
 		// A list of values, or { ttl = N, data = [...] } for a TTL of its own.
 		setTTL, at, valueKey := ttl, t, key

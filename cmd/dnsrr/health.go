@@ -27,7 +27,15 @@ type health struct {
 type probePlan struct {
 	targets []healthprobe.Target
 	checks  map[*zones.Check]*healthprobe.Check
-	groups  []healthprobe.Group
+	// keys are the targets' keys, computed once: a health change asks for
+	// every member of every pool.
+	keys   map[member]string
+	groups []healthprobe.Group
+}
+
+type member struct {
+	check *zones.Check
+	addr  netip.Addr
 }
 
 func (h *health) setPlan(p *probePlan) {
@@ -36,23 +44,19 @@ func (h *health) setPlan(p *probePlan) {
 	h.mu.Unlock()
 }
 
-// Serving implements dnsrr.Health: not drained, and up (or undecided, or
-// unchecked).
-func (h *health) Serving(c *zones.Check, addr netip.Addr) bool {
-	v := h.prober.View()
-	if _, drained := v.Drained(addr); drained {
-		return false
-	}
+// Up implements dnsrr.Health: up or not decided yet (fail open).
+func (h *health) Up(c *zones.Check, addr netip.Addr) bool {
 	if c == nil {
 		return true
 	}
 	h.mu.RLock()
-	hc := h.plan.checks[c]
+	key, ok := h.plan.keys[member{c, addr}]
 	h.mu.RUnlock()
-	if hc == nil {
+	if !ok {
 		return true // from a snapshot being replaced: fail open
 	}
-	return v.Serving(healthprobe.Target{Addr: addr, Check: hc}.Key())
+	st, ok := h.prober.View().Status(key)
+	return !ok || st.State != healthprobe.Down
 }
 
 // Drained implements dnsrr.Health.
@@ -71,7 +75,7 @@ func (h *health) groups() []healthprobe.Group {
 // planProbes derives probe targets from the snapshot's pools. Check
 // problems come back as zone errors at the check's file:line.
 func planProbes(snap *zones.Snapshot) (*probePlan, error) {
-	p := &probePlan{checks: map[*zones.Check]*healthprobe.Check{}}
+	p := &probePlan{checks: map[*zones.Check]*healthprobe.Check{}, keys: map[member]string{}}
 	var errs []error
 	for _, z := range snap.Zones() {
 		for _, pool := range z.PoolDefs {
@@ -92,7 +96,9 @@ func planProbes(snap *zones.Snapshot) (*probePlan, error) {
 				m := healthprobe.Member{Addr: a}
 				if hc != nil {
 					m.Check = hc
-					p.targets = append(p.targets, healthprobe.Target{Addr: a, Check: hc})
+					t := healthprobe.Target{Addr: a, Check: hc}
+					p.targets = append(p.targets, t)
+					p.keys[member{pool.Check, a}] = t.Key()
 				}
 				g.Members = append(g.Members, m)
 			}

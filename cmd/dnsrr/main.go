@@ -13,10 +13,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -229,7 +231,16 @@ func serve(args []string, stderr io.Writer) int {
 		log.Error().Err(err).Msg("cannot listen")
 		return exitRuntime
 	}
-	stopAdmin, adminAddr := startAdmin(cfg.Health.Admin, h, log)
+	// The admin API shows what DNS answers, not just what probes say.
+	groups := func() []healthprobe.Group {
+		gs := slices.Clone(h.groups())
+		for i := range gs {
+			name := gs[i].Name
+			gs[i].Answered = func(a netip.Addr) bool { return srv.Answers(name, a) }
+		}
+		return gs
+	}
+	stopAdmin, adminAddr := startAdmin(cfg.Health.Admin, h.prober, groups, log)
 	defer stopAdmin()
 	log.Info().Strs("addrs", srv.Addrs()).Strs("zones", origins(snap)).Dict("serials", serials(snap)).
 		Str("admin", adminAddr).Int("probe_targets", len(h.plan.targets)).Str("version", buildVersion()).Msg("serving")
@@ -282,6 +293,14 @@ func reload(opts *options, running *dnsrr.Config, srv *dnsrr.Server, h *health, 
 		fail(errors.Join(loadErr, err))
 		return
 	}
+	// New targets (a new pool, a changed check) are undecided until their
+	// first probe, and undecided is served: wait for it, as at startup, so
+	// that a reload never puts a dead member back for a while.
+	fctx, cancel := context.WithTimeout(context.Background(), firstRoundLimit)
+	if err := h.prober.FirstRound(fctx); err != nil {
+		log.Warn().Err(err).Msg("first probe round of new targets incomplete; undecided members are served")
+	}
+	cancel()
 	h.setPlan(plan)
 	srv.Swap(snap)
 	if loadErr != nil {
@@ -336,7 +355,7 @@ func startHealth(ctx context.Context, cfg *dnsrr.Config, snap *zones.Snapshot, l
 
 // startAdmin serves the admin API on addr ("" for none). A failure to
 // listen is logged, not fatal: DNS matters more than its control panel.
-func startAdmin(addr string, h *health, log zerolog.Logger) (stop func(), bound string) {
+func startAdmin(addr string, p *healthprobe.Prober, groups func() []healthprobe.Group, log zerolog.Logger) (stop func(), bound string) {
 	if addr == "" {
 		return func() {}, ""
 	}
@@ -345,7 +364,7 @@ func startAdmin(addr string, h *health, log zerolog.Logger) (stop func(), bound 
 		log.Error().Err(err).Msg("cannot listen for the admin API; serving DNS without it")
 		return func() {}, ""
 	}
-	handler := healthprobe.LocalOnly(healthprobe.AdminHandler(h.prober, h.groups), ln.Addr().String())
+	handler := healthprobe.LocalOnly(healthprobe.AdminHandler(p, groups), ln.Addr().String())
 	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
