@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"runtime"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -14,6 +15,16 @@ const maxTTL = 1<<31 - 1
 
 // headerAndQuestion is room for a header and the longest question.
 const headerAndQuestion = 12 + 255 + 4
+
+// yieldEvery lets other goroutines run every so many records. A reload
+// runs beside the server answering queries: with one CPU for both
+// (GOMAXPROCS=1), a loader that never yields would hold answers back for
+// whole 10 ms scheduler slices.
+func yieldEvery(i int) {
+	if i&31 == 31 {
+		runtime.Gosched()
+	}
+}
 
 // entry is one record on its way into a zone, with where it came from:
 // element idx (or, when -1, the whole value) of key in table at. Lines are
@@ -83,6 +94,7 @@ func build(src *source, errs *tomlfile.List) *Zone {
 	var setOrder []setKey
 	packBuf := make([]byte, dns.MaxMsgSize)
 	for i := range src.entries {
+		yieldEvery(i)
 		e := &src.entries[i]
 		h := e.rr.Header()
 		h.Name = strings.ToLower(dns.Fqdn(h.Name))
@@ -130,7 +142,8 @@ func build(src *source, errs *tomlfile.List) *Zone {
 		}
 		return n
 	}
-	for _, k := range setOrder {
+	for i, k := range setOrder {
+		yieldEvery(i)
 		es := sets[k]
 		set := &RRset{Type: k.typ, TTL: es[0].rr.Header().Ttl, Order: es[0].order, rotation: new(atomic.Uint32)}
 		for _, e := range es {

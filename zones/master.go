@@ -29,6 +29,7 @@ func loadMaster(path string, errs *tomlfile.List) *source {
 	zp.SetIncludeAllowed(false) // an $INCLUDE could read any file the server can
 	var soaOwner string
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		yieldEvery(len(src.entries))
 		if rr.Header().Rrtype == dns.TypeSOA && soaOwner == "" {
 			soaOwner = strings.ToLower(rr.Header().Name)
 		}

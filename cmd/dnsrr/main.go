@@ -225,6 +225,7 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	defer stopProber()
 
+	debug.FreeOSMemory() // the parser's garbage, before serving
 	srv := dnsrr.New(cfg.Listen, cfg.Chaos, snap, log)
 	srv.SetHealth(h)
 	if err := srv.Start(); err != nil {
@@ -303,6 +304,9 @@ func reload(opts *options, running *dnsrr.Config, srv *dnsrr.Server, h *health, 
 	cancel()
 	h.setPlan(plan)
 	srv.Swap(snap)
+	// A large reload leaves the old zones and the parser's garbage behind;
+	// hand that memory back now rather than over the next minutes.
+	debug.FreeOSMemory()
 	if loadErr != nil {
 		fail(loadErr)
 		return
