@@ -200,9 +200,6 @@ func serve(args []string, stderr io.Writer) int {
 		return exitUsage
 	}
 	snap, err := cfg.LoadZones()
-	if err == nil {
-		_, err = planProbes(snap)
-	}
 	if err != nil {
 		for _, e := range zones.Errors(err) {
 			log.Error().Err(e).Msg("cannot load zones")
@@ -220,7 +217,9 @@ func serve(args []string, stderr io.Writer) int {
 
 	h, stopProber, err := startHealth(ctx, cfg, snap, log)
 	if err != nil {
-		log.Error().Err(err).Msg("cannot start health checks")
+		for _, e := range zones.Errors(err) {
+			log.Error().Err(e).Msg("cannot start health checks")
+		}
 		return exitConfig
 	}
 	defer stopProber()
