@@ -57,12 +57,11 @@ func lookup(st *served, qname string, qtype uint16, res *result) {
 
 func (st *served) resolve(z *zones.Zone, qname string, qtype uint16, res *result, depth int) {
 	if cut := z.Delegation(qname); cut != nil && !(cut.Name == qname && qtype == dns.TypeDS) {
-		if depth > 0 {
-			return // a CNAME into a delegation: the CNAME is the answer
-		}
-		// A referral: the child's servers are authoritative, not us.
+		// A referral: the child's servers are authoritative, not us. After
+		// a CNAME the answer keeps it, with AA, and the referral follows
+		// (RFC 1034 §4.3.2 step 3b).
 		ns := cut.Get(dns.TypeNS)
-		res.aa = false
+		res.aa = depth > 0
 		res.ns = append(res.ns, ns.RRs...)
 		res.extra = append(res.extra, ns.Additional...)
 		return

@@ -122,10 +122,10 @@ func errorReply(req *dns.Msg, rcode int) *dns.Msg {
 	return m
 }
 
-// glueRequired reports whether the reply is a referral, whose additional
-// section must not be dropped silently (RFC 9471).
+// glueRequired reports whether the reply holds a referral (NS records in
+// authority), whose glue must not be dropped silently (RFC 9471).
 func (s *Server) glueRequired(reply *dns.Msg) bool {
-	return !reply.Authoritative && reply.Rcode == dns.RcodeSuccess && len(reply.Ns) > 0 && len(reply.Answer) == 0
+	return reply.Rcode == dns.RcodeSuccess && len(reply.Ns) > 0 && reply.Ns[0].Header().Rrtype == dns.TypeNS
 }
 
 // query fills reply's sections for a QUERY with one question.

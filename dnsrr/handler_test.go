@@ -271,6 +271,10 @@ func TestAnswers(t *testing.T) {
 			answer: []string{"out.rr.test. 300 IN CNAME www.example.org."}},
 		// A loop must terminate, and each record appears once: duplicate
 		// RRs are meaningless and servers should suppress them (RFC 2181 §5).
+		// Into a delegation: the CNAME with AA, then the referral (RFC 1034
+		// §4.3.2 step 3b), as BIND answers.
+		{name: "CNAME into a delegation: the CNAME and a referral", qname: name("tosub"), aa: true,
+			answer: []string{"tosub.rr.test. 300 IN CNAME host.sub.rr.test."}, ns: subNS, extra: subGlue},
 		{name: "CNAME loop terminates without repeating records", qname: name("loop1"), aa: true,
 			answer: []string{"loop1.rr.test. 300 IN CNAME loop2.rr.test.", "loop2.rr.test. 300 IN CNAME loop1.rr.test."}},
 

@@ -98,6 +98,9 @@ cname = "mail"
 [records.dangling]
 cname = "missing"
 
+[records.tosub]
+cname = "host.sub"
+
 [records.out]
 cname = "www.example.org."
 

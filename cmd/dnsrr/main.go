@@ -280,7 +280,8 @@ func reload(opts *options, running *dnsrr.Config, srv *dnsrr.Server, h *health, 
 	if strings.Join(cfg.Listen, " ") != strings.Join(running.Listen, " ") {
 		log.Warn().Strs("listen", cfg.Listen).Msg("listen addresses changed: restart to apply")
 	}
-	snap, loadErr := cfg.ReloadZones(srv.Snapshot())
+	old := srv.Snapshot()
+	snap, loadErr := cfg.ReloadZones(old)
 	if snap == nil {
 		fail(loadErr)
 		return
@@ -307,7 +308,17 @@ func reload(opts *options, running *dnsrr.Config, srv *dnsrr.Server, h *health, 
 	// hand that memory back now rather than over the next minutes.
 	debug.FreeOSMemory()
 	if loadErr != nil {
-		fail(loadErr)
+		// Zones whose file failed keep their old version; the rest are new.
+		var kept, applied []string
+		for _, z := range snap.Zones() {
+			if old.Zone(z.Origin) == z {
+				kept = append(kept, z.Origin)
+			} else {
+				applied = append(applied, z.Origin)
+			}
+		}
+		log.Error().Err(loadErr).Errs("errors", zones.Errors(loadErr)).Strs("kept_old", kept).Strs("applied", applied).
+			Dict("serials", serials(snap)).Msg("reload failed, keeping old zones")
 		return
 	}
 	log.Info().Strs("zones", origins(snap)).Dict("serials", serials(snap)).Int("probe_targets", len(plan.targets)).
