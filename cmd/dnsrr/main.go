@@ -242,8 +242,11 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	stopAdmin, adminAddr := startAdmin(cfg.Health.Admin, h.prober, groups, log)
 	defer stopAdmin()
-	log.Info().Strs("addrs", srv.Addrs()).Strs("zones", origins(snap)).Dict("serials", serials(snap)).
-		Str("admin", adminAddr).Int("probe_targets", len(h.plan.targets)).Str("version", buildVersion()).Msg("serving")
+	ev := log.Info().Strs("addrs", srv.Addrs()).Strs("zones", origins(snap)).Dict("serials", serials(snap))
+	if adminAddr != "" {
+		ev = ev.Str("admin", adminAddr)
+	}
+	ev.Int("probe_targets", len(h.plan.targets)).Str("version", buildVersion()).Msg("serving")
 
 	for {
 		select {
