@@ -25,6 +25,16 @@ func loadMaster(path string, errs *tomlfile.List) *source {
 	}
 	// About one record per line: size the slice once.
 	src := &source{file: path, foldDuplicates: true, entries: make([]entry, 0, bytes.Count(text, []byte{'\n'})+1)}
+	// Where each record starts, found beside the parser on another core.
+	type linesResult struct {
+		lines []int
+		ok    bool
+	}
+	scanned := make(chan linesResult, 1)
+	go func() {
+		lines, ok := recordLines(text)
+		scanned <- linesResult{lines, ok}
+	}()
 	zp := dns.NewZoneParser(bytes.NewReader(text), originFromFileName(path), path)
 	zp.SetIncludeAllowed(false) // an $INCLUDE could read any file the server can
 	var soaOwner string
@@ -35,6 +45,7 @@ func loadMaster(path string, errs *tomlfile.List) *source {
 		}
 		src.entries = append(src.entries, entry{rr: rr, order: OrderRandom})
 	}
+	scan := <-scanned
 	if err := zp.Err(); err != nil {
 		var pe *dns.ParseError
 		if errors.As(err, &pe) {
@@ -44,9 +55,9 @@ func loadMaster(path string, errs *tomlfile.List) *source {
 		}
 		return nil
 	}
-	if lines, ok := recordLines(string(text)); ok && len(lines) == len(src.entries) {
+	if scan.ok && len(scan.lines) == len(src.entries) {
 		for i := range src.entries {
-			src.entries[i].masterLine = lines[i]
+			src.entries[i].masterLine = scan.lines[i]
 		}
 	}
 	if soaOwner == "" {

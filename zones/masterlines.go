@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 )
@@ -10,9 +11,9 @@ import (
 // say where a record came from. ok is false when the file holds something
 // this scan cannot count; errors then go without a line rather than with
 // a wrong one.
-func recordLines(src string) (lines []int, ok bool) {
+func recordLines(src []byte) (lines []int, ok bool) {
 	line, depth, inQuote := 1, 0, false
-	var tokens [2]string // the first two tokens of the current logical record
+	var tokens [2][]byte // the first two tokens of the current logical record
 	ntok := 0
 	start := 0     // line where the current logical record started, 0 before its first token
 	tokStart := -1 // offset where the current token started, -1 between tokens
@@ -29,20 +30,20 @@ func recordLines(src string) (lines []int, ok bool) {
 		if start == 0 {
 			return true // blank or comment only
 		}
-		first := ""
+		var first []byte
 		if ntok > 0 {
-			first = strings.ToUpper(tokens[0])
+			first = tokens[0]
 		}
 		switch {
-		case first == "$ORIGIN" || first == "$TTL":
+		case bytes.EqualFold(first, []byte("$ORIGIN")) || bytes.EqualFold(first, []byte("$TTL")):
 			return true
-		case first == "$GENERATE":
+		case bytes.EqualFold(first, []byte("$GENERATE")):
 			n, ok := generateCount(tokens[:ntok])
 			for range n {
 				lines = append(lines, start)
 			}
 			return ok
-		case strings.HasPrefix(first, "$"):
+		case bytes.HasPrefix(first, []byte("$")):
 			return false
 		}
 		lines = append(lines, start)
@@ -111,11 +112,11 @@ func recordLines(src string) (lines []int, ok bool) {
 
 // generateCount is how many records "$GENERATE start-stop[/step] ..."
 // yields.
-func generateCount(tokens []string) (int, bool) {
+func generateCount(tokens [][]byte) (int, bool) {
 	if len(tokens) < 2 {
 		return 0, false
 	}
-	rng, stepStr, hasStep := strings.Cut(tokens[1], "/")
+	rng, stepStr, hasStep := strings.Cut(string(tokens[1]), "/")
 	from, to, ok := strings.Cut(rng, "-")
 	a, err1 := strconv.Atoi(from)
 	b, err2 := strconv.Atoi(to)

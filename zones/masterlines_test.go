@@ -26,7 +26,7 @@ func TestRecordLines(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, ok := recordLines(c.src)
+			got, ok := recordLines([]byte(c.src))
 			if !ok || !slices.Equal(got, c.want) {
 				t.Fatalf("recordLines = %v, %v; want %v", got, ok, c.want)
 			}
@@ -40,7 +40,7 @@ func TestRecordLines(t *testing.T) {
 			}
 		})
 	}
-	if _, ok := recordLines("$INCLUDE other.zone\n"); ok {
+	if _, ok := recordLines([]byte("$INCLUDE other.zone\n")); ok {
 		t.Error("$INCLUDE counted: it must make the scan give up")
 	}
 }
