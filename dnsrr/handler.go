@@ -26,7 +26,9 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		// A bug must cost one query, not the server.
 		if r := recover(); r != nil {
 			s.log.Error().Interface("panic", r).Str("client", w.RemoteAddr().String()).Msg("query handler panicked")
-			_ = w.WriteMsg(errorReply(req, dns.RcodeServerFailure))
+			if err := w.WriteMsg(errorReply(req, dns.RcodeServerFailure)); err != nil && !udp {
+				_ = w.Close()
+			}
 		}
 	}()
 	out, err := s.respond(req, udp)
@@ -36,6 +38,11 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	}
 	if _, err := w.Write(out); err != nil {
 		s.log.Debug().Err(err).Str("client", w.RemoteAddr().String()).Msg("write failed")
+		if !udp {
+			// Part of a message may be on the wire: the stream's framing
+			// is lost, and a client that does not read is not coming back.
+			_ = w.Close()
+		}
 	}
 }
 

@@ -18,13 +18,22 @@ type Health interface {
 	Up(check *zones.Check, addr netip.Addr) bool
 	// Drained reports an operator's withdrawal of addr.
 	Drained(addr netip.Addr) bool
+	// Draining reports whether any address is drained: if none is, pools
+	// without a check are served whole without looking at their members.
+	Draining() bool
 }
 
 // healthySet is what a pool's address set serves under health checks.
 type healthySet struct {
 	set      *zones.RRset // the members to serve; nil: none (NODATA)
 	servfail bool
-	policy   bool // too few members: the pool's on_all_down decided
+}
+
+// poolKey names a pool's address set across reloads, for logging changes
+// of its state only once.
+type poolKey struct {
+	zone, pool string
+	qtype      uint16
 }
 
 // healthy returns the set as health allows it, or servfail.
@@ -40,18 +49,22 @@ func (st *served) healthy(set *zones.RRset) (*zones.RRset, bool) {
 //   - the members up and not drained, if there are at least min_healthy;
 //   - else the members up, drained or not, if there are enough: an
 //     operator's drain must not leave only dead servers in the answer;
-//   - else the pool's on_all_down: "all" serves every member not drained
-//     (every member if all are drained), "none" no address (NODATA),
-//     "servfail" SERVFAIL.
+//   - else the pool's on_all_down: "all" serves every member that is not
+//     drained and every member that is up (so every member if all are
+//     drained), "none" no address (NODATA), "servfail" SERVFAIL.
 //
 // Each address family is judged on its own, so IPv4-only clients are not
 // left without an answer because the IPv6 members are fine. Sets served
-// whole are left out of the map. prev is the previous result, so that
-// only changes of a pool's policy state are logged.
-func filterPools(snap *zones.Snapshot, h Health, prev map[*zones.RRset]healthySet, log zerolog.Logger) map[*zones.RRset]healthySet {
-	out := map[*zones.RRset]healthySet{}
+// whole are left out of the map. short lists the sets whose policy
+// decided, so that only changes are logged: prev is the previous list.
+func filterPools(snap *zones.Snapshot, h Health, prev map[poolKey]bool, log zerolog.Logger) (out map[*zones.RRset]healthySet, short map[poolKey]bool) {
+	out, short = map[*zones.RRset]healthySet{}, map[poolKey]bool{}
+	draining := h.Draining()
 	for _, z := range snap.Zones() {
 		for _, p := range z.PoolDefs {
+			if p.Check == nil && !draining {
+				continue // nothing can withdraw a member
+			}
 			n := z.Node(p.Name)
 			if n == nil {
 				continue
@@ -61,14 +74,17 @@ func filterPools(snap *zones.Snapshot, h Health, prev map[*zones.RRset]healthySe
 				if set == nil {
 					continue
 				}
-				hs, whole := decide(p, set, h)
+				hs, whole, policy := decide(p, set, h)
 				if !whole {
 					out[set] = hs
 				}
-				if was := prev[set].policy; hs.policy != was {
-					ev := log.Info()
-					msg := "pool has enough members up again"
-					if hs.policy {
+				k := poolKey{z.Origin, p.Name, typ}
+				if policy {
+					short[k] = true
+				}
+				if policy != prev[k] {
+					ev, msg := log.Info(), "pool has enough members up again"
+					if policy {
 						ev, msg = log.Warn(), "too few pool members up"
 					}
 					ev.Str("pool", p.Name).Str("qtype", dns.TypeToString[typ]).Int("members", len(set.RRs)).
@@ -77,54 +93,65 @@ func filterPools(snap *zones.Snapshot, h Health, prev map[*zones.RRset]healthySe
 			}
 		}
 	}
-	return out
+	return out, short
 }
 
-// decide is filterPools for one set; whole reports that it is served as is.
-func decide(p *zones.Pool, set *zones.RRset, h Health) (hs healthySet, whole bool) {
-	var serving, up, undrained []dns.RR
-	for _, rr := range set.RRs {
+// decide is filterPools for one set. whole: served as is; policy: too few
+// members, on_all_down decided.
+func decide(p *zones.Pool, set *zones.RRset, h Health) (hs healthySet, whole, policy bool) {
+	// Count first: most sets are served whole and need no new slice.
+	n := len(set.RRs)
+	var upBuf, drainedBuf [16]bool // no allocation for common pool sizes
+	up, drained := upBuf[:0], drainedBuf[:0]
+	if n > len(upBuf) {
+		up, drained = make([]bool, 0, n), make([]bool, 0, n)
+	}
+	up, drained = up[:n], drained[:n]
+	nUp, nServing := 0, 0
+	for i, rr := range set.RRs {
 		a := zones.AddrOf(rr)
-		isUp, drained := h.Up(p.Check, a), h.Drained(a)
-		if isUp {
-			up = append(up, rr)
-		}
-		if !drained {
-			undrained = append(undrained, rr)
-		}
-		if isUp && !drained {
-			serving = append(serving, rr)
+		up[i], drained[i] = h.Up(p.Check, a), h.Drained(a)
+		if up[i] {
+			nUp++
+			if !drained[i] {
+				nServing++
+			}
 		}
 	}
-	need := p.Need(len(set.RRs))
-	pick := func(rrs []dns.RR) (healthySet, bool) {
-		if len(rrs) == len(set.RRs) {
+	need := p.Need(n)
+	subset := func(keep func(i int) bool) (healthySet, bool) {
+		var rrs []dns.RR
+		for i, rr := range set.RRs {
+			if keep(i) {
+				rrs = append(rrs, rr)
+			}
+		}
+		if len(rrs) == n {
+			return healthySet{}, true
+		}
+		if len(rrs) == 0 { // all drained and down: fail open to every member
 			return healthySet{}, true
 		}
 		return healthySet{set: set.WithRRs(rrs)}, false
 	}
 	switch {
-	case len(serving) >= need:
-		return pick(serving)
-	case len(up) >= need:
-		return pick(up)
+	case nServing == n:
+		return healthySet{}, true, false
+	case nServing >= need:
+		hs, whole = subset(func(i int) bool { return up[i] && !drained[i] })
+		return hs, whole, false
+	case nUp >= need:
+		hs, whole = subset(func(i int) bool { return up[i] })
+		return hs, whole, false
 	}
 	switch p.OnAllDown {
 	case zones.PolicyNone:
-		return healthySet{policy: true}, false
+		return healthySet{}, false, true
 	case zones.PolicyServfail:
-		return healthySet{servfail: true, policy: true}, false
+		return healthySet{servfail: true}, false, true
 	}
-	if len(undrained) == 0 {
-		undrained = set.RRs
-	}
-	hs, whole = pick(undrained)
-	hs.policy = true
-	if whole {
-		hs.set = set // still record that the policy decided
-		return hs, false
-	}
-	return hs, false
+	hs, whole = subset(func(i int) bool { return up[i] || !drained[i] })
+	return hs, whole, true
 }
 
 // Answers reports whether DNS answers addr for the pool named pool now:

@@ -57,6 +57,7 @@ type Server struct {
 type served struct {
 	snap   *zones.Snapshot
 	health map[*zones.RRset]healthySet
+	short  map[poolKey]bool // pools whose on_all_down decided
 	fast   *fastIndex
 }
 
@@ -96,11 +97,11 @@ func (s *Server) HealthChanged() {
 func (s *Server) publish(snap *zones.Snapshot) {
 	st := &served{snap: snap}
 	if s.health != nil {
-		var prev map[*zones.RRset]healthySet
+		var prev map[poolKey]bool
 		if old := s.state.Load(); old != nil {
-			prev = old.health
+			prev = old.short
 		}
-		st.health = filterPools(snap, s.health, prev, s.log)
+		st.health, st.short = filterPools(snap, s.health, prev, s.log)
 	}
 	st.fast = buildFastIndex(st)
 	s.state.Store(st)
@@ -200,7 +201,10 @@ func (s *Server) Shutdown(ctx context.Context) {
 	wg.Wait()
 	// Past the grace period, connections still open (a client that stopped
 	// reading, a pipeline still going) are closed, so that shutdown ends.
+	// The listeners are closed here too: a server whose goroutine had not
+	// started yet (Start failing on a later address) ignores ShutdownContext.
 	for _, l := range tcp {
+		_ = l.Listener.Close()
 		l.closeAll()
 	}
 	s.wg.Wait()

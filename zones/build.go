@@ -166,6 +166,14 @@ func build(src *source, errs *tomlfile.List) *Zone {
 			size += dns.Len(e.rr)
 		}
 		if size > dns.MaxMsgSize {
+			// Uncompressed it does not fit; measure it as it would be sent.
+			m := &dns.Msg{Compress: true}
+			for _, e := range sets[k] {
+				m.Answer = append(m.Answer, e.rr)
+			}
+			size = headerAndQuestion + m.Len() - 12
+		}
+		if size > dns.MaxMsgSize {
 			errorf(sets[k][0], "the %s set of %s is %d bytes: too big for one DNS message (64 KiB)",
 				dns.TypeToString[k.typ], k.name, size)
 		}
@@ -292,6 +300,12 @@ func build(src *source, errs *tomlfile.List) *Zone {
 		if n == nil {
 			continue
 		}
+		if cut := z.cutAbove(p.Name); cut != "" {
+			// Glue is the child's data, handed out in referrals: it is not
+			// ours to check or drain.
+			errorf(firstEntry(p.Name, n.Sets[0].Type), "a pool cannot be at or below the delegation %s", cut)
+			continue
+		}
 		for _, typ := range []uint16{dns.TypeA, dns.TypeAAAA} {
 			if s := n.Get(typ); s != nil {
 				s.Pool = p
@@ -314,8 +328,8 @@ func build(src *source, errs *tomlfile.List) *Zone {
 				}
 			}
 		}
-		if len(p.Members) < 2 {
-			continue
+		if (a == nil || len(a.RRs) < 2) && (aaaa == nil || len(aaaa.RRs) < 2) {
+			continue // one address per family: nothing to share
 		}
 		for _, s := range []*RRset{a, aaaa} {
 			if s != nil {
@@ -335,14 +349,9 @@ func build(src *source, errs *tomlfile.List) *Zone {
 		if len(n.Sets) > 0 {
 			z.Names++
 		}
-		addrs := 0
-		if s := n.Get(dns.TypeA); s != nil {
-			addrs += len(s.RRs)
-		}
-		if s := n.Get(dns.TypeAAAA); s != nil {
-			addrs += len(s.RRs)
-		}
-		if addrs > 1 {
+		if s := n.Get(dns.TypeA); s != nil && len(s.RRs) > 1 {
+			z.Pools++
+		} else if s := n.Get(dns.TypeAAAA); s != nil && len(s.RRs) > 1 {
 			z.Pools++
 		}
 	}

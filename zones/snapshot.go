@@ -115,7 +115,7 @@ type Zone struct {
 
 	Serial  uint32
 	Names   int // owner names with data
-	Pools   int // owner names with more than one address record
+	Pools   int // names with several addresses of one family: shuffled answers
 	Records int
 }
 

@@ -65,6 +65,14 @@ func (h *health) Drained(addr netip.Addr) bool {
 	return drained
 }
 
+// Draining implements dnsrr.Health.
+func (h *health) Draining() bool {
+	for range h.prober.View().Drains() {
+		return true
+	}
+	return false
+}
+
 // groups lists the pools for the admin API's /status.
 func (h *health) groups() []healthprobe.Group {
 	h.mu.RLock()

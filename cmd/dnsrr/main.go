@@ -258,7 +258,7 @@ func serve(args []string, stderr io.Writer) int {
 			log.Info().Msg("stopped")
 			return exitOK
 		case <-hup:
-			reload(opts, cfg, srv, h, log)
+			reload(ctx, opts, cfg, srv, h, log)
 		case <-h.prober.Changes():
 			srv.HealthChanged()
 		}
@@ -269,7 +269,7 @@ func serve(args []string, stderr io.Writer) int {
 // in a snapshot where each zone is either wholly new or, if its file failed
 // to load, wholly old; the prober follows the new pools, keeping the state
 // of targets that did not change.
-func reload(opts *options, running *dnsrr.Config, srv *dnsrr.Server, h *health, log zerolog.Logger) {
+func reload(ctx context.Context, opts *options, running *dnsrr.Config, srv *dnsrr.Server, h *health, log zerolog.Logger) {
 	start := time.Now()
 	fail := func(err error) {
 		log.Error().Err(err).Errs("errors", zones.Errors(err)).Dict("serials", serials(srv.Snapshot())).
@@ -300,7 +300,7 @@ func reload(opts *options, running *dnsrr.Config, srv *dnsrr.Server, h *health, 
 	// New targets (a new pool, a changed check) are undecided until their
 	// first probe, and undecided is served: wait for it, as at startup, so
 	// that a reload never puts a dead member back for a while.
-	fctx, cancel := context.WithTimeout(context.Background(), firstRoundLimit)
+	fctx, cancel := context.WithTimeout(ctx, firstRoundLimit)
 	if err := h.prober.FirstRound(fctx); err != nil {
 		log.Warn().Err(err).Msg("first probe round of new targets incomplete; undecided members are served")
 	}
