@@ -26,8 +26,9 @@ type Config struct {
 // HealthConfig is the [health] table: how the prober runs and where its
 // admin API listens.
 type HealthConfig struct {
-	// Admin is the address of the HTTP API (/status, /drain); "" (the
-	// default) turns it off. Keep it on loopback: it changes what is served.
+	// Admin is the address of the HTTP API (/status, /drain), loopback by
+	// default; "" turns it off. Keep it on loopback: it changes what is
+	// served, and it refuses requests from web pages (see LocalOnly).
 	Admin string
 	// StateFile keeps drains across restarts; "" keeps them in memory.
 	StateFile string
@@ -47,7 +48,7 @@ type Chaos struct {
 // Defaults of the configuration file, in one place.
 var (
 	DefaultListen = []string{"127.0.0.1:5353", "[::1]:5353"}
-	defaultHealth = HealthConfig{InitialState: "probe", Concurrency: 64}
+	defaultHealth = HealthConfig{Admin: "127.0.0.1:8053", InitialState: "probe", Concurrency: 64}
 	logLevels     = map[string]bool{"debug": true, "info": true, "warn": true, "error": true}
 	logFormats    = map[string]bool{"console": true, "json": true}
 )

@@ -136,7 +136,7 @@ type memberJSON struct {
 	Drained         bool       `json:"drained"`
 	DrainUntil      *time.Time `json:"drain_until,omitempty"`
 	LastCheck       *time.Time `json:"last_check,omitempty"`
-	LastOK          bool       `json:"last_ok"`
+	LastOK          *bool      `json:"last_ok,omitempty"` // checked members only
 	LastError       string     `json:"last_error,omitempty"`
 	LastFailure     *time.Time `json:"last_failure,omitempty"`
 	ConsecutiveOK   int        `json:"consecutive_ok"`
@@ -161,7 +161,8 @@ func statusReport(v *View, groups []Group, now time.Time) statusJSON {
 				if st, ok := v.Status(Target{Addr: m.Addr, Check: m.Check}.Key()); ok {
 					mj.State, mj.Serving = st.State.String(), st.Serving()
 					mj.Since, mj.LastCheck, mj.LastFailure = timePtr(st.Since), timePtr(st.LastCheck), timePtr(st.LastFailure)
-					mj.LastOK, mj.LastError = st.LastOK, st.LastError
+					lastOK := st.LastOK
+					mj.LastOK, mj.LastError = &lastOK, st.LastError
 					mj.ConsecutiveOK, mj.ConsecutiveFail = st.ConsecutiveOK, st.ConsecutiveFail
 				}
 			}
