@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Load harness: dnsperf against dnsrr and NSD serving the same zone, each
-# pinned to the same single core, dnsperf pinned to another, interleaved
-# (dnsrr NSD dnsrr NSD ...), then a fixed-rate run comparing latency.
+# Load harness: dnsperf against dnsrr, NSD and gdnsd serving the same zone,
+# each pinned to the same single core, dnsperf pinned to another,
+# interleaved (dnsrr NSD gdnsd dnsrr NSD gdnsd ...), then a fixed-rate run
+# comparing latency.
 #
 #   integration/perf/run.sh                 # 3 repeats of 10 s, then -Q runs
 #   integration/perf/run.sh -r 5 -d 20      # more and longer repeats
@@ -10,7 +11,7 @@
 # Prints per run: qps, server CPU µs per answered query (busy time of the
 # server's core from /proc/stat / answered queries), answered queries per
 # busy core-second, mean and p99 latency, lost queries, server RSS; then the
-# median ratio dnsrr/NSD of qps per core. Everything it starts is stopped by
+# median ratios dnsrr/NSD and dnsrr/gdnsd of qps per core. Everything it starts is stopped by
 # PID on exit, Ctrl-C included. Traffic stays on 127.0.0.1.
 set -euo pipefail
 
@@ -32,12 +33,14 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 need=()
 command -v dnsperf >/dev/null || need+=(dnsperf)
 command -v nsd >/dev/null || [ -x /usr/sbin/nsd ] || need+=(nsd)
+command -v gdnsd >/dev/null || [ -x /usr/sbin/gdnsd ] || need+=(gdnsd)
 command -v taskset >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then echo "missing ${need[*]}: install them (apt-get install ${need[*]})" >&2; exit 1; fi
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 NSD=$(command -v nsd || echo /usr/sbin/nsd)
+GDNSD=$(command -v gdnsd || echo /usr/sbin/gdnsd)
 
 work=$(mktemp -d /tmp/dnsrr-perf.XXXXXX)
 pids=()
@@ -71,6 +74,7 @@ awk 'BEGIN {
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port_dnsrr=$(free_port)
 port_nsd=$(free_port)
+port_gdnsd=$(free_port)
 
 cat > "$work/nsd.conf" <<EOF
 server:
@@ -96,6 +100,21 @@ zone:
   zonefile: lb.example.test.zone
 EOF
 
+# gdnsd: one UDP thread; its zone without the DS record (gdnsd has no
+# DNSSEC record types), which no query of the mix asks for.
+mkdir -p "$work/gdnsd/zones" "$work/gdnsd/run" "$work/gdnsd/state"
+grep -v ' DS ' "$zone" > "$work/gdnsd/zones/lb.example.test"
+cat > "$work/gdnsd/config" <<EOF
+options => {
+  listen => [ 127.0.0.1 ]
+  dns_port => $port_gdnsd
+  udp_threads => 1
+  tcp_threads => 1
+  run_dir => $work/gdnsd/run
+  state_dir => $work/gdnsd/state
+}
+EOF
+
 taskset -c "$server_cpu" env GOMAXPROCS=1 "$work/dnsrr" serve -listen "127.0.0.1:$port_dnsrr" \
   -zone "$root/examples/zones/lb.example.test.toml" -log-level warn 2>"$work/dnsrr.log" &
 pids+=($!)
@@ -103,6 +122,9 @@ pid_dnsrr=$!
 taskset -c "$server_cpu" "$NSD" -d -c "$work/nsd.conf" 2>"$work/nsd.err" &
 pids+=($!)
 pid_nsd=$!
+taskset -c "$server_cpu" "$GDNSD" -c "$work/gdnsd" start 2>"$work/gdnsd.err" &
+pids+=($!)
+pid_gdnsd=$!
 
 wait_ready() { # port
   for _ in $(seq 100); do
@@ -111,7 +133,11 @@ wait_ready() { # port
   done
   echo "server on port $1 did not answer" >&2; exit 1
 }
-if command -v dig >/dev/null; then wait_ready "$port_dnsrr"; wait_ready "$port_nsd"; else sleep 2; fi
+if command -v dig >/dev/null; then
+  wait_ready "$port_dnsrr"; wait_ready "$port_nsd"; wait_ready "$port_gdnsd"
+else
+  sleep 2
+fi
 
 busy_ticks() { awk -v c="cpu$server_cpu" '$1 == c { print $2+$3+$4+$7+$8+$9 }' /proc/stat; }
 rss_kb() { # pid: the process and its children (NSD forks its server)
@@ -149,20 +175,26 @@ run() {
 
 header() { printf "%-6s %9s %9s %10s %9s %9s %7s %7s\n" server qps "us/query" qps/core "mean ms" "p99 ms" lost "RSS MB"; }
 
-echo "# dnsrr vs NSD, $(nproc) cores, servers on cpu$server_cpu (GOMAXPROCS=1, NSD server-count 1), dnsperf on cpu$client_cpu, 4 clients, ${duration}s runs"
+echo "# dnsrr vs NSD vs gdnsd, $(nproc) cores, servers on cpu$server_cpu (GOMAXPROCS=1, NSD server-count 1, gdnsd udp_threads 1), dnsperf on cpu$client_cpu, 4 clients, ${duration}s runs"
 echo "## throughput (as fast as dnsperf can send)"
 header
 for i in $(seq "$repeats"); do
   run dnsrr "$port_dnsrr" "$pid_dnsrr" | tee -a "$work/rows.dnsrr"
   run nsd "$port_nsd" "$pid_nsd" | tee -a "$work/rows.nsd"
+  run gdnsd "$port_gdnsd" "$pid_gdnsd" | tee -a "$work/rows.gdnsd"
 done
-paste "$work/rows.dnsrr" "$work/rows.nsd" | awk '{ if ($12) printf "%.4f\n", $4 / $12 }' | sort -n | awk '
-  { r[NR] = $1 } END { m = (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
-  printf "median ratio dnsrr/NSD of qps per core: %.2f (over %d pairs)\n", m, NR }'
+ratio() { # other server
+  paste "$work/rows.dnsrr" "$work/rows.$1" | awk '{ if ($12) printf "%.4f\n", $4 / $12 }' | sort -n | awk -v o="$1" '
+    { r[NR] = $1 } END { m = (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
+    printf "median ratio dnsrr/%s of qps per core: %.2f (over %d pairs)\n", o, m, NR }'
+}
+ratio nsd
+ratio gdnsd
 
 echo "## fixed rate: $rate qps each"
 header
 for i in $(seq "$repeats"); do
   run dnsrr "$port_dnsrr" "$pid_dnsrr" -Q "$rate"
   run nsd "$port_nsd" "$pid_nsd" -Q "$rate"
+  run gdnsd "$port_gdnsd" "$pid_gdnsd" -Q "$rate"
 done
