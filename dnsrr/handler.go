@@ -107,7 +107,7 @@ func (s *Server) respond(req *dns.Msg, udp bool) ([]byte, error) {
 	// Too big for the client. Additional data is optional unless it is
 	// referral glue; then RFC 2181 §9: set TC rather than send a partial
 	// RRset, keeping the OPT so the client learns our payload size.
-	if !s.glueRequired(reply) {
+	if !glueRequired(reply) {
 		reply.Extra = ourOpt
 		if out, err = reply.Pack(); err != nil || len(out) <= size {
 			return out, err
@@ -131,7 +131,7 @@ func errorReply(req *dns.Msg, rcode int) *dns.Msg {
 
 // glueRequired reports whether the reply holds a referral (NS records in
 // authority), whose glue must not be dropped silently (RFC 9471).
-func (s *Server) glueRequired(reply *dns.Msg) bool {
+func glueRequired(reply *dns.Msg) bool {
 	return reply.Rcode == dns.RcodeSuccess && len(reply.Ns) > 0 && reply.Ns[0].Header().Rrtype == dns.TypeNS
 }
 

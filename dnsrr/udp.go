@@ -19,6 +19,15 @@ import (
 // fast path answering from bytes. miekg/dns's UDP server unpacks every
 // packet into a dns.Msg and spawns a goroutine per packet; at the rates an
 // authoritative server sees, that is most of the cost.
+//
+// Why this is safe: the batch calls go through the runtime's network
+// poller (non-blocking recvmmsg; on EAGAIN the goroutine parks in epoll),
+// so a worker never holds its P in a blocking system call, the GC can stop
+// it at any safepoint, and signals are delivered by the runtime as usual.
+// Shutdown sets a read deadline in the past: the blocked read returns, the
+// batch in hand is answered, and the worker exits before the socket is
+// closed. Packets still in the socket buffer at that moment are not read
+// (the kernel drops them with the socket), as with any UDP server.
 
 const (
 	// udpBatch is how many packets one system call may read or write.
