@@ -186,3 +186,18 @@ func BenchmarkAnswerUDP(b *testing.B) {
 		})
 	}
 }
+
+// A question cut short (no type and class) is malformed on every path.
+func TestTruncatedQuestionIsFormErr(t *testing.T) {
+	s := exampleServer(t)
+	pkt, _ := new(dns.Msg).SetQuestion("www.lb.example.test.", dns.TypeA).Pack()
+	for _, cut := range []int{2, 4} {
+		short := pkt[:len(pkt)-cut]
+		var wq wireQuery
+		out := s.answerUDP(short, make([]byte, 0, 512), &wq)
+		m := new(dns.Msg)
+		if err := m.Unpack(out); err != nil || m.Rcode != dns.RcodeFormatError {
+			t.Errorf("question cut by %d bytes: rcode %v (err %v), want FORMERR", cut, m.Rcode, err)
+		}
+	}
+}

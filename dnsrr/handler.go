@@ -138,6 +138,11 @@ func glueRequired(reply *dns.Msg) bool {
 // query fills reply's sections for a QUERY with one question.
 func (s *Server) query(q dns.Question, reply *dns.Msg) {
 	switch {
+	case q.Qtype == 0 || q.Qclass == 0:
+		// Reserved values (RFC 6895), and what miekg/dns reports for a
+		// question cut short: either way the query is malformed.
+		reply.Rcode = dns.RcodeFormatError
+		return
 	case q.Qclass == dns.ClassCHAOS:
 		s.chaos(q, reply)
 		return
