@@ -9,13 +9,13 @@ import (
 )
 
 // The fast path answers the common queries (an existing name inside a zone,
-// or a plain NXDOMAIN) from responses packed once per node, on its first
-// query after a swap: per query it copies bytes, patches the header and the
-// question's case, and permutes the address RDATA of pools in place. No
-// allocation, no miekg/dns on the way. Everything else (referrals,
-// wildcards, ANY, DS, odd flags, truncation) takes the full path in
-// respond, which also builds these templates, so both paths give the same
-// answers by construction.
+// a name a wildcard covers, a plain NXDOMAIN) from responses packed once per
+// node, on its first query after a swap: per query it copies bytes, patches
+// the header and the question's case, and permutes the address RDATA of
+// pools in place. No allocation, no miekg/dns on the way. Everything else
+// (referrals, ANY, DS, a wildcard CNAME, odd flags, truncation) takes the
+// full path in respond, which also builds these templates, so both paths
+// give the same answers by construction (TestFastPathMatchesFullPath).
 
 // fastIndex holds the fast path's data for one served state: per zone, the
 // negative answer's tail, and per node a slot for its templates, filled on
@@ -33,6 +33,8 @@ type fastZone struct {
 	// pointer into the question): type, class, TTL, RDLENGTH, RDATA.
 	negTail []byte
 	slots   []atomic.Pointer[fastNode] // by zones.Node.ID
+	// wild holds what a wildcard node synthesizes, by its zones.Node.ID.
+	wild []atomic.Pointer[wildNode]
 }
 
 type fastNode struct {
@@ -78,6 +80,7 @@ func buildFastIndex(st *served) *fastIndex {
 			originLen: len(wireName(z.Origin)),
 			negTail:   tail,
 			slots:     make([]atomic.Pointer[fastNode], z.NodeCount()),
+			wild:      make([]atomic.Pointer[wildNode], z.NodeCount()),
 		}
 	}
 	return ix
@@ -225,10 +228,13 @@ func (ix *fastIndex) respond(q *wireQuery, pkt, out []byte, limit int) []byte {
 	// cases the full path handles (a wildcard to expand, a delegation).
 	for off, end := dns.NextLabel(name, 0); !end; off, end = dns.NextLabel(name, off) {
 		if n := z.Node(name[off:]); n != nil {
-			if n.Wildcard != nil || z.Delegation(n.Name) != nil {
-				return nil
+			if z.Delegation(n.Name) != nil {
+				return nil // a referral
 			}
-			return fz.nxdomain(q, pkt, out, limit)
+			if n.Wildcard != nil {
+				return fz.wildcard(ix.st, n.Wildcard).write(q, pkt, out, limit, fz)
+			}
+			return fz.negative(q, pkt, out, limit, dns.RcodeNameError)
 		}
 	}
 	return nil
@@ -259,7 +265,9 @@ func (t *template) write(q *wireQuery, pkt, out []byte, limit int) []byte {
 	return out
 }
 
-func (fz *fastZone) nxdomain(q *wireQuery, pkt, out []byte, limit int) []byte {
+// negative writes an NXDOMAIN or NODATA answer: the question as asked and
+// the zone's negative SOA, whose owner points into the question.
+func (fz *fastZone) negative(q *wireQuery, pkt, out []byte, limit, rcode int) []byte {
 	size := q.qend + 2 + len(fz.negTail)
 	if q.edns {
 		size += optLen
@@ -268,7 +276,7 @@ func (fz *fastZone) nxdomain(q *wireQuery, pkt, out []byte, limit int) []byte {
 		return nil
 	}
 	out = append(out[:0], pkt[:q.qend]...)
-	be.PutUint16(out[2:], flagQR|flagAA|q.flags&(flagRD|flagCD)|dns.RcodeNameError)
+	be.PutUint16(out[2:], flagQR|flagAA|q.flags&(flagRD|flagCD)|uint16(rcode))
 	be.PutUint16(out[6:], 0) // ANCOUNT
 	be.PutUint16(out[8:], 1) // NSCOUNT: the SOA
 	be.PutUint16(out[10:], 0)
@@ -276,6 +284,125 @@ func (fz *fastZone) nxdomain(q *wireQuery, pkt, out []byte, limit int) []byte {
 	ptr := 0xC000 | (headerLen + q.nameLen - fz.originLen)
 	out = append(out, byte(ptr>>8), byte(ptr))
 	out = append(out, fz.negTail...)
+	if q.edns {
+		be.PutUint16(out[10:], 1)
+		out = appendOPT(out, q.do)
+	}
+	return out
+}
+
+// wildNode is what a wildcard node synthesizes (RFC 4592): per type, the
+// answer records without their owner, which at query time is a pointer to
+// the question, so one template serves every name the wildcard covers.
+type wildNode struct {
+	full  bool // a CNAME to chase, or additional data: the full path
+	types []wildSet
+}
+
+type wildSet struct {
+	qtype uint16
+	tails []byte // each record after its owner: type, class, TTL, RDLENGTH, RDATA
+	n     int
+	// pools locate RDATA relative to the start of the answer section, each
+	// record being a 2-byte owner pointer and its tail.
+	pools []rdataRun
+}
+
+// wildcard returns the wildcard node's synthesis data, built on first use.
+func (fz *fastZone) wildcard(st *served, w *zones.Node) *wildNode {
+	if wn := fz.wild[w.ID].Load(); wn != nil {
+		return wn
+	}
+	wn := buildWildNode(st, w)
+	if !fz.wild[w.ID].CompareAndSwap(nil, wn) {
+		return fz.wild[w.ID].Load()
+	}
+	return wn
+}
+
+func buildWildNode(st *served, w *zones.Node) *wildNode {
+	wn := &wildNode{}
+	if w.Get(dns.TypeCNAME) != nil {
+		wn.full = true
+		return wn
+	}
+	buf := make([]byte, dns.MaxMsgSize)
+	owner := len(wireName(w.Name))
+	for _, set := range w.Sets {
+		if set.Type == dns.TypeDS {
+			continue
+		}
+		res := result{fileOrder: true}
+		lookup(st, w.Name, set.Type, &res)
+		if res.rcode != dns.RcodeSuccess || !res.aa || len(res.ns) > 0 || len(res.extra) > 0 {
+			wn.types = append(wn.types, wildSet{qtype: set.Type, n: -1}) // full path
+			continue
+		}
+		ws := wildSet{qtype: set.Type, n: len(res.answer)}
+		offs := make([]int, len(res.answer))
+		for i, rr := range res.answer {
+			n, err := dns.PackRR(dns.Copy(rr), buf, 0, nil, false)
+			if err != nil {
+				wn.full = true
+				return wn
+			}
+			offs[i] = 2 + len(ws.tails) + i*2 + 10 // RDATA, counted from the answer section
+			ws.tails = append(ws.tails, buf[owner:n]...)
+		}
+		for _, p := range res.pools {
+			size := 4
+			if p.set.Type == dns.TypeAAAA {
+				size = 16
+			}
+			ws.pools = append(ws.pools, rdataRun{off: offs[p.start], stride: 2 + 10 + size, size: size, n: len(p.set.RRs), set: p.set})
+		}
+		wn.types = append(wn.types, ws)
+	}
+	return wn
+}
+
+// write synthesizes the answer to q from the wildcard, or returns nil for
+// the full path.
+func (wn *wildNode) write(q *wireQuery, pkt, out []byte, limit int, fz *fastZone) []byte {
+	if wn.full {
+		return nil
+	}
+	var ws *wildSet
+	for i := range wn.types {
+		if wn.types[i].qtype == q.qtype {
+			ws = &wn.types[i]
+		}
+	}
+	if ws == nil {
+		return fz.negative(q, pkt, out, limit, dns.RcodeSuccess) // NODATA at the wildcard
+	}
+	if ws.n < 0 {
+		return nil
+	}
+	size := q.qend + 2*ws.n + len(ws.tails)
+	if q.edns {
+		size += optLen
+	}
+	if size > limit {
+		return nil
+	}
+	out = append(out[:0], pkt[:q.qend]...)
+	be.PutUint16(out[2:], flagQR|flagAA|q.flags&(flagRD|flagCD))
+	be.PutUint16(out[6:], uint16(ws.n))
+	be.PutUint16(out[8:], 0)
+	be.PutUint16(out[10:], 0)
+	for rest := ws.tails; len(rest) > 0; {
+		// Owner: the question's name (0xC00C); the tail's length is in its
+		// RDLENGTH, after type, class and TTL.
+		l := 10 + int(be.Uint16(rest[8:]))
+		out = append(out, 0xC0, headerLen)
+		out = append(out, rest[:l]...)
+		rest = rest[l:]
+	}
+	for _, run := range ws.pools {
+		run.off += q.qend // offsets count from the start of the answer section
+		run.reorder(out)
+	}
 	if q.edns {
 		be.PutUint16(out[10:], 1)
 		out = appendOPT(out, q.do)

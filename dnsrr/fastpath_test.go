@@ -168,6 +168,7 @@ func BenchmarkAnswerUDP(b *testing.B) {
 		{"cname-to-pool", "docs.lb.example.test.", dns.TypeA},
 		{"nxdomain", "nope.lb.example.test.", dns.TypeA},
 		{"nodata", "mail.lb.example.test.", dns.TypeAAAA},
+		{"wildcard-pool", "host.apps.lb.example.test.", dns.TypeA},
 		{"referral-full-path", "x.dev.lb.example.test.", dns.TypeA},
 	}
 	for _, c := range cases {
@@ -198,6 +199,40 @@ func TestTruncatedQuestionIsFormErr(t *testing.T) {
 		m := new(dns.Msg)
 		if err := m.Unpack(out); err != nil || m.Rcode != dns.RcodeFormatError {
 			t.Errorf("question cut by %d bytes: rcode %v (err %v), want FORMERR", cut, m.Rcode, err)
+		}
+	}
+}
+
+// Wildcard answers come from the fast path too, and their pools are
+// shuffled: over 2000 answers for the 2-address *.apps pool, each address
+// comes first a binomial(2000, 1/2) number of times; outside 1000 ± 74
+// (3.29 standard deviations) is a false alarm once in a thousand runs.
+func TestWildcardPoolShuffledOnFastPath(t *testing.T) {
+	s := exampleServer(t)
+	q := new(dns.Msg).SetQuestion("Host.Apps.lb.example.test.", dns.TypeA)
+	q.SetEdns0(1232, false)
+	pkt, _ := q.Pack()
+	var wq wireQuery
+	if !parseQuery(pkt, &wq) || s.state.Load().fast.respond(&wq, pkt, make([]byte, 0, 512), 1232) == nil {
+		t.Fatal("wildcard query not answered by the fast path")
+	}
+	first := map[string]int{}
+	for range 2000 {
+		out := s.answerUDP(pkt, make([]byte, 0, 512), &wq)
+		m := new(dns.Msg)
+		if err := m.Unpack(out); err != nil || len(m.Answer) != 2 {
+			t.Fatalf("answer %v (err %v)", m, err)
+		}
+		for _, rr := range m.Answer {
+			if !strings.EqualFold(rr.Header().Name, "host.apps.lb.example.test.") {
+				t.Fatalf("owner %s, want the query name", rr.Header().Name)
+			}
+		}
+		first[m.Answer[0].(*dns.A).A.String()]++
+	}
+	for _, a := range []string{"192.0.2.80", "192.0.2.81"} {
+		if c := first[a]; c < 1000-74 || c > 1000+74 {
+			t.Errorf("%s first in %d of 2000 answers: %v", a, c, first)
 		}
 	}
 }
