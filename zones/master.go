@@ -3,10 +3,14 @@ package zones
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/dnsrr/dnsrr/zones/tomlfile"
 	"github.com/miekg/dns"
@@ -23,30 +27,11 @@ func loadMaster(path string, errs *tomlfile.List) *source {
 		errs.Append(err)
 		return nil
 	}
-	// About one record per line: size the slice once.
-	src := &source{file: path, foldDuplicates: true, entries: make([]entry, 0, bytes.Count(text, []byte{'\n'})+1)}
-	// Where each record starts, found beside the parser on another core.
-	type linesResult struct {
-		lines []int
-		ok    bool
-	}
-	scanned := make(chan linesResult, 1)
-	go func() {
-		lines, ok := recordLines(text)
-		scanned <- linesResult{lines, ok}
-	}()
-	zp := dns.NewZoneParser(bytes.NewReader(text), originFromFileName(path), path)
-	zp.SetIncludeAllowed(false) // an $INCLUDE could read any file the server can
-	var soaOwner string
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		yieldEvery(len(src.entries))
-		if rr.Header().Rrtype == dns.TypeSOA && soaOwner == "" {
-			soaOwner = strings.ToLower(rr.Header().Name)
-		}
-		src.entries = append(src.entries, entry{rr: rr, order: OrderRandom})
-	}
-	scan := <-scanned
-	if err := zp.Err(); err != nil {
+	src := &source{file: path, foldDuplicates: true}
+	origin := originFromFileName(path)
+	scan := scanMaster(text, parallelParts(len(text)), origin)
+	rrs, err := parseMaster(text, scan.parts, origin, path)
+	if err != nil {
 		var pe *dns.ParseError
 		if errors.As(err, &pe) {
 			errs.Append(masterError(path, pe))
@@ -54,6 +39,14 @@ func loadMaster(path string, errs *tomlfile.List) *source {
 			errs.Add(path, 0, "", "%v", err)
 		}
 		return nil
+	}
+	src.entries = make([]entry, len(rrs))
+	var soaOwner string
+	for i, rr := range rrs {
+		if rr.Header().Rrtype == dns.TypeSOA && soaOwner == "" {
+			soaOwner = strings.ToLower(rr.Header().Name)
+		}
+		src.entries[i] = entry{rr: rr, order: OrderRandom}
 	}
 	if scan.ok && len(scan.lines) == len(src.entries) {
 		for i := range src.entries {
@@ -73,6 +66,65 @@ func loadMaster(path string, errs *tomlfile.List) *source {
 		}
 	}
 	return src
+}
+
+// parallelParts is how many pieces to parse a master file of size bytes
+// in: one per CPU for large files, where parsing dominates loading.
+func parallelParts(size int) int {
+	if size < 1<<20 {
+		return 1
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// parseMaster parses a master file with miekg/dns, in parallel pieces when
+// scanMaster found where to cut it. Each piece starts at a record with an
+// explicit owner, behind the $ORIGIN and $TTL in force there, so it parses
+// as it would in place. On any error the file is parsed again whole, so
+// that the error is the one (and on the line) a sequential parse gives.
+func parseMaster(text []byte, parts []masterPart, origin, path string) ([]dns.RR, error) {
+	if len(parts) > 0 {
+		results := make([][]dns.RR, len(parts)+1)
+		failed := make([]bool, len(parts)+1)
+		var wg sync.WaitGroup
+		for k := range results {
+			from, to, prefix := 0, len(text), ""
+			if k > 0 {
+				from, prefix = parts[k-1].offset, parts[k-1].prefix
+			}
+			if k < len(parts) {
+				to = parts[k].offset
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := io.MultiReader(strings.NewReader(prefix), bytes.NewReader(text[from:to]))
+				results[k], failed[k] = parseAll(r, origin, path)
+			}()
+		}
+		wg.Wait()
+		if !slices.Contains(failed, true) {
+			return slices.Concat(results...), nil
+		}
+	}
+	zp := dns.NewZoneParser(bytes.NewReader(text), origin, path)
+	zp.SetIncludeAllowed(false) // an $INCLUDE could read any file the server can
+	rrs := make([]dns.RR, 0, bytes.Count(text, []byte{'\n'})+1)
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		yieldEvery(len(rrs))
+		rrs = append(rrs, rr)
+	}
+	return rrs, zp.Err()
+}
+
+func parseAll(r io.Reader, origin, path string) (rrs []dns.RR, failed bool) {
+	zp := dns.NewZoneParser(r, origin, path)
+	zp.SetIncludeAllowed(false)
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		yieldEvery(len(rrs))
+		rrs = append(rrs, rr)
+	}
+	return rrs, zp.Err() != nil
 }
 
 // masterError restates a miekg/dns parse error as file:line: message.

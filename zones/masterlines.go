@@ -12,11 +12,39 @@ import (
 // this scan cannot count; errors then go without a line rather than with
 // a wrong one.
 func recordLines(src []byte) (lines []int, ok bool) {
+	sc := scanMaster(src, 0, "")
+	return sc.lines, sc.ok
+}
+
+// masterScan is what one pass over a master file finds: where each record
+// starts, and where the file may be cut into parts that parse on their own.
+type masterScan struct {
+	lines []int
+	ok    bool
+	// parts start at records with an explicit owner, with the $ORIGIN and
+	// $TTL in force there; nil when the file cannot be cut safely (no $TTL
+	// before the first record, $GENERATE).
+	parts []masterPart
+}
+
+type masterPart struct {
+	offset int    // byte offset where the part starts
+	prefix string // $ORIGIN and $TTL to set before it
+}
+
+// scanMaster scans src; with parts > 1 it also cuts it into about that
+// many pieces of similar size. origin is the parser's initial origin.
+func scanMaster(src []byte, parts int, origin string) (sc masterScan) {
 	line, depth, inQuote := 1, 0, false
 	var tokens [2][]byte // the first two tokens of the current logical record
 	ntok := 0
-	start := 0     // line where the current logical record started, 0 before its first token
-	tokStart := -1 // offset where the current token started, -1 between tokens
+	start := 0        // line where the current logical record started, 0 before its first token
+	startOff := 0     // its byte offset
+	ownerSet := false // the record began in column 0: its owner is explicit
+	tokStart := -1    // offset where the current token started, -1 between tokens
+	ttl, seenRecord, cuttable := "", false, parts > 1
+	nextCut := len(src) / max(parts, 1)
+	var lines []int
 	endToken := func(i int) {
 		if tokStart >= 0 && ntok < len(tokens) {
 			tokens[ntok] = src[tokStart:i]
@@ -35,9 +63,18 @@ func recordLines(src []byte) (lines []int, ok bool) {
 			first = tokens[0]
 		}
 		switch {
-		case bytes.EqualFold(first, []byte("$ORIGIN")) || bytes.EqualFold(first, []byte("$TTL")):
+		case bytes.EqualFold(first, []byte("$ORIGIN")):
+			if ntok > 1 {
+				origin = string(tokens[1])
+			}
+			return true
+		case bytes.EqualFold(first, []byte("$TTL")):
+			if ntok > 1 {
+				ttl = string(tokens[1])
+			}
 			return true
 		case bytes.EqualFold(first, []byte("$GENERATE")):
+			cuttable = false
 			n, ok := generateCount(tokens[:ntok])
 			for range n {
 				lines = append(lines, start)
@@ -46,13 +83,22 @@ func recordLines(src []byte) (lines []int, ok bool) {
 		case bytes.HasPrefix(first, []byte("$")):
 			return false
 		}
+		if !seenRecord && ttl == "" {
+			cuttable = false // records inherit the previous record's TTL
+		}
+		seenRecord = true
+		if cuttable && ownerSet && startOff >= nextCut && strings.HasSuffix(origin, ".") {
+			sc.parts = append(sc.parts, masterPart{offset: startOff, prefix: "$ORIGIN " + origin + "\n$TTL " + ttl + "\n"})
+			nextCut = startOff + len(src)/parts
+		}
 		lines = append(lines, start)
 		return true
 	}
 	for i := 0; i < len(src); i++ {
 		c := src[i]
 		if start == 0 && c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != ';' {
-			start = line
+			start, startOff = line, i
+			ownerSet = i == 0 || src[i-1] == '\n'
 		}
 		switch {
 		case c == '\\':
@@ -90,7 +136,7 @@ func recordLines(src []byte) (lines []int, ok bool) {
 		case c == '\n':
 			if depth == 0 {
 				if !endRecord(i) {
-					return nil, false
+					return sc
 				}
 			} else {
 				endToken(i)
@@ -105,9 +151,13 @@ func recordLines(src []byte) (lines []int, ok bool) {
 		}
 	}
 	if !endRecord(len(src)) {
-		return nil, false
+		return sc
 	}
-	return lines, depth == 0 && !inQuote
+	sc.lines, sc.ok = lines, depth == 0 && !inQuote
+	if !cuttable || !sc.ok {
+		sc.parts = nil
+	}
+	return sc
 }
 
 // generateCount is how many records "$GENERATE start-stop[/step] ..."

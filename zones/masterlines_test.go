@@ -1,6 +1,8 @@
 package zones
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -42,5 +44,75 @@ func TestRecordLines(t *testing.T) {
 	}
 	if _, ok := recordLines([]byte("$INCLUDE other.zone\n")); ok {
 		t.Error("$INCLUDE counted: it must make the scan give up")
+	}
+}
+
+// Parsing a master file in pieces must give exactly what one sequential
+// parse gives, record for record: $ORIGIN and $TTL changing along the way,
+// owners left blank, records spanning lines, relative names, comments.
+func TestParallelParseMatchesSequential(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("$TTL 300\n$ORIGIN big.test.\n@ IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\n")
+	for i := range 40000 {
+		switch i % 1000 {
+		case 250:
+			fmt.Fprintf(&b, "$ORIGIN sub%d.big.test.\n", i)
+		case 500:
+			fmt.Fprintf(&b, "$TTL %d\n", 60+i%7)
+		case 750:
+			b.WriteString("$ORIGIN big.test.\n")
+		}
+		fmt.Fprintf(&b, "h%d IN A 10.0.%d.%d ; host %d\n", i, i/256%256, i%256, i)
+		fmt.Fprintf(&b, "   120 IN AAAA 2001:db8::%x\n", i)
+		if i%97 == 0 {
+			fmt.Fprintf(&b, "t%d IN TXT ( \"a;b\"\n   \"c(d\" )\nm%d IN MX 10 h%d\n", i, i, i)
+		}
+	}
+	text := []byte(b.String())
+	sc := scanMaster(text, 4, "big.test.")
+	if !sc.ok || len(sc.parts) < 2 {
+		t.Fatalf("scan ok %v, %d parts", sc.ok, len(sc.parts))
+	}
+	parallel, err := parseMaster(text, sc.parts, "big.test.", "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sequential, err := parseMaster(text, nil, "big.test.", "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parallel) != len(sequential) || len(sc.lines) != len(sequential) {
+		t.Fatalf("%d records in parallel, %d sequential, %d lines", len(parallel), len(sequential), len(sc.lines))
+	}
+	for i := range sequential {
+		if p, s := parallel[i].String(), sequential[i].String(); p != s {
+			t.Fatalf("record %d: parallel %q, sequential %q", i, p, s)
+		}
+	}
+	// Without a $TTL before the first record, TTLs carry over from record
+	// to record: such a file is parsed whole.
+	if sc := scanMaster([]byte(strings.Replace(string(text), "$TTL 300\n", "", 1)), 4, "big.test."); sc.parts != nil {
+		t.Errorf("cut a file whose records inherit TTLs: %d parts", len(sc.parts))
+	}
+}
+
+// An error in any piece is reported as a whole-file parse reports it,
+// with the file's own line number.
+func TestParallelParseErrorLine(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("$TTL 300\n$ORIGIN big.test.\n@ IN SOA ns1 h 1 2 3 4 5\n")
+	for i := range 30000 {
+		fmt.Fprintf(&b, "h%d IN A 10.0.%d.%d\n", i, i/256%256, i%256)
+	}
+	b.WriteString("bad IN A 300.1.2.3\n") // line 30004
+	text := []byte(b.String())
+	sc := scanMaster(text, 4, "big.test.")
+	_, err := parseMaster(text, sc.parts, "big.test.", "big.zone")
+	var pe *dns.ParseError
+	if len(sc.parts) < 2 || !errors.As(err, &pe) {
+		t.Fatalf("%d parts, err %v", len(sc.parts), err)
+	}
+	if msg, line := splitParseError(pe); line != 30004 {
+		t.Errorf("error %q at line %d, want 30004", msg, line)
 	}
 }
