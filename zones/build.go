@@ -2,6 +2,7 @@ package zones
 
 import (
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -102,7 +103,7 @@ func build(src *source, errs *tomlfile.List) *Zone {
 			errorf(e, "class %s is not served; only IN", dns.ClassToString[h.Class])
 			continue
 		}
-		if !dns.IsSubDomain(origin, h.Name) {
+		if !inZone(origin, h.Name) {
 			errorf(e, "%s is outside the zone %s", h.Name, origin)
 			continue
 		}
@@ -115,10 +116,13 @@ func build(src *source, errs *tomlfile.List) *Zone {
 			continue
 		}
 		// The parser accepts some data it cannot encode (a DS digest that is
-		// not hex): find out now, not when a query asks for it.
-		if _, err := dns.PackRR(e.rr, packBuf, 0, nil, false); err != nil {
-			errorf(e, "%q cannot be encoded: %v", rdata(e.rr), err)
-			continue
+		// not hex): find out now, not when a query asks for it. Addresses
+		// always encode.
+		if h.Rrtype != dns.TypeA && h.Rrtype != dns.TypeAAAA {
+			if _, err := dns.PackRR(e.rr, packBuf, 0, nil, false); err != nil {
+				errorf(e, "%q cannot be encoded: %v", rdata(e.rr), err)
+				continue
+			}
 		}
 		k := setKey{h.Name, h.Rrtype}
 		if dup := findDuplicate(sets[k], e.rr); dup != nil {
@@ -338,7 +342,7 @@ func build(src *source, errs *tomlfile.List) *Zone {
 		}
 		z.PoolDefs = append(z.PoolDefs, p)
 	}
-	sort.Slice(z.PoolDefs, func(i, j int) bool { return z.PoolDefs[i].Name < z.PoolDefs[j].Name })
+	slices.SortFunc(z.PoolDefs, func(a, b *Pool) int { return strings.Compare(a.Name, b.Name) })
 
 	// Additional data, empty non-terminals, sorting and counts.
 	for _, n := range z.nodes {
@@ -356,7 +360,7 @@ func build(src *source, errs *tomlfile.List) *Zone {
 		}
 	}
 	for name := range z.nodes {
-		for off, end := dns.NextLabel(name, 0); !end && dns.IsSubDomain(origin, name[off:]); off, end = dns.NextLabel(name, off) {
+		for off, end := dns.NextLabel(name, 0); !end && inZone(origin, name[off:]); off, end = dns.NextLabel(name, off) {
 			node(name[off:])
 		}
 	}
@@ -434,12 +438,26 @@ func targetOf(rr dns.RR) string {
 }
 
 func findDuplicate(es []*entry, rr dns.RR) *entry {
+	addr := AddrOf(rr) // valid for A and AAAA only: compared directly, faster
 	for _, e := range es {
-		if dns.IsDuplicate(e.rr, rr) {
+		if addr.IsValid() && AddrOf(e.rr) == addr || !addr.IsValid() && dns.IsDuplicate(e.rr, rr) {
 			return e
 		}
 	}
 	return nil
+}
+
+// inZone reports whether name is origin or below it (both lower-case and
+// fully qualified). A plain suffix test does it unless the name holds
+// escapes (an escaped dot is not a label boundary).
+func inZone(origin, name string) bool {
+	if origin == "." || name == origin {
+		return true
+	}
+	if strings.IndexByte(name, '\\') < 0 {
+		return len(name) > len(origin) && strings.HasSuffix(name, origin) && name[len(name)-len(origin)-1] == '.'
+	}
+	return dns.IsSubDomain(origin, name)
 }
 
 // rdata is the presentation form of a record's data, for messages.

@@ -115,3 +115,23 @@ func TestRRsetTooBigForOneMessage(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestInZone(t *testing.T) {
+	cases := []struct {
+		origin, name string
+		want         bool
+	}{
+		{"lb.example.test.", "lb.example.test.", true},
+		{"lb.example.test.", "www.lb.example.test.", true},
+		{"lb.example.test.", "xlb.example.test.", false},
+		{"lb.example.test.", "example.test.", false},
+		{"lb.example.test.", `a\.lb.example.test.`, false}, // one label "a.lb" under example.test.
+		{"lb.example.test.", `a\.b.lb.example.test.`, true},
+		{".", "anything.test.", true},
+	}
+	for _, c := range cases {
+		if got := inZone(c.origin, c.name); got != c.want {
+			t.Errorf("inZone(%q, %q) = %v, want %v", c.origin, c.name, got, c.want)
+		}
+	}
+}

@@ -25,12 +25,12 @@ type health struct {
 
 // probePlan is what one snapshot asks the prober to do.
 type probePlan struct {
+	snap    *zones.Snapshot
 	targets []healthprobe.Target
 	checks  map[*zones.Check]*healthprobe.Check
 	// keys are the targets' keys, computed once: a health change asks for
 	// every member of every pool.
-	keys   map[member]string
-	groups []healthprobe.Group
+	keys map[member]string
 }
 
 type member struct {
@@ -74,43 +74,55 @@ func (h *health) Draining() bool {
 }
 
 // groups lists the pools for the admin API's /status.
+// Built per request (a large zone has hundreds of thousands of pools, and
+// /status is rare), from the plan's snapshot.
 func (h *health) groups() []healthprobe.Group {
 	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return h.plan.groups
+	p := h.plan
+	h.mu.RUnlock()
+	var out []healthprobe.Group
+	for _, z := range p.snap.Zones() {
+		for _, pool := range z.PoolDefs {
+			g := healthprobe.Group{Name: pool.Name}
+			hc := p.checks[pool.Check]
+			if pool.Check != nil {
+				g.Check, g.Policy = pool.Check.Name, pool.OnAllDown.String()
+			}
+			for _, a := range pool.Members {
+				g.Members = append(g.Members, healthprobe.Member{Addr: a, Check: hc})
+			}
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // planProbes derives probe targets from the snapshot's pools. Check
 // problems come back as zone errors at the check's file:line.
 func planProbes(snap *zones.Snapshot) (*probePlan, error) {
-	p := &probePlan{checks: map[*zones.Check]*healthprobe.Check{}, keys: map[member]string{}}
+	p := &probePlan{snap: snap, checks: map[*zones.Check]*healthprobe.Check{}, keys: map[member]string{}}
 	var errs []error
 	for _, z := range snap.Zones() {
 		for _, pool := range z.PoolDefs {
-			g := healthprobe.Group{Name: pool.Name}
-			var hc *healthprobe.Check
-			if pool.Check != nil {
-				var ok bool
-				if hc, ok = p.checks[pool.Check]; !ok {
-					var err error
-					if hc, err = probeCheck(pool.Check); err != nil {
-						errs = append(errs, err)
-					}
-					p.checks[pool.Check] = hc
+			if pool.Check == nil {
+				continue
+			}
+			hc, ok := p.checks[pool.Check]
+			if !ok {
+				var err error
+				if hc, err = probeCheck(pool.Check); err != nil {
+					errs = append(errs, err)
 				}
-				g.Check, g.Policy = pool.Check.Name, pool.OnAllDown.String()
+				p.checks[pool.Check] = hc
+			}
+			if hc == nil {
+				continue
 			}
 			for _, a := range pool.Members {
-				m := healthprobe.Member{Addr: a}
-				if hc != nil {
-					m.Check = hc
-					t := healthprobe.Target{Addr: a, Check: hc}
-					p.targets = append(p.targets, t)
-					p.keys[member{pool.Check, a}] = t.Key()
-				}
-				g.Members = append(g.Members, m)
+				t := healthprobe.Target{Addr: a, Check: hc}
+				p.targets = append(p.targets, t)
+				p.keys[member{pool.Check, a}] = t.Key()
 			}
-			p.groups = append(p.groups, g)
 		}
 	}
 	return p, errors.Join(errs...)

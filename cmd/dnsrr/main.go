@@ -18,7 +18,6 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -233,7 +232,7 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	// The admin API shows what DNS answers, not just what probes say.
 	groups := func() []healthprobe.Group {
-		gs := slices.Clone(h.groups())
+		gs := h.groups()
 		for i := range gs {
 			name := gs[i].Name
 			gs[i].Answered = func(a netip.Addr) bool { return srv.Answers(name, a) }
