@@ -258,6 +258,10 @@ func serve(args []string, stderr io.Writer) int {
 			return exitOK
 		case <-hup:
 			reload(ctx, opts, cfg, srv, h, log)
+			// A large reload leaves the old zones and the parser's garbage
+			// behind (unreachable only now, after reload returned): hand
+			// that memory back now rather than over the next minutes.
+			debug.FreeOSMemory()
 		case <-h.prober.Changes():
 			srv.HealthChanged()
 		}
@@ -306,9 +310,6 @@ func reload(ctx context.Context, opts *options, running *dnsrr.Config, srv *dnsr
 	cancel()
 	h.setPlan(plan)
 	srv.Swap(snap)
-	// A large reload leaves the old zones and the parser's garbage behind;
-	// hand that memory back now rather than over the next minutes.
-	debug.FreeOSMemory()
 	if loadErr != nil {
 		// Zones whose file failed keep their old version; the rest are new.
 		var kept, applied []string
