@@ -143,17 +143,6 @@ func (t *Table) Keys() []string {
 	return keys
 }
 
-// KeysByLine lists the table's keys in file order.
-func (t *Table) KeysByLine() []string {
-	keys := t.Keys()
-	lines := make(map[string]int, len(keys))
-	for _, k := range keys {
-		lines[k] = t.Line(k)
-	}
-	sort.SliceStable(keys, func(i, j int) bool { return lines[keys[i]] < lines[keys[j]] })
-	return keys
-}
-
 // Get returns the raw value at key, marking it used.
 func (t *Table) Get(key string) (any, bool) { return t.get(key) }
 

@@ -204,7 +204,7 @@ a = "192.0.2.3"
 	tb.String("origin")
 	tb.Has("tll")
 	pools, _ := tb.Table("pools")
-	for _, name := range pools.KeysByLine() {
+	for _, name := range pools.Keys() {
 		p, _ := pools.Table(name)
 		p.Strings("addresses")
 		p.Done()
@@ -226,12 +226,8 @@ a = "192.0.2.3"
 	}
 }
 
-func TestKeysByLine(t *testing.T) {
+func TestKeysSorted(t *testing.T) {
 	tb := mustParse(t, "zz = 1\naa = 2\n[mm]\n[bb]\n")
-	want := []string{"zz", "aa", "mm", "bb"}
-	if got := tb.KeysByLine(); !reflect.DeepEqual(got, want) {
-		t.Errorf("KeysByLine = %q, want %q", got, want)
-	}
 	if got := tb.Keys(); !reflect.DeepEqual(got, []string{"aa", "bb", "mm", "zz"}) {
 		t.Errorf("Keys = %q", got)
 	}
