@@ -34,8 +34,9 @@ func poolTOML(label string, addrs []string, extra string) string {
 	return fmt.Sprintf("\n[pools.%q]\naddresses = %s\nttl = 5\n%s\n", label, tomlList(addrs), extra)
 }
 
-// fast is the timing of most tests' checks.
-const fast = "interval = \"150ms\"\ntimeout = \"100ms\"\n"
+// fast is the timing of most tests' checks: short, with a timeout that a
+// loopback HTTP probe meets even on a loaded machine.
+const fast = "interval = \"400ms\"\ntimeout = \"300ms\"\n"
 
 // TestHealthStopStart: a stopped backend leaves the answers once fall
 // probes failed, and returns once rise probes succeeded, for tcp and http
@@ -60,7 +61,7 @@ func TestHealthStopStart(t *testing.T) {
 			mark := s.logMark()
 			bs[1].stop()
 			took := waitDNS(t, dnsAddr, www, dns.TypeA, served(l.ip(1), l.ip(3)))
-			t.Logf("%s withdrawn %v after its backend stopped (fall 3 × interval 150ms)", l.ip(2), took)
+			t.Logf("%s withdrawn %v after its backend stopped (fall 3 × interval 400ms)", l.ip(2), took)
 			m := adm.member(www, l.ip(2))
 			if m.State != "down" || m.Serving || m.Drained || m.LastOK || m.ConsecutiveFail < 3 || m.LastError == "" {
 				t.Errorf("stopped member: %v; want down, not serving, last_ok false, consecutive_fail >= fall (3), a last_error", m)
@@ -78,7 +79,7 @@ func TestHealthStopStart(t *testing.T) {
 			mark = s.logMark()
 			bs[1].start()
 			took = waitDNS(t, dnsAddr, www, dns.TypeA, served(l.ips(1, 2, 3)...))
-			t.Logf("%s back %v after its backend started (rise 2 × interval 150ms)", l.ip(2), took)
+			t.Logf("%s back %v after its backend started (rise 2 × interval 400ms)", l.ip(2), took)
 			m = adm.member(www, l.ip(2))
 			if m.State != "up" || !m.Serving || !m.LastOK || m.ConsecutiveOK < 2 || m.ConsecutiveFail != 0 {
 				t.Errorf("restarted member: %v; want up, serving, consecutive_ok >= rise (2)", m)
@@ -514,7 +515,10 @@ func TestHealthHTTPChecks(t *testing.T) {
 			member = l.ip(1)
 		}
 		checkName := strings.ReplaceAll(c.label, "-", "_")
-		zone += checkTOML(checkName, c.kind, l.port, fast+"fall = 2\nrise = 2\n"+c.keys) +
+		// A longer timeout than the other tests: a TLS handshake under -race
+		// on a loaded machine can take longer than 100 ms, and the reason
+		// checked here must be the certificate, not a timeout.
+		zone += checkTOML(checkName, c.kind, l.port, "interval = \"1s\"\ntimeout = \"800ms\"\nfall = 2\nrise = 2\n"+c.keys) +
 			poolTOML(c.label, []string{member}, fmt.Sprintf("check = %q\non_all_down = \"none\"", checkName))
 	}
 	writeFile(t, dir, "zone.toml", zone)
