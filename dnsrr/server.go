@@ -119,6 +119,12 @@ func (s *Server) Addrs() []string {
 func (s *Server) Start() error {
 	for _, a := range s.listen {
 		udp, l, err := bindPair(a, runtime.GOMAXPROCS(0))
+		if err != nil && ipv6LoopbackMissing(a, err) && len(s.listen) > 1 {
+			// The default listens on [::1] too; a host or container without
+			// IPv6 has no such address. Serve the others, and say so.
+			s.log.Warn().Err(err).Str("addr", a).Msg("no IPv6 loopback on this host: not listening there")
+			continue
+		}
 		if err != nil {
 			s.Shutdown(context.Background())
 			return fmt.Errorf("listen on %s: %w", a, err)
@@ -145,6 +151,9 @@ func (s *Server) Start() error {
 		s.udp = append(s.udp, udp...)
 		s.addrs = append(s.addrs, udp[0].LocalAddr().String())
 		s.mu.Unlock()
+	}
+	if len(s.Addrs()) == 0 {
+		return errors.New("no address to listen on")
 	}
 	return nil
 }
@@ -211,6 +220,14 @@ func (s *Server) Shutdown(ctx context.Context) {
 	for _, c := range udp {
 		c.Close()
 	}
+}
+
+// ipv6LoopbackMissing reports a failure to bind ::1 because the host has
+// no IPv6 (the address does not exist, or the family is not supported).
+func ipv6LoopbackMissing(addr string, err error) bool {
+	host, _, _ := net.SplitHostPort(addr)
+	return net.ParseIP(host).Equal(net.IPv6loopback) &&
+		(errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.EAFNOSUPPORT))
 }
 
 // bindPair binds n UDP sockets (one per worker) and a TCP listener on one
