@@ -18,8 +18,9 @@ const (
 
 var _ dns.Handler = (*Server)(nil)
 
-// ServeDNS answers one query. miekg/dns has already dropped responses (see
-// acceptQuery) and answered FORMERR to packets it cannot unpack.
+// ServeDNS answers one query arriving over TCP (UDP has its own loop, see
+// udp.go). miekg/dns has already dropped responses (see acceptQuery) and
+// answered FORMERR to messages it cannot unpack.
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	_, udp := w.LocalAddr().(*net.UDPAddr)
 	defer func() {

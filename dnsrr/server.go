@@ -22,8 +22,8 @@ import (
 )
 
 const (
-	// udpReadSize is the largest query we read; anything longer is not a
-	// query we would answer, and miekg/dns answers FORMERR for it.
+	// udpReadSize is the largest datagram we read; a longer one arrives cut
+	// short, fails to parse, and gets a header-only FORMERR (answerSlow).
 	udpReadSize = 4096
 	// maxTCPConns caps concurrent TCP clients so a flood of idle
 	// connections cannot exhaust memory or descriptors.
