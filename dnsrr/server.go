@@ -50,6 +50,9 @@ type Server struct {
 	udp     []*net.UDPConn
 	addrs   []string
 	wg      sync.WaitGroup
+	// stopping tells UDP workers that are busy (not waiting for packets)
+	// to return; idle ones are woken by a read deadline.
+	stopping atomic.Bool
 }
 
 // served is what queries read: a snapshot, what health checks withdraw
@@ -130,7 +133,7 @@ func (s *Server) Start() error {
 			return fmt.Errorf("listen on %s: %w", a, err)
 		}
 		for _, c := range udp {
-			w := newUDPWorker(s, c)
+			w := newUDPLoop(s, c)
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
@@ -194,6 +197,7 @@ func (s *Server) Shutdown(ctx context.Context) {
 	servers, udp, tcp := s.servers, s.udp, s.tcp
 	s.servers, s.udp, s.tcp = nil, nil, nil
 	s.mu.Unlock()
+	s.stopping.Store(true)
 	for _, c := range udp {
 		stopReading(c)
 	}

@@ -13,21 +13,25 @@ import (
 	"golang.org/x/net/ipv6"
 )
 
-// UDP is served by our own loop rather than miekg/dns's: one socket per
+// UDP is served by our own loops rather than miekg/dns's: one socket per
 // worker (SO_REUSEPORT spreads packets over them in the kernel), batched
-// reads and writes (recvmmsg/sendmmsg through golang.org/x/net), and the
-// fast path answering from bytes. miekg/dns's UDP server unpacks every
-// packet into a dns.Msg and spawns a goroutine per packet; at the rates an
-// authoritative server sees, that is most of the cost.
+// reads and writes, and the fast path answering from bytes. miekg/dns's UDP
+// server unpacks every packet into a dns.Msg and spawns a goroutine per
+// packet; at the rates an authoritative server sees, that is most of the
+// cost.
 //
-// Why this is safe: the batch calls go through the runtime's network
-// poller (non-blocking recvmmsg; on EAGAIN the goroutine parks in epoll),
-// so a worker never holds its P in a blocking system call, the GC can stop
-// it at any safepoint, and signals are delivered by the runtime as usual.
-// Shutdown sets a read deadline in the past: the blocked read returns, the
-// batch in hand is answered, and the worker exits before the socket is
-// closed. Packets still in the socket buffer at that moment are not read
-// (the kernel drops them with the socket), as with any UDP server.
+// On 64-bit Linux the loop is mmsgWorker (udp_mmsg_linux.go). Elsewhere, or
+// with DNSRR_UDP_IO=portable in the environment (to measure one against the
+// other), it is batchWorker below: the batch calls of golang.org/x/net,
+// which go through the runtime's poller for every batch and convert every
+// address to a net.Addr.
+//
+// batchWorker is safe for the usual reasons: the runtime parks it in epoll
+// when the socket is empty, so it never holds its P in a blocking system
+// call. Shutdown sets a read deadline in the past: the blocked read
+// returns, the batch in hand is answered, and the worker exits before the
+// socket is closed. Packets still in the socket buffer at that moment are
+// not read (the kernel drops them with the socket), as with any UDP server.
 
 const (
 	// udpBatch is how many packets one system call may read or write.
@@ -43,7 +47,20 @@ type batchConn interface {
 	WriteBatch(ms []ipv4.Message, flags int) (int, error)
 }
 
-type udpWorker struct {
+// udpLoop serves one socket until Shutdown.
+type udpLoop interface{ run() }
+
+// newUDPLoop picks the loop for a socket (see above).
+func newUDPLoop(s *Server, conn *net.UDPConn) udpLoop {
+	if os.Getenv("DNSRR_UDP_IO") != "portable" {
+		if w, err := newMmsgWorker(s, conn); err == nil {
+			return w
+		}
+	}
+	return newBatchWorker(s, conn)
+}
+
+type batchWorker struct {
 	s    *Server
 	conn *net.UDPConn
 	bc   batchConn
@@ -53,8 +70,8 @@ type udpWorker struct {
 	q    wireQuery
 }
 
-func newUDPWorker(s *Server, conn *net.UDPConn) *udpWorker {
-	w := &udpWorker{s: s, conn: conn, in: make([]ipv4.Message, udpBatch), out: make([]ipv4.Message, udpBatch)}
+func newBatchWorker(s *Server, conn *net.UDPConn) *batchWorker {
+	w := &batchWorker{s: s, conn: conn, in: make([]ipv4.Message, udpBatch), out: make([]ipv4.Message, udpBatch)}
 	if conn.LocalAddr().(*net.UDPAddr).IP.To4() != nil {
 		w.bc = ipv4.NewPacketConn(conn)
 	} else {
@@ -70,7 +87,7 @@ func newUDPWorker(s *Server, conn *net.UDPConn) *udpWorker {
 
 // run serves until the socket is closed or its read deadline passes (which
 // is how Shutdown stops reading: the batch in hand is still answered).
-func (w *udpWorker) run() {
+func (w *batchWorker) run() {
 	for {
 		n, err := w.bc.ReadBatch(w.in, 0)
 		if err != nil {
@@ -97,7 +114,7 @@ func (w *udpWorker) run() {
 	}
 }
 
-func (w *udpWorker) write(k int) {
+func (w *batchWorker) write(k int) {
 	for sent := 0; sent < k; {
 		n, err := w.bc.WriteBatch(w.out[sent:k], 0)
 		if err != nil {

@@ -7,15 +7,20 @@
 #   integration/perf/run.sh                 # 3 repeats of 10 s, then -Q runs
 #   integration/perf/run.sh -r 5 -d 20      # more and longer repeats
 #   integration/perf/run.sh --smoke         # 1 s each: checks the harness works (CI)
+#   integration/perf/run.sh --against HEAD~3 # adds dnsrr built at that revision
+#   integration/perf/run.sh --portable      # adds dnsrr with its portable UDP loop
+#   integration/perf/run.sh --only          # dnsrr (and the above) without NSD and gdnsd
 #
 # Prints per run: qps, server CPU µs per answered query (busy time of the
-# server's core from /proc/stat / answered queries), answered queries per
-# busy core-second, mean and p99 latency, lost queries, server RSS; then the
-# median ratios dnsrr/NSD and dnsrr/gdnsd of qps per core. Everything it starts is stopped by
-# PID on exit, Ctrl-C included. Traffic stays on 127.0.0.1.
+# server's core from /proc/stat / answered queries), the same from the
+# server's own processes (/proc/PID/stat user+system time), answered queries
+# per busy core-second, mean and p99 latency, lost queries, server RSS; then
+# the median ratios of qps per core of dnsrr to each other server.
+# Everything it starts is stopped by PID on exit, Ctrl-C included. Traffic
+# stays on 127.0.0.1.
 set -euo pipefail
 
-repeats=3 duration=10 rate=20000 smoke=0
+repeats=3 duration=10 rate=20000 smoke=0 against= portable=0 only=0
 server_cpu=1 client_cpu=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -23,7 +28,10 @@ while [ $# -gt 0 ]; do
     -d) duration=$2; shift 2 ;;
     -Q) rate=$2; shift 2 ;;
     --smoke) smoke=1; repeats=1; duration=1; rate=2000; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --against) against=$2; shift 2 ;;
+    --portable) portable=1; shift ;;
+    --only) only=1; shift ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -56,6 +64,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 go build -o "$work/dnsrr" "$root/cmd/dnsrr"
+if [ -n "$against" ]; then
+  rev=$(git -C "$root" rev-parse --short "$against")
+  git -C "$root" worktree add -q --detach "$work/src-$rev" "$rev"
+  (cd "$work/src-$rev" && go build -o "$work/dnsrr-$rev" ./cmd/dnsrr)
+  git -C "$root" worktree remove --force "$work/src-$rev"
+fi
 zone=$root/examples/master/lb.example.test.zone
 cp "$zone" "$work/lb.example.test.zone"
 
@@ -72,7 +86,6 @@ awk 'BEGIN {
 }' > "$work/queries"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port_dnsrr=$(free_port)
 port_nsd=$(free_port)
 port_gdnsd=$(free_port)
 
@@ -115,16 +128,24 @@ options => {
 }
 EOF
 
-taskset -c "$server_cpu" env GOMAXPROCS=1 "$work/dnsrr" serve -listen "127.0.0.1:$port_dnsrr" \
-  -zone "$root/examples/zones/lb.example.test.toml" -log-level warn 2>"$work/dnsrr.log" &
-pids+=($!)
-pid_dnsrr=$!
-taskset -c "$server_cpu" "$NSD" -d -c "$work/nsd.conf" 2>"$work/nsd.err" &
-pids+=($!)
-pid_nsd=$!
-taskset -c "$server_cpu" "$GDNSD" -c "$work/gdnsd" start 2>"$work/gdnsd.err" &
-pids+=($!)
-pid_gdnsd=$!
+# The servers, in the order they take turns: name, port, pid.
+names=() ports=() spids=()
+start_dnsrr() { # name binary [env...]
+  local name=$1 bin=$2 port; shift 2
+  port=$(free_port)
+  taskset -c "$server_cpu" env GOMAXPROCS=1 "$@" "$bin" serve -listen "127.0.0.1:$port" \
+    -zone "$root/examples/zones/lb.example.test.toml" -log-level warn 2>"$work/$name.log" &
+  pids+=($!); names+=("$name"); ports+=("$port"); spids+=($!)
+}
+start_dnsrr dnsrr "$work/dnsrr"
+[ -n "$against" ] && start_dnsrr "dnsrr@$rev" "$work/dnsrr-$rev"
+[ "$portable" = 1 ] && start_dnsrr dnsrr-xnet "$work/dnsrr" DNSRR_UDP_IO=portable
+if [ "$only" = 0 ]; then
+  taskset -c "$server_cpu" "$NSD" -d -c "$work/nsd.conf" 2>"$work/nsd.err" &
+  pids+=($!); names+=(nsd); ports+=("$port_nsd"); spids+=($!)
+  taskset -c "$server_cpu" "$GDNSD" -c "$work/gdnsd" start 2>"$work/gdnsd.err" &
+  pids+=($!); names+=(gdnsd); ports+=("$port_gdnsd"); spids+=($!)
+fi
 
 wait_ready() { # port
   for _ in $(seq 100); do
@@ -134,16 +155,28 @@ wait_ready() { # port
   echo "server on port $1 did not answer" >&2; exit 1
 }
 if command -v dig >/dev/null; then
-  wait_ready "$port_dnsrr"; wait_ready "$port_nsd"; wait_ready "$port_gdnsd"
+  for p in "${ports[@]}"; do wait_ready "$p"; done
 else
   sleep 2
 fi
 
 busy_ticks() { awk -v c="cpu$server_cpu" '$1 == c { print $2+$3+$4+$7+$8+$9 }' /proc/stat; }
-rss_kb() { # pid: the process and its children (NSD forks its server)
+family() { # pid and its descendants (NSD runs xfrd > main > server)
+  local c
+  echo "$1"
+  for c in $(pgrep -P "$1" || true); do family "$c"; done
+}
+rss_kb() { # pid
   local total=0 p
-  for p in $1 $(pgrep -P "$1" || true); do
+  for p in $(family "$1"); do
     total=$((total + $(awk '/^VmRSS/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)))
+  done
+  echo $total
+}
+proc_ticks() { # pid: user+system time of the process and its children, all threads
+  local total=0 p
+  for p in $(family "$1"); do
+    total=$((total + $(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }' || echo 0)))
   done
   echo $total
 }
@@ -152,11 +185,11 @@ hz=$(getconf CLK_TCK)
 # run NAME PORT [dnsperf options...]: one dnsperf run, one table row.
 run() {
   local name=$1 port=$2 pid=$3; shift 3
-  local before after out
-  before=$(busy_ticks)
+  local before after pbefore pafter out
+  before=$(busy_ticks); pbefore=$(proc_ticks "$pid")
   out=$(taskset -c "$client_cpu" dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries" -l "$duration" -c 4 -v "$@" 2>&1)
-  after=$(busy_ticks)
-  echo "$out" | awk -v name="$name" -v busy=$(( after - before )) -v hz="$hz" -v rss="$(rss_kb "$pid")" '
+  after=$(busy_ticks); pafter=$(proc_ticks "$pid")
+  echo "$out" | awk -v name="$name" -v busy=$(( after - before )) -v proc=$(( pafter - pbefore )) -v hz="$hz" -v rss="$(rss_kb "$pid")" '
     /^> / { lat[n++] = $NF * 1000 }
     /Queries completed:/ { done = $3 }
     /Queries lost:/ { lost = $3 }
@@ -168,33 +201,36 @@ run() {
       for (i = 0; i < n; i++) b[int(lat[i] * 1000)]++
       want = n * 0.99; acc = 0; p99 = 0
       for (us = 0; acc < want && us < 10000000; us++) { acc += b[us]; p99 = us / 1000 }
-      sec = busy / hz
-      printf "%-6s %9.0f %9.2f %10.0f %9.3f %9.3f %7d %7.1f\n", name, qps, (done ? sec * 1e6 / done : 0), (sec ? done / sec : 0), mean, p99, lost, rss / 1024
+      sec = busy / hz; psec = proc / hz
+      printf "%-12s %8.0f %9.2f %8.2f %10.0f %8.3f %8.3f %6d %6.1f\n", name, qps, (done ? sec * 1e6 / done : 0), (done ? psec * 1e6 / done : 0), (sec ? done / sec : 0), mean, p99, lost, rss / 1024
     }'
 }
 
-header() { printf "%-6s %9s %9s %10s %9s %9s %7s %7s\n" server qps "us/query" qps/core "mean ms" "p99 ms" lost "RSS MB"; }
+header() { printf "%-12s %8s %9s %8s %10s %8s %8s %6s %6s\n" server qps "us/query" "proc us" qps/core "mean ms" "p99 ms" lost "RSS MB"; }
 
-echo "# dnsrr vs NSD vs gdnsd, $(nproc) cores, servers on cpu$server_cpu (GOMAXPROCS=1, NSD server-count 1, gdnsd udp_threads 1), dnsperf on cpu$client_cpu, 4 clients, ${duration}s runs"
+echo "# ${names[*]}: $(nproc) cores, servers on cpu$server_cpu (GOMAXPROCS=1, NSD server-count 1, gdnsd udp_threads 1), dnsperf on cpu$client_cpu, 4 clients, ${duration}s runs"
 echo "## throughput (as fast as dnsperf can send)"
 header
 for i in $(seq "$repeats"); do
-  run dnsrr "$port_dnsrr" "$pid_dnsrr" | tee -a "$work/rows.dnsrr"
-  run nsd "$port_nsd" "$pid_nsd" | tee -a "$work/rows.nsd"
-  run gdnsd "$port_gdnsd" "$pid_gdnsd" | tee -a "$work/rows.gdnsd"
+  for j in "${!names[@]}"; do
+    run "${names[$j]}" "${ports[$j]}" "${spids[$j]}" | tee -a "$work/rows.${names[$j]}"
+  done
 done
-ratio() { # other server
-  paste "$work/rows.dnsrr" "$work/rows.$1" | awk '{ if ($12) printf "%.4f\n", $4 / $12 }' | sort -n | awk -v o="$1" '
-    { r[NR] = $1 } END { m = (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
-    printf "median ratio dnsrr/%s of qps per core: %.2f (over %d pairs)\n", o, m, NR }'
+ratio() { # other server: medians over the pairs of runs of qps per busy core, and of process CPU per query
+  paste "$work/rows.dnsrr" "$work/rows.$1" | awk '{ if ($14 && $4) printf "%.4f %.4f\n", $5 / $14, $13 / $4 }' | awk -v o="$1" '
+    function median(a, n,   i, j, t) {
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+      return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    { c[NR] = $1; p[NR] = $2 }
+    END { printf "dnsrr/%s: median ratio of qps per core %.2f, of queries per process CPU second %.2f (over %d pairs)\n", o, median(c, NR), median(p, NR), NR }'
 }
-ratio nsd
-ratio gdnsd
+for n in "${names[@]:1}"; do ratio "$n"; done
 
 echo "## fixed rate: $rate qps each"
 header
 for i in $(seq "$repeats"); do
-  run dnsrr "$port_dnsrr" "$pid_dnsrr" -Q "$rate"
-  run nsd "$port_nsd" "$pid_nsd" -Q "$rate"
-  run gdnsd "$port_gdnsd" "$pid_gdnsd" -Q "$rate"
+  for j in "${!names[@]}"; do
+    run "${names[$j]}" "${ports[$j]}" "${spids[$j]}" -Q "$rate"
+  done
 done
