@@ -1,7 +1,6 @@
 package zones
 
 import (
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -16,16 +15,6 @@ const maxTTL = 1<<31 - 1
 
 // headerAndQuestion is room for a header and the longest question.
 const headerAndQuestion = 12 + 255 + 4
-
-// yieldEvery lets other goroutines run every so many records. A reload
-// runs beside the server answering queries: with one CPU for both
-// (GOMAXPROCS=1), a loader that never yields would hold answers back for
-// whole 10 ms scheduler slices.
-func yieldEvery(i int) {
-	if i&31 == 31 {
-		runtime.Gosched()
-	}
-}
 
 // entry is one record on its way into a zone, with where it came from:
 // element idx (or, when -1, the whole value) of key in table at. Lines are
@@ -75,7 +64,7 @@ func (src *source) originLine() int {
 
 // build validates a file's records and assembles the zone. Every problem is
 // added to errs; the zone is nil if there were any.
-func build(src *source, errs *tomlfile.List) *Zone {
+func build(src *source, errs *tomlfile.List, p pace) *Zone {
 	before := errs.Len()
 	errorf := func(e *entry, format string, args ...any) {
 		key := e.rr.Header().Name + " " + dns.TypeToString[e.rr.Header().Rrtype]
@@ -86,16 +75,23 @@ func build(src *source, errs *tomlfile.List) *Zone {
 	}
 	origin := src.origin
 
-	// Group into RRsets by owner and type, in file order.
+	// Group into RRsets by owner and type, in file order. Records of one
+	// set usually follow each other, so the previous group is tried before
+	// the map.
 	type setKey struct {
 		name string
 		typ  uint16
 	}
-	sets := map[setKey][]*entry{}
-	var setOrder []setKey
+	type group struct {
+		key     setKey
+		entries []*entry
+	}
+	index := map[setKey]int{}
+	var groups []group
+	last := -1
 	packBuf := make([]byte, dns.MaxMsgSize)
 	for i := range src.entries {
-		yieldEvery(i)
+		p.yield(i)
 		e := &src.entries[i]
 		h := e.rr.Header()
 		h.Name = strings.ToLower(dns.Fqdn(h.Name))
@@ -125,19 +121,25 @@ func build(src *source, errs *tomlfile.List) *Zone {
 			}
 		}
 		k := setKey{h.Name, h.Rrtype}
-		if dup := findDuplicate(sets[k], e.rr); dup != nil {
+		g, found := last, last >= 0 && groups[last].key == k
+		if !found {
+			g, found = index[k]
+		}
+		if !found {
+			g = len(groups)
+			groups = append(groups, group{key: k})
+			index[k] = g
+		} else if dup := findDuplicate(groups[g].entries, e.rr); dup != nil {
 			if !src.foldDuplicates {
 				errorf(e, "duplicate record %q (first at line %d)", rdata(e.rr), dup.line())
 			}
 			continue
 		}
-		if len(sets[k]) == 0 {
-			setOrder = append(setOrder, k)
-		}
-		sets[k] = append(sets[k], e)
+		groups[g].entries = append(groups[g].entries, e)
+		last = g
 	}
 
-	z := &Zone{Origin: origin, File: src.file, nodes: map[string]*Node{}}
+	z := &Zone{Origin: origin, File: src.file, nodes: make(map[string]*Node, len(groups))}
 	node := func(name string) *Node {
 		n := z.nodes[name]
 		if n == nil {
@@ -146,40 +148,47 @@ func build(src *source, errs *tomlfile.List) *Zone {
 		}
 		return n
 	}
-	for i, k := range setOrder {
-		yieldEvery(i)
-		es := sets[k]
-		set := &RRset{Type: k.typ, TTL: es[0].rr.Header().Ttl, Order: es[0].order, rotation: new(atomic.Uint32)}
+	var prev *Node
+	for i, g := range groups {
+		p.yield(i)
+		es := g.entries
+		set := &RRset{Type: g.key.typ, TTL: es[0].rr.Header().Ttl, Order: es[0].order, rotation: new(atomic.Uint32)}
+		set.RRs = make([]dns.RR, 0, len(es))
 		for _, e := range es {
 			if e.rr.Header().Ttl != set.TTL {
 				errorf(e, "TTL %d differs from TTL %d of the same RRset (RFC 2181 §5.2)", e.rr.Header().Ttl, set.TTL)
 			}
 			set.RRs = append(set.RRs, e.rr)
 		}
-		n := node(k.name)
+		n := prev
+		if n == nil || n.Name != g.key.name {
+			n = node(g.key.name)
+		}
 		n.Sets = append(n.Sets, set)
 		z.Records += len(set.RRs)
+		prev = n
 	}
-	firstEntry := func(name string, typ uint16) *entry { return sets[setKey{name, typ}][0] }
+	sets := func(name string, typ uint16) []*entry { return groups[index[setKey{name, typ}]].entries }
+	firstEntry := func(name string, typ uint16) *entry { return sets(name, typ)[0] }
 
 	// An RRset must fit in one message (RFC 2181 §9 forbids sending part of
 	// one): over TCP nothing else can be done about it.
-	for _, k := range setOrder {
+	for _, g := range groups {
 		size := headerAndQuestion
-		for _, e := range sets[k] {
+		for _, e := range g.entries {
 			size += dns.Len(e.rr)
 		}
 		if size > dns.MaxMsgSize {
 			// Uncompressed it does not fit; measure it as it would be sent.
 			m := &dns.Msg{Compress: true}
-			for _, e := range sets[k] {
+			for _, e := range g.entries {
 				m.Answer = append(m.Answer, e.rr)
 			}
 			size = headerAndQuestion + m.Len() - 12
 		}
 		if size > dns.MaxMsgSize {
-			errorf(sets[k][0], "the %s set of %s is %d bytes: too big for one DNS message (64 KiB)",
-				dns.TypeToString[k.typ], k.name, size)
+			errorf(g.entries[0], "the %s set of %s is %d bytes: too big for one DNS message (64 KiB)",
+				dns.TypeToString[g.key.typ], g.key.name, size)
 		}
 	}
 
@@ -191,7 +200,7 @@ func build(src *source, errs *tomlfile.List) *Zone {
 			errs.Add(src.file, src.originLine(), "", "zone %s has no SOA record", origin)
 		}
 	} else if len(s.RRs) > 1 {
-		errorf(sets[setKey{origin, dns.TypeSOA}][1], "zone %s has more than one SOA record", origin)
+		errorf(sets(origin, dns.TypeSOA)[1], "zone %s has more than one SOA record", origin)
 	} else {
 		z.SOA = s
 		soa := s.RRs[0].(*dns.SOA)
@@ -324,25 +333,27 @@ func build(src *source, errs *tomlfile.List) *Zone {
 		if (a != nil && a.Pool != nil) || (aaaa != nil && aaaa.Pool != nil) || z.cutAbove(name) != "" {
 			continue
 		}
+		if (a == nil || len(a.RRs) < 2) && (aaaa == nil || len(aaaa.RRs) < 2) {
+			continue // one address per family: nothing to share
+		}
 		p := &Pool{Name: name}
 		for _, s := range []*RRset{a, aaaa} {
 			if s != nil {
 				for _, rr := range s.RRs {
 					p.Members = append(p.Members, AddrOf(rr))
 				}
-			}
-		}
-		if (a == nil || len(a.RRs) < 2) && (aaaa == nil || len(aaaa.RRs) < 2) {
-			continue // one address per family: nothing to share
-		}
-		for _, s := range []*RRset{a, aaaa} {
-			if s != nil {
 				s.Pool = p
 			}
 		}
 		z.PoolDefs = append(z.PoolDefs, p)
 	}
-	slices.SortFunc(z.PoolDefs, func(a, b *Pool) int { return strings.Compare(a.Name, b.Name) })
+	// Sorting a large zone's pools takes a while; the rest goes on meanwhile.
+	sorted := make(chan struct{})
+	p.spawn(func() {
+		defer close(sorted)
+		slices.SortFunc(z.PoolDefs, func(a, b *Pool) int { return strings.Compare(a.Name, b.Name) })
+	})
+	defer func() { <-sorted }()
 
 	// Additional data, empty non-terminals, sorting and counts.
 	for _, n := range z.nodes {
@@ -366,7 +377,16 @@ func build(src *source, errs *tomlfile.List) *Zone {
 	}
 	id := 0
 	for name, n := range z.nodes {
-		n.Wildcard = z.nodes["*."+name]
+		if strings.HasPrefix(name, "*.") {
+			parent := name[2:]
+			if parent == "" {
+				parent = "." // "*." in the root zone
+			}
+			// Every ancestor inside the zone was made a node just above.
+			if p := z.nodes[parent]; p != nil {
+				p.Wildcard = n
+			}
+		}
 		n.ID = id
 		id++
 	}

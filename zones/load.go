@@ -35,7 +35,7 @@ type Loader struct {
 // Load reads every zone file and returns one validated Snapshot, or every
 // problem found in any of them. Nothing partial is ever returned.
 func (l Loader) Load(files []string) (*Snapshot, error) {
-	snap, err := l.load(files, nil)
+	snap, err := l.load(files, nil, foreground())
 	if err != nil {
 		return nil, err
 	}
@@ -46,11 +46,14 @@ func (l Loader) Load(files []string) (*Snapshot, error) {
 // zone that old loaded from it, whole, so one bad edit takes down neither
 // its own zone nor the others. It returns the new snapshot with the
 // problems (nil if none); a broken file that old did not serve is left out.
-func (l Loader) Reload(files []string, old *Snapshot) (*Snapshot, error) {
-	return l.load(files, old)
+// It loads in the background (see pace): slower than Load, but the
+// server's threads answering queries come first.
+func (l Loader) Reload(files []string, old *Snapshot) (snap *Snapshot, err error) {
+	inBackground(func(p pace) { snap, err = l.load(files, old, p) })
+	return snap, err
 }
 
-func (l Loader) load(files []string, old *Snapshot) (*Snapshot, error) {
+func (l Loader) load(files []string, old *Snapshot, p pace) (*Snapshot, error) {
 	errs := &tomlfile.List{}
 	var list []*Zone
 	origins := map[string]string{} // origin -> file
@@ -60,14 +63,14 @@ func (l Loader) load(files []string, old *Snapshot) (*Snapshot, error) {
 		if IsTOML(f) {
 			src = loadTOML(f, l.Checks, fileErrs)
 		} else {
-			src = loadMaster(f, fileErrs)
+			src = loadMaster(f, fileErrs, p)
 		}
 		var z *Zone
 		if src != nil {
 			if prev, dup := origins[src.origin]; dup {
 				fileErrs.Add(f, src.originLine(), "", "zone %s is already loaded from %s", src.origin, prev)
 			} else {
-				z = build(src, fileErrs)
+				z = build(src, fileErrs, p)
 			}
 		}
 		if fileErrs.Len() > 0 {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,7 +20,7 @@ import (
 // relative to the origin guessed from the file name (lb.example.com.zone,
 // db.lb.example.com). An RRset of several addresses becomes a pool with the
 // default random order.
-func loadMaster(path string, errs *tomlfile.List) *source {
+func loadMaster(path string, errs *tomlfile.List, p pace) *source {
 	text, err := os.ReadFile(path)
 	if err != nil {
 		errs.Append(err)
@@ -29,8 +28,8 @@ func loadMaster(path string, errs *tomlfile.List) *source {
 	}
 	src := &source{file: path, foldDuplicates: true}
 	origin := originFromFileName(path)
-	scan := scanMaster(text, parallelParts(len(text)), origin)
-	rrs, err := parseMaster(text, scan.parts, origin, path)
+	scan := scanMaster(text, p.parts(len(text)), origin)
+	rrs, err := parseMaster(text, scan.parts, origin, path, p)
 	if err != nil {
 		var pe *dns.ParseError
 		if errors.As(err, &pe) {
@@ -68,21 +67,12 @@ func loadMaster(path string, errs *tomlfile.List) *source {
 	return src
 }
 
-// parallelParts is how many pieces to parse a master file of size bytes
-// in: one per CPU for large files, where parsing dominates loading.
-func parallelParts(size int) int {
-	if size < 1<<20 {
-		return 1
-	}
-	return runtime.GOMAXPROCS(0)
-}
-
 // parseMaster parses a master file with miekg/dns, in parallel pieces when
 // scanMaster found where to cut it. Each piece starts at a record with an
 // explicit owner, behind the $ORIGIN and $TTL in force there, so it parses
 // as it would in place. On any error the file is parsed again whole, so
 // that the error is the one (and on the line) a sequential parse gives.
-func parseMaster(text []byte, parts []masterPart, origin, path string) ([]dns.RR, error) {
+func parseMaster(text []byte, parts []masterPart, origin, path string, p pace) ([]dns.RR, error) {
 	if len(parts) > 0 {
 		results := make([][]dns.RR, len(parts)+1)
 		failed := make([]bool, len(parts)+1)
@@ -96,11 +86,11 @@ func parseMaster(text []byte, parts []masterPart, origin, path string) ([]dns.RR
 				to = parts[k].offset
 			}
 			wg.Add(1)
-			go func() {
+			p.spawn(func() {
 				defer wg.Done()
 				r := io.MultiReader(strings.NewReader(prefix), bytes.NewReader(text[from:to]))
-				results[k], failed[k] = parseAll(r, origin, path)
-			}()
+				results[k], failed[k] = parseAll(r, origin, path, p)
+			})
 		}
 		wg.Wait()
 		if !slices.Contains(failed, true) {
@@ -111,17 +101,17 @@ func parseMaster(text []byte, parts []masterPart, origin, path string) ([]dns.RR
 	zp.SetIncludeAllowed(false) // an $INCLUDE could read any file the server can
 	rrs := make([]dns.RR, 0, bytes.Count(text, []byte{'\n'})+1)
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		yieldEvery(len(rrs))
+		p.yield(len(rrs))
 		rrs = append(rrs, rr)
 	}
 	return rrs, zp.Err()
 }
 
-func parseAll(r io.Reader, origin, path string) (rrs []dns.RR, failed bool) {
+func parseAll(r io.Reader, origin, path string, p pace) (rrs []dns.RR, failed bool) {
 	zp := dns.NewZoneParser(r, origin, path)
 	zp.SetIncludeAllowed(false)
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		yieldEvery(len(rrs))
+		p.yield(len(rrs))
 		rrs = append(rrs, rr)
 	}
 	return rrs, zp.Err() != nil

@@ -73,11 +73,11 @@ func TestParallelParseMatchesSequential(t *testing.T) {
 	if !sc.ok || len(sc.parts) < 2 {
 		t.Fatalf("scan ok %v, %d parts", sc.ok, len(sc.parts))
 	}
-	parallel, err := parseMaster(text, sc.parts, "big.test.", "p")
+	parallel, err := parseMaster(text, sc.parts, "big.test.", "p", foreground())
 	if err != nil {
 		t.Fatal(err)
 	}
-	sequential, err := parseMaster(text, nil, "big.test.", "s")
+	sequential, err := parseMaster(text, nil, "big.test.", "s", foreground())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestParallelParseErrorLine(t *testing.T) {
 	b.WriteString("bad IN A 300.1.2.3\n") // line 30004
 	text := []byte(b.String())
 	sc := scanMaster(text, 4, "big.test.")
-	_, err := parseMaster(text, sc.parts, "big.test.", "big.zone")
+	_, err := parseMaster(text, sc.parts, "big.test.", "big.zone", foreground())
 	var pe *dns.ParseError
 	if len(sc.parts) < 2 || !errors.As(err, &pe) {
 		t.Fatalf("%d parts, err %v", len(sc.parts), err)

@@ -223,7 +223,6 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	defer stopProber()
 
-	debug.FreeOSMemory() // the parser's garbage, before serving
 	srv := dnsrr.New(cfg.Listen, cfg.Chaos, snap, log)
 	srv.SetHealth(h)
 	if err := srv.Start(); err != nil {
@@ -246,6 +245,7 @@ func serve(args []string, stderr io.Writer) int {
 		ev = ev.Str("admin", adminAddr)
 	}
 	ev.Int("probe_targets", len(h.plan.targets)).Str("version", buildVersion()).Msg("serving")
+	collectLoadGarbage()
 
 	for {
 		select {
@@ -258,10 +258,7 @@ func serve(args []string, stderr io.Writer) int {
 			return exitOK
 		case <-hup:
 			reload(ctx, opts, cfg, srv, h, log)
-			// A large reload leaves the old zones and the parser's garbage
-			// behind (unreachable only now, after reload returned): hand
-			// that memory back now rather than over the next minutes.
-			debug.FreeOSMemory()
+			collectLoadGarbage()
 		case <-h.prober.Changes():
 			srv.HealthChanged()
 		}
@@ -288,6 +285,7 @@ func reload(ctx context.Context, opts *options, running *dnsrr.Config, srv *dnsr
 	}
 	old := srv.Snapshot()
 	snap, loadErr := cfg.ReloadZones(old)
+	loaded := time.Now()
 	if snap == nil {
 		fail(loadErr)
 		return
@@ -309,7 +307,9 @@ func reload(ctx context.Context, opts *options, running *dnsrr.Config, srv *dnsr
 	}
 	cancel()
 	h.setPlan(plan)
+	planned := time.Now()
 	srv.Swap(snap)
+	swapped := time.Now()
 	if loadErr != nil {
 		// Zones whose file failed keep their old version; the rest are new.
 		var kept, applied []string
@@ -325,8 +325,18 @@ func reload(ctx context.Context, opts *options, running *dnsrr.Config, srv *dnsr
 		return
 	}
 	log.Info().Strs("zones", origins(snap)).Dict("serials", serials(snap)).Int("probe_targets", len(plan.targets)).
-		Float64("duration", time.Since(start).Seconds()).Msg("reload applied")
+		Float64("duration", time.Since(start).Seconds()).Float64("load_s", loaded.Sub(start).Seconds()).
+		Float64("probe_plan_s", planned.Sub(loaded).Seconds()).Float64("swap_s", swapped.Sub(planned).Seconds()).
+		Msg("reload applied")
 }
+
+// collectLoadGarbage frees the parser's garbage and, after a reload, the
+// old zones (unreachable only now), and returns the memory to the system:
+// the query path allocates nothing, so without a collection that memory
+// would stay until the next reload. It runs beside the server answering;
+// measured on a million records, answers were no slower for it than with a
+// plain runtime.GC, after which RSS stayed at twice the zone's size.
+func collectLoadGarbage() { go debug.FreeOSMemory() }
 
 // startHealth starts the prober on the snapshot's pools and waits for its
 // first round (bounded by the checks' timeouts), so that the first DNS
