@@ -236,3 +236,37 @@ func TestWildcardPoolShuffledOnFastPath(t *testing.T) {
 		}
 	}
 }
+
+// TestQueryNameText: the lookup key parseQuery builds is the lower-case
+// presentation form, and names that form would escape are left to the
+// full path.
+func TestQueryNameText(t *testing.T) {
+	for _, tc := range []struct {
+		name  string // as the client sends it (presentation form, escapes allowed)
+		want  string
+		plain bool
+	}{
+		{"www.lb.example.test.", "www.lb.example.test.", true},
+		{"WwW.LB.Example.TEST.", "www.lb.example.test.", true},
+		{".", ".", true},
+		{"_imaps._tcp.x-1.*.test.", "_imaps._tcp.x-1.*.test.", true},
+		{`a\.b.test.`, "", false},   // a dot inside a label
+		{`a\032b.test.`, "", false}, // a space
+		{`\@.test.`, "", false},
+		{`caf\195\169.test.`, "", false}, // UTF-8 bytes
+	} {
+		pkt, err := new(dns.Msg).SetQuestion(tc.name, dns.TypeA).Pack()
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var q wireQuery
+		q.plain = !tc.plain // stale state from a previous packet must not leak
+		if !parseQuery(pkt, &q) {
+			t.Fatalf("%s: rejected", tc.name)
+		}
+		got, ok := q.text()
+		if ok != tc.plain || got != tc.want {
+			t.Errorf("%s: text %q, %v; want %q, %v", tc.name, got, ok, tc.want, tc.plain)
+		}
+	}
+}

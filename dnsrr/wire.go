@@ -29,36 +29,36 @@ type wireQuery struct {
 	edns    bool
 	do      bool
 	payload int // the client's EDNS payload, at least minPayload
-	lower   [255]byte
-	textBuf [255]byte
+	plain   bool // the name needs no escapes in presentation form
+	textLen int
+	textBuf [255]byte // the name in lower-case presentation form
 }
 
 // text returns the qname in lower-case presentation form ("www.example.")
 // for map lookups, or false for names with characters that presentation
-// form escapes (the full path handles those). The string aliases a buffer
-// of q and is valid until q parses the next packet; it is only used for
-// lookups, never kept.
+// form escapes (the full path handles those). parseQuery built it; the
+// string aliases a buffer of q, is valid until q parses the next packet,
+// and is only used for lookups, never kept.
 func (q *wireQuery) text() (string, bool) {
-	n, out := q.nameLen, q.textBuf[:0]
-	if n == 1 {
-		return ".", true
-	}
-	for off := 0; q.lower[off] != 0; {
-		l := int(q.lower[off])
-		for _, c := range q.lower[off+1 : off+1+l] {
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '*') {
-				return "", false
-			}
-		}
-		out = append(out, q.lower[off+1:off+1+l]...)
-		out = append(out, '.')
-		off += 1 + l
-	}
-	if len(out) == 0 {
+	if !q.plain {
 		return "", false
 	}
-	return unsafe.String(&out[0], len(out)), true
+	return unsafe.String(&q.textBuf[0], q.textLen), true
 }
+
+// nameChar maps a byte of a label to its lower-case form when it is one
+// that presentation form writes as is, and to 0 otherwise.
+var nameChar = func() (t [256]byte) {
+	for c := range 256 {
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_', c == '*':
+			t[c] = byte(c)
+		case c >= 'A' && c <= 'Z':
+			t[c] = byte(c) + 'a' - 'A'
+		}
+	}
+	return t
+}()
 
 var be = binary.BigEndian
 
@@ -81,9 +81,8 @@ func parseQuery(pkt []byte, q *wireQuery) bool {
 	q.id = be.Uint16(pkt)
 
 	// The name: uncompressed labels (queries have nothing to point back
-	// at), lower-cased as we go. Length bytes are at most 63, below 'A',
-	// so lower-casing the whole wire form is safe.
-	off := headerLen
+	// at), written out in lower-case presentation form as we go.
+	off, t, plain := headerLen, 0, byte(1)
 	for {
 		if off >= len(pkt) {
 			return false
@@ -92,18 +91,24 @@ func parseQuery(pkt []byte, q *wireQuery) bool {
 		if l > 63 || off-headerLen+1+l > 254 || off+1+l >= len(pkt) {
 			return false
 		}
-		for i := off; i <= off+l; i++ {
-			c := pkt[i]
-			if c >= 'A' && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			q.lower[i-headerLen] = c
-		}
-		off += 1 + l
 		if l == 0 {
+			off++
 			break
 		}
+		for _, c := range pkt[off+1 : off+1+l] {
+			c = nameChar[c]
+			plain &= min(c, 1) // 0 once any byte needs escaping
+			q.textBuf[t] = c
+			t++
+		}
+		q.textBuf[t] = '.'
+		t++
+		off += 1 + l
 	}
+	if t == 0 {
+		q.textBuf[0], t = '.', 1 // the root
+	}
+	q.textLen, q.plain = t, plain == 1
 	q.nameLen = off - headerLen
 	if off+4 > len(pkt) {
 		return false
