@@ -191,7 +191,8 @@ func acceptQuery(dh dns.Header) dns.MsgAcceptAction {
 }
 
 // Shutdown stops reading new queries and waits, until ctx ends, for those
-// in flight (TCP connections included). Safe to call more than once.
+// in flight (TCP connections included). Safe to call more than once; a
+// server that was shut down is not started again.
 func (s *Server) Shutdown(ctx context.Context) {
 	s.mu.Lock()
 	servers, udp, tcp := s.servers, s.udp, s.tcp

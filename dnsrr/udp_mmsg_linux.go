@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -22,13 +23,15 @@ import (
 // converting it to a net.Addr.
 //
 // The calls are raw (syscall.RawSyscall6: no entersyscall/exitsyscall),
-// which is safe only because they cannot block: the socket is non-blocking
+// which is safe only because they do not block: the socket is non-blocking
 // and MSG_DONTWAIT is passed, so each returns after copying at most one
-// batch. While one runs the worker holds its P, as during any Go
-// computation of that length; a garbage collection or a stop-the-world
-// waits at most that long, and between calls the worker is ordinary,
-// preemptible Go code. Signals are handled by the runtime's signal thread
-// as always; a call they interrupt returns EINTR and is made again.
+// batch (the kernel may still reclaim memory or take a page fault inside,
+// as it may on any Go instruction). While one runs the worker holds its P,
+// as during any Go computation of that length; a garbage collection or a
+// stop-the-world waits at most that long, and between calls the worker is
+// ordinary, preemptible Go code. Signals are handled by the runtime on
+// whichever thread receives them, as always; a call they interrupt returns
+// EINTR and is made again.
 //
 // Shutdown sets Server.stopping, then a read deadline in the past: a busy
 // worker sees the flag after answering the batch in hand, an idle one is
@@ -48,7 +51,6 @@ const sendRetries = 3
 
 type mmsgWorker struct {
 	s     *Server
-	conn  *net.UDPConn
 	rc    syscall.RawConn
 	in    []mmsghdr
 	out   []mmsghdr
@@ -66,7 +68,7 @@ func newMmsgWorker(s *Server, conn *net.UDPConn) (udpLoop, error) {
 		return nil, err
 	}
 	w := &mmsgWorker{
-		s: s, conn: conn, rc: rc,
+		s: s, rc: rc,
 		in: make([]mmsghdr, udpBatch), out: make([]mmsghdr, udpBatch),
 		inIov: make([]unix.Iovec, udpBatch), ouIov: make([]unix.Iovec, udpBatch),
 		names: make([]unix.RawSockaddrInet6, udpBatch),
@@ -115,9 +117,11 @@ func (w *mmsgWorker) readAndAnswer(fd uintptr) bool {
 		case unix.EINTR:
 			continue
 		default:
-			// Errors queued on the socket concern one earlier datagram
-			// (ICMP from a client that went away), not the socket.
-			w.s.log.Debug().Err(errno).Msg("udp read")
+			// Nothing should get here: an unconnected UDP socket queues no
+			// ICMP errors. Should a bug make the error persist, pause
+			// rather than spin.
+			w.s.log.Warn().Err(errno).Msg("udp read")
+			time.Sleep(10 * time.Millisecond)
 			continue
 		}
 		k := 0

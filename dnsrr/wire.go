@@ -28,7 +28,7 @@ type wireQuery struct {
 	qend    int // offset just past the question
 	edns    bool
 	do      bool
-	payload int // the client's EDNS payload, at least minPayload
+	payload int  // the client's EDNS payload, at least minPayload
 	plain   bool // the name needs no escapes in presentation form
 	textLen int
 	textBuf [255]byte // the name in lower-case presentation form

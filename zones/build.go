@@ -168,7 +168,12 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 		z.Records += len(set.RRs)
 		prev = n
 	}
-	sets := func(name string, typ uint16) []*entry { return groups[index[setKey{name, typ}]].entries }
+	sets := func(name string, typ uint16) []*entry {
+		if g, ok := index[setKey{name, typ}]; ok {
+			return groups[g].entries
+		}
+		return nil
+	}
 	firstEntry := func(name string, typ uint16) *entry { return sets(name, typ)[0] }
 
 	// An RRset must fit in one message (RFC 2181 §9 forbids sending part of
@@ -348,12 +353,17 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 		z.PoolDefs = append(z.PoolDefs, p)
 	}
 	// Sorting a large zone's pools takes a while; the rest goes on meanwhile.
-	sorted := make(chan struct{})
-	p.spawn(func() {
-		defer close(sorted)
-		slices.SortFunc(z.PoolDefs, func(a, b *Pool) int { return strings.Compare(a.Name, b.Name) })
-	})
-	defer func() { <-sorted }()
+	sortPools := func() { slices.SortFunc(z.PoolDefs, func(a, b *Pool) int { return strings.Compare(a.Name, b.Name) }) }
+	if len(z.PoolDefs) < 1<<14 {
+		sortPools() // not worth a goroutine (in the background, a thread)
+	} else {
+		sorted := make(chan struct{})
+		p.spawn(func() {
+			defer close(sorted)
+			sortPools()
+		})
+		defer func() { <-sorted }()
+	}
 
 	// Additional data, empty non-terminals, sorting and counts.
 	for _, n := range z.nodes {

@@ -50,18 +50,25 @@ func (p pace) parts(size int) int {
 func (p pace) spawn(f func()) {
 	go func() {
 		if p.background {
-			lowerPriority()
+			runtime.LockOSThread()
+			if onMainThread() {
+				// The process's main thread must keep its priority: Go
+				// parks it for good, rather than ending it, when a locked
+				// goroutine exits on it, and it would stay at nice 19. Hold
+				// it while a goroutine on another thread does the work.
+				done := make(chan struct{})
+				p.spawn(func() {
+					defer close(done)
+					f()
+				})
+				<-done
+				runtime.UnlockOSThread()
+				return
+			}
+			setLowestPriority() // the thread exits with the goroutine, never unlocked
 		}
 		f()
 	}()
-}
-
-// lowerPriority locks the calling goroutine to its thread for good (the
-// thread exits with the goroutine) and gives the thread the lowest
-// scheduling priority.
-func lowerPriority() {
-	runtime.LockOSThread()
-	setLowestPriority()
 }
 
 // backgroundMu keeps background loads from overlapping: each raises
@@ -69,7 +76,18 @@ func lowerPriority() {
 var backgroundMu sync.Mutex
 
 // inBackground runs f as a background load (see pace) and waits for it.
+// Where threads have no priorities of their own it runs f in the
+// foreground: extra Ps alone would only make the load compete with the
+// server as an equal.
+//
+// GOMAXPROCS is put back exactly, so from the first reload on the runtime
+// no longer follows changes of the CPU limit (Go 1.25's default); the
+// server sized its UDP sockets at startup anyway.
 func inBackground(f func(pace)) {
+	if !threadPriorities {
+		f(foreground())
+		return
+	}
 	backgroundMu.Lock()
 	defer backgroundMu.Unlock()
 	procs := runtime.GOMAXPROCS(0)
@@ -77,8 +95,6 @@ func inBackground(f func(pace)) {
 	// At most max(workers, 2) of the load's goroutines run at once: the
 	// parsers, or the builder and the sorter of pools.
 	runtime.GOMAXPROCS(procs + max(p.workers, 2))
-	// Put back exactly (rather than SetDefaultGOMAXPROCS): the server sized
-	// its sockets by it, and a program may have set its own.
 	defer runtime.GOMAXPROCS(procs)
 	done := make(chan struct{})
 	p.spawn(func() {

@@ -2,6 +2,10 @@
 
 package zones
 
-// setLowestPriority: per-thread priorities are a Linux feature; elsewhere
-// a background load relies on its own Ps alone.
+// threadPriorities: elsewhere a nice value is the whole process's, so
+// reloads run in the foreground (see inBackground).
+const threadPriorities = false
+
 func setLowestPriority() {}
+
+func onMainThread() bool { return false }

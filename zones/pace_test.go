@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -22,14 +23,19 @@ func TestReloadInBackground(t *testing.T) {
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	procs := runtime.GOMAXPROCS(0)
+	procs, nice := runtime.GOMAXPROCS(0), mainThreadNice(t)
 	loaded, err := Load([]string{path})
 	if err != nil {
 		t.Fatal(err)
 	}
-	reloaded, err := Reload([]string{path}, loaded)
-	if err != nil {
-		t.Fatal(err)
+	var reloaded *Snapshot
+	for range 5 { // the main thread is only sometimes the one a loader goroutine lands on
+		if reloaded, err = Reload([]string{path}, loaded); err != nil {
+			t.Fatal(err)
+		}
+		if got := mainThreadNice(t); got != nice {
+			t.Fatalf("the main thread's nice value is %s after a reload, was %s", got, nice)
+		}
 	}
 	if got := runtime.GOMAXPROCS(0); got != procs {
 		t.Errorf("GOMAXPROCS %d after the reload, was %d", got, procs)
@@ -47,4 +53,18 @@ func TestReloadInBackground(t *testing.T) {
 			t.Errorf("%s differs: load %v, reload %v", name, na, nr)
 		}
 	}
+}
+
+// mainThreadNice reads the nice value of the process's main thread (Linux;
+// "" elsewhere). Go parks that thread rather than ending it, so a loader
+// goroutine must never leave it at a lowered priority.
+func mainThreadNice(t *testing.T) string {
+	t.Helper()
+	pid := strconv.Itoa(os.Getpid())
+	b, err := os.ReadFile("/proc/self/task/" + pid + "/stat")
+	if err != nil {
+		return ""
+	}
+	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	return fields[16] // field 19 of stat(5), counted after the command name
 }

@@ -307,7 +307,7 @@ func reload(ctx context.Context, opts *options, running *dnsrr.Config, srv *dnsr
 	}
 	cancel()
 	h.setPlan(plan)
-	planned := time.Now()
+	planned := time.Now() // load_s: configuration and zones; probes_s: new targets' first round
 	srv.Swap(snap)
 	swapped := time.Now()
 	if loadErr != nil {
@@ -326,7 +326,7 @@ func reload(ctx context.Context, opts *options, running *dnsrr.Config, srv *dnsr
 	}
 	log.Info().Strs("zones", origins(snap)).Dict("serials", serials(snap)).Int("probe_targets", len(plan.targets)).
 		Float64("duration", time.Since(start).Seconds()).Float64("load_s", loaded.Sub(start).Seconds()).
-		Float64("probe_plan_s", planned.Sub(loaded).Seconds()).Float64("swap_s", swapped.Sub(planned).Seconds()).
+		Float64("probes_s", planned.Sub(loaded).Seconds()).Float64("swap_s", swapped.Sub(planned).Seconds()).
 		Msg("reload applied")
 }
 
