@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/dnsrr/dnsrr/zones/tomlfile"
@@ -108,6 +109,9 @@ func (z *tomlZone) read() {
 		checks.Done()
 	}
 	if pools, ok := r.Table("pools"); ok {
+		// Room for a large zone's records up front: growing a slice of a
+		// million entries copies it over and over.
+		z.src.entries = slices.Grow(z.src.entries, 4*pools.Len())
 		for _, name := range pools.Keys() {
 			if t, ok := pools.Table(name); ok {
 				z.readPool(t, name)

@@ -133,6 +133,9 @@ func (t *Table) HasIn(table, key string) bool {
 // Has reports whether key is present (without marking it used).
 func (t *Table) Has(key string) bool { _, ok := t.m[key]; return ok }
 
+// Len is the number of keys in the table.
+func (t *Table) Len() int { return len(t.m) }
+
 // Keys lists the table's keys in sorted order, marking none used.
 func (t *Table) Keys() []string {
 	keys := make([]string, 0, len(t.m))
