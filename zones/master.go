@@ -89,7 +89,10 @@ func parseMaster(text []byte, parts []masterPart, origin, path string, p pace) (
 			p.spawn(func() {
 				defer wg.Done()
 				r := io.MultiReader(strings.NewReader(prefix), bytes.NewReader(text[from:to]))
-				results[k], failed[k] = parseAll(r, origin, path, p)
+				// Room for a record per line: growing the list as it fills
+				// made a fifth of a large file's garbage.
+				size := bytes.Count(text[from:to], []byte{'\n'}) + 1
+				results[k], failed[k] = parseAll(r, origin, path, p, size)
 			})
 		}
 		wg.Wait()
@@ -107,7 +110,8 @@ func parseMaster(text []byte, parts []masterPart, origin, path string, p pace) (
 	return rrs, zp.Err()
 }
 
-func parseAll(r io.Reader, origin, path string, p pace) (rrs []dns.RR, failed bool) {
+func parseAll(r io.Reader, origin, path string, p pace, size int) (rrs []dns.RR, failed bool) {
+	rrs = make([]dns.RR, 0, size)
 	zp := dns.NewZoneParser(r, origin, path)
 	zp.SetIncludeAllowed(false)
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
