@@ -39,7 +39,9 @@ func writeBigZone(tb testing.TB, n int) (tomlPath, masterPath string) {
 	return tomlPath, masterPath
 }
 
-// BenchmarkLoad loads a zone of 100k pools (400k address records).
+// BenchmarkLoad loads a zone of 100k pools (400k address records), at
+// startup (Load) and as a reload beside a server (Reload: low-priority
+// threads; on an idle machine it costs the thread switches).
 func BenchmarkLoad(b *testing.B) {
 	tomlPath, masterPath := writeBigZone(b, 100_000)
 	for _, c := range []struct{ name, path string }{{"toml", tomlPath}, {"master", masterPath}} {
@@ -47,6 +49,22 @@ func BenchmarkLoad(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				snap, err := Load([]string{c.path})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if got := snap.Zones()[0].Pools; got != 100_000 {
+					b.Fatalf("%d pools", got)
+				}
+			}
+		})
+		b.Run(c.name+"-reload", func(b *testing.B) {
+			old, err := Load([]string{c.path})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				snap, err := Reload([]string{c.path}, old)
 				if err != nil {
 					b.Fatal(err)
 				}
