@@ -59,6 +59,8 @@ cleanup() {
     kill -9 "$p" 2>/dev/null || true
   done
   rm -rf "$work"
+  # A --against build interrupted midway leaves git's record of its worktree.
+  [ -z "$against" ] || git -C "$root" worktree prune
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
