@@ -14,6 +14,17 @@ func (s *Server) AnswerUDP(pkt []byte) []byte {
 	return slices.Clone(s.answerUDP(pkt, make([]byte, 0, udpReadSize), &q))
 }
 
+// AnswerUDPFast answers one UDP datagram on the fast path alone; nil when
+// the fast path declines it (the full path would answer).
+func (s *Server) AnswerUDPFast(pkt []byte) []byte {
+	var q wireQuery
+	if !parseQuery(pkt, &q) {
+		return nil
+	}
+	buf := make([]byte, 0, udpReadSize)
+	return slices.Clone(s.state.Load().fast.respond(&q, pkt, buf, min(q.payload, ednsPayload)))
+}
+
 // AcceptQuery is the header screen of the TCP listeners (miekg/dns).
 var AcceptQuery = acceptQuery
 

@@ -354,12 +354,15 @@ const (
 	// tcpHandler is ServeDNS with a TCP writer, as miekg/dns's TCP server
 	// calls it: no size limit below 64 KiB.
 	tcpHandler
+	// udpFast is the UDP fast path alone: no reply when it declines a
+	// query, so a test over it proves the fast path answered.
+	udpFast
 )
 
 var allTransports = []transport{udpWire, udpHandler, tcpHandler}
 
 func (tr transport) String() string {
-	return [...]string{"udp", "udp-handler", "tcp"}[tr]
+	return [...]string{"udp", "udp-handler", "tcp", "udp-fast"}[tr]
 }
 
 func (tr transport) tcp() bool { return tr == tcpHandler }
@@ -383,11 +386,16 @@ func tryExchange(s *dnsrr.Server, q *dns.Msg, tr transport) (*dns.Msg, int, erro
 		return nil, 0, fmt.Errorf("pack query: %w", err)
 	}
 	var out []byte
-	if tr == udpWire {
+	switch tr {
+	case udpWire:
 		if out = s.AnswerUDP(wire); out == nil {
 			return nil, 0, fmt.Errorf("no reply over %v", tr)
 		}
-	} else {
+	case udpFast:
+		if out = s.AnswerUDPFast(wire); out == nil {
+			return nil, 0, fmt.Errorf("the fast path declined %v", q.Question)
+		}
+	default:
 		writes, err := serveRaw(s, wire, tr.tcp())
 		if err != nil {
 			return nil, 0, err

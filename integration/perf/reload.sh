@@ -24,10 +24,18 @@ while [ $# -gt 0 ]; do
   esac
 done
 root=$(cd "$(dirname "$0")/../.." && pwd)
-command -v dnsperf >/dev/null || { echo "dnsperf is missing (apt-get install dnsperf)" >&2; exit 1; }
+if ! command -v dnsperf >/dev/null; then
+  if [ "$(id -u)" != 0 ]; then echo "dnsperf is missing (apt-get install dnsperf)" >&2; exit 1; fi
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dnsperf >/dev/null
+fi
 work=$(mktemp -d /tmp/dnsrr-reload.XXXXXX)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
+pid= reloader=
+cleanup() {
+  # The reloader first: it must not signal a PID the system has reused.
+  [ -n "$reloader" ] && kill "$reloader" 2>/dev/null
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null
+  rm -rf "$work"
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 server_cpu=1; [ "$(nproc)" -lt 2 ] && server_cpu=0
