@@ -10,6 +10,8 @@
 #   integration/perf/run.sh --against HEAD~3 # adds dnsrr built at that revision
 #   integration/perf/run.sh --portable      # adds dnsrr with its portable UDP loop
 #   integration/perf/run.sh --only          # dnsrr (and the above) without NSD and gdnsd
+#   integration/perf/run.sh --coredns BIN   # adds CoreDNS (file + loadbalance plugins), e.g. built
+#                                           # with GOBIN=/tmp go install github.com/coredns/coredns@v1.11.3
 #
 # Prints per run: qps, server CPU µs per answered query (busy time of the
 # server's core from /proc/stat / answered queries), the same from the
@@ -20,7 +22,7 @@
 # stays on 127.0.0.1.
 set -euo pipefail
 
-repeats=3 duration=10 rate=20000 smoke=0 against= portable=0 only=0
+repeats=3 duration=10 rate=20000 smoke=0 against= portable=0 only=0 coredns=
 server_cpu=1 client_cpu=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -31,7 +33,8 @@ while [ $# -gt 0 ]; do
     --against) against=$2; shift 2 ;;
     --portable) portable=1; shift ;;
     --only) only=1; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    --coredns) coredns=$2; shift 2 ;;
+    -h|--help) sed -n '/^set -euo/q;2,$p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -162,6 +165,12 @@ start_dnsrr() { # name binary [env...]
 start_dnsrr dnsrr "$work/dnsrr"
 [ -n "$against" ] && start_dnsrr "dnsrr@$rev" "$work/dnsrr-$rev"
 [ "$portable" = 1 ] && start_dnsrr dnsrr-xnet "$work/dnsrr" DNSRR_UDP_IO=portable
+if [ -n "$coredns" ]; then
+  port_coredns=$(free_port)
+  printf 'lb.example.test:%s {\n  bind 127.0.0.1\n  file %s\n  loadbalance\n}\n' "$port_coredns" "$work/lb.example.test.zone" > "$work/Corefile"
+  taskset -c "$server_cpu" env GOMAXPROCS=1 "$coredns" -conf "$work/Corefile" >"$work/coredns.log" 2>&1 &
+  pids+=($!); names+=(coredns); ports+=("$port_coredns"); spids+=($!)
+fi
 if [ "$only" = 0 ]; then
   taskset -c "$server_cpu" "$NSD" -d -c "$work/nsd.conf" 2>"$work/nsd.err" &
   pids+=($!); names+=(nsd); ports+=("$port_nsd"); spids+=($!)
