@@ -1,6 +1,7 @@
 package dnsrr
 
 import (
+	"encoding/binary"
 	"math/rand/v2"
 	"sync/atomic"
 
@@ -432,11 +433,26 @@ func (r *rdataRun) swap(msg []byte, i, j int) {
 	}
 	a := msg[r.off+i*r.stride : r.off+i*r.stride+r.size]
 	b := msg[r.off+j*r.stride : r.off+j*r.stride+r.size]
-	var tmp [16]byte
-	copy(tmp[:], a)
-	copy(a, b)
-	copy(b, tmp[:len(a)])
+	switch len(a) {
+	case 4: // A: one word each way (byte order does not matter for a swap)
+		x := le.Uint32(a)
+		le.PutUint32(a, le.Uint32(b))
+		le.PutUint32(b, x)
+	case 16: // AAAA
+		x0, x1 := le.Uint64(a), le.Uint64(a[8:])
+		le.PutUint64(a, le.Uint64(b))
+		le.PutUint64(a[8:], le.Uint64(b[8:]))
+		le.PutUint64(b, x0)
+		le.PutUint64(b[8:], x1)
+	default:
+		var tmp [16]byte
+		copy(tmp[:], a)
+		copy(a, b)
+		copy(b, tmp[:len(a)])
+	}
 }
+
+var le = binary.LittleEndian
 
 func (r *rdataRun) reverse(msg []byte, from, to int) {
 	for i, j := from, to-1; i < j; i, j = i+1, j-1 {
