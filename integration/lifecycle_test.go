@@ -251,22 +251,7 @@ func TestCheckExample(t *testing.T) {
 
 // brokenZone has five independent value mistakes, each marked by a
 // unique string, so check must print five file:line errors.
-const brokenZone = `origin = "broken.test."
-ttl = 300
-ns = ["ns1"]
-
-[soa]
-mname = "ns1"
-rname = "hostmaster"
-serial = 1
-refresh = 3600
-retry = 900
-expire = 1209600
-minimum = 60
-
-[records.ns1]
-a = ["192.0.2.53"]
-
+var brokenZone = testZoneHeader("broken.test.") + `
 [pools.a]
 addresses = ["192.0.2.1", "192.0.2.300"]
 
