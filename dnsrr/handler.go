@@ -164,6 +164,13 @@ func (s *Server) query(q dns.Question, reply *dns.Msg) {
 	reply.Answer, reply.Ns, reply.Extra = res.answer, res.ns, res.extra
 }
 
+// Chaos holds the answers to CH-class TXT queries (version.bind and
+// friends); empty strings leave them REFUSED.
+type Chaos struct {
+	Version string
+	ID      string
+}
+
 // chaos answers the CH TXT names operators use to identify a server.
 func (s *Server) chaos(q dns.Question, reply *dns.Msg) {
 	var text string

@@ -1,4 +1,4 @@
-package dnsrr
+package config
 
 import "testing"
 

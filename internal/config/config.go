@@ -1,10 +1,14 @@
-package dnsrr
+// Package config reads dnsrr's configuration file: one home for every
+// setting, checked and reported as file:line: key: message, handed to the
+// packages that use it as their own option types.
+package config
 
 import (
 	"net"
 	"path/filepath"
 	"strconv"
 
+	"github.com/dnsrr/dnsrr/dnsrr"
 	"github.com/dnsrr/dnsrr/zones"
 	"github.com/dnsrr/dnsrr/zones/tomlfile"
 )
@@ -17,7 +21,7 @@ type Config struct {
 	Zones     []string
 	LogLevel  string // debug, info, warn, error
 	LogFormat string // console or json
-	Chaos     Chaos
+	Chaos     dnsrr.Chaos
 	Health    HealthConfig
 	// Checks are health checks any zone's pools may name.
 	Checks map[string]*zones.Check
@@ -38,13 +42,6 @@ type HealthConfig struct {
 	Concurrency  int
 }
 
-// Chaos holds the answers to CH-class TXT queries (version.bind and
-// friends); empty strings leave them REFUSED.
-type Chaos struct {
-	Version string
-	ID      string
-}
-
 // Defaults of the configuration file, in one place.
 var (
 	DefaultListen = []string{"127.0.0.1:5353", "[::1]:5353"}
@@ -53,19 +50,19 @@ var (
 	logFormats    = map[string]bool{"console": true, "json": true}
 )
 
-// DefaultConfig is the configuration before a file or flags change it.
-func DefaultConfig() *Config {
+// Default is the configuration before a file or flags change it.
+func Default() *Config {
 	return &Config{Listen: DefaultListen, LogLevel: "info", LogFormat: "console", Health: defaultHealth}
 }
 
-// LoadConfig reads and checks a configuration file, reporting every
+// Load reads and checks a configuration file, reporting every
 // problem as file:line: key: message.
-func LoadConfig(path string) (*Config, error) {
+func Load(path string) (*Config, error) {
 	root, err := tomlfile.Read(path)
 	if err != nil {
 		return nil, err
 	}
-	c := DefaultConfig()
+	c := Default()
 	c.File = path
 	if v, ok := root.Strings("listen"); ok {
 		c.Listen = v

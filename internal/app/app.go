@@ -1,0 +1,285 @@
+// Package app owns the life of a dnsrr process: it loads the configuration
+// and zones, starts the prober, the DNS server and the admin API, applies
+// reloads and health changes, and shuts everything down in order. The
+// command (cmd/dnsrr) only parses flags and maps failures to exit codes.
+package app
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/dnsrr/dnsrr/dnsrr"
+	"github.com/dnsrr/dnsrr/healthprobe"
+	"github.com/dnsrr/dnsrr/internal/config"
+	"github.com/dnsrr/dnsrr/zones"
+	"github.com/rs/zerolog"
+)
+
+// firstRoundLimit bounds the wait for the first probe round at startup;
+// each probe is bounded by its own timeout well before that.
+const firstRoundLimit = 30 * time.Second
+
+// shutdownGrace bounds how long in-flight queries and TCP connections may
+// take to finish after SIGTERM.
+const shutdownGrace = 5 * time.Second
+
+// Kind says which stage of starting failed, so that the command can exit
+// with a code per kind.
+type Kind int
+
+const (
+	// KindConfig: the configuration, zones or checks are bad.
+	KindConfig Kind = iota + 1
+	// KindListen: an address cannot be bound.
+	KindListen
+)
+
+// Failure is why Serve could not start.
+type Failure struct {
+	Kind Kind
+	Err  error
+}
+
+func (f *Failure) Error() string { return f.Err.Error() }
+func (f *Failure) Unwrap() error { return f.Err }
+
+// Params are what Serve needs from the command line.
+type Params struct {
+	// Config is the configuration to start with; LoadConfig reads it
+	// again (file and flags) on every reload, for its zone list.
+	Config     *config.Config
+	LoadConfig func() (*config.Config, error)
+	// Reloads receives a value per reload request (SIGHUP).
+	Reloads <-chan os.Signal
+	Version string
+	Log     zerolog.Logger
+}
+
+// App is one running server with its prober and admin API.
+type App struct {
+	p      Params
+	log    zerolog.Logger
+	srv    *dnsrr.Server
+	health *health
+}
+
+// Serve loads the zones, starts everything and serves until ctx ends, then
+// shuts down gracefully. It returns a *Failure if it could not start; once
+// serving, it returns nil.
+func Serve(ctx context.Context, p Params) error {
+	a := &App{p: p, log: p.Log}
+	cfg := p.Config
+	snap, err := cfg.LoadZones()
+	if err != nil {
+		for _, e := range zones.Errors(err) {
+			a.log.Error().Err(e).Msg("cannot load zones")
+		}
+		return &Failure{KindConfig, err}
+	}
+
+	h, stopProber, err := startHealth(ctx, cfg, snap, p.Version, a.log)
+	if err != nil {
+		for _, e := range zones.Errors(err) {
+			a.log.Error().Err(e).Msg("cannot start health checks")
+		}
+		return &Failure{KindConfig, err}
+	}
+	defer stopProber()
+	a.health = h
+
+	srv := dnsrr.New(cfg.Listen, cfg.Chaos, snap, a.log)
+	srv.SetHealth(h)
+	if err := srv.Start(); err != nil {
+		a.log.Error().Err(err).Msg("cannot listen")
+		return &Failure{KindListen, err}
+	}
+	a.srv = srv
+	// The admin API shows what DNS answers, not just what probes say.
+	groups := func() []healthprobe.Group {
+		gs := h.groups()
+		for i := range gs {
+			name := gs[i].Name
+			gs[i].Answered = func(a netip.Addr) bool { return srv.Answers(name, a) }
+		}
+		return gs
+	}
+	stopAdmin, adminAddr := startAdmin(cfg.Health.Admin, h.prober, groups, a.log)
+	defer stopAdmin()
+	ev := a.log.Info().Strs("addrs", srv.Addrs()).Strs("zones", origins(snap)).Dict("serials", serials(snap))
+	if adminAddr != "" {
+		ev = ev.Str("admin", adminAddr)
+	}
+	ev.Int("probe_targets", len(h.plan.targets)).Str("version", p.Version).Msg("serving")
+	collectLoadGarbage()
+
+	for {
+		select {
+		case <-ctx.Done():
+			a.log.Info().Msg("shutting down")
+			sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+			srv.Shutdown(sctx)
+			cancel()
+			a.log.Info().Msg("stopped")
+			return nil
+		case <-p.Reloads:
+			a.reload(ctx)
+			collectLoadGarbage()
+		case <-h.prober.Changes():
+			srv.HealthChanged()
+		}
+	}
+}
+
+// reload re-reads the config (for its zone list) and every zone, and swaps
+// in a snapshot where each zone is either wholly new or, if its file failed
+// to load, wholly old; the prober follows the new pools, keeping the state
+// of targets that did not change.
+func (a *App) reload(ctx context.Context) {
+	srv, h, log := a.srv, a.health, a.log
+	start := time.Now()
+	fail := func(err error) {
+		log.Error().Err(err).Errs("errors", zones.Errors(err)).Dict("serials", serials(srv.Snapshot())).
+			Msg("reload failed, keeping old zones")
+	}
+	cfg, err := a.p.LoadConfig()
+	if err != nil {
+		fail(err)
+		return
+	}
+	if strings.Join(cfg.Listen, " ") != strings.Join(a.p.Config.Listen, " ") {
+		log.Warn().Strs("listen", cfg.Listen).Msg("listen addresses changed: restart to apply")
+	}
+	old := srv.Snapshot()
+	snap, loadErr := cfg.ReloadZones(old)
+	loaded := time.Now()
+	if snap == nil {
+		fail(loadErr)
+		return
+	}
+	plan, err := planProbes(snap)
+	if err == nil {
+		err = h.prober.SetTargets(plan.targets)
+	}
+	if err != nil {
+		fail(errors.Join(loadErr, err))
+		return
+	}
+	// New targets (a new pool, a changed check) are undecided until their
+	// first probe, and undecided is served: wait for it, as at startup, so
+	// that a reload never puts a dead member back for a while.
+	fctx, cancel := context.WithTimeout(ctx, firstRoundLimit)
+	if err := h.prober.FirstRound(fctx); err != nil {
+		log.Warn().Err(err).Msg("first probe round of new targets incomplete; undecided members are served")
+	}
+	cancel()
+	h.setPlan(plan)
+	planned := time.Now() // load_s: configuration and zones; probes_s: new targets' first round
+	srv.Swap(snap)
+	swapped := time.Now()
+	if loadErr != nil {
+		// Zones whose file failed keep their old version; the rest are new.
+		var kept, applied []string
+		for _, z := range snap.Zones() {
+			if old.Zone(z.Origin) == z {
+				kept = append(kept, z.Origin)
+			} else {
+				applied = append(applied, z.Origin)
+			}
+		}
+		log.Error().Err(loadErr).Errs("errors", zones.Errors(loadErr)).Strs("kept_old", kept).Strs("applied", applied).
+			Dict("serials", serials(snap)).Msg("reload failed, keeping old zones")
+		return
+	}
+	log.Info().Strs("zones", origins(snap)).Dict("serials", serials(snap)).Int("probe_targets", len(plan.targets)).
+		Float64("duration", time.Since(start).Seconds()).Float64("load_s", loaded.Sub(start).Seconds()).
+		Float64("probes_s", planned.Sub(loaded).Seconds()).Float64("swap_s", swapped.Sub(planned).Seconds()).
+		Msg("reload applied")
+}
+
+// collectLoadGarbage frees the parser's garbage and, after a reload, the
+// old zones (unreachable only now), and returns the memory to the system:
+// the query path allocates nothing, so without a collection that memory
+// would stay until the next reload. It runs beside the server answering;
+// measured on a million records, answers were no slower for it than with a
+// plain runtime.GC, after which RSS stayed at twice the zone's size.
+func collectLoadGarbage() { go debug.FreeOSMemory() }
+
+// startHealth starts the prober on the snapshot's pools and waits for its
+// first round (bounded by the checks' timeouts), so that the first DNS
+// answer already knows which members are down.
+func startHealth(ctx context.Context, cfg *config.Config, snap *zones.Snapshot, version string, log zerolog.Logger) (*health, func(), error) {
+	plan, err := planProbes(snap)
+	if err != nil {
+		return nil, nil, err
+	}
+	initial, err := healthprobe.ParseInitialState(cfg.Health.InitialState)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := healthprobe.New(healthprobe.Options{
+		Concurrency:  cfg.Health.Concurrency,
+		InitialState: initial,
+		StateFile:    cfg.Health.StateFile,
+		UserAgent:    "dnsrr-healthprobe/" + version,
+	}, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := p.SetTargets(plan.targets); err != nil {
+		return nil, nil, err
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := p.Run(pctx); err != nil {
+			log.Error().Err(err).Msg("health prober stopped")
+		}
+	}()
+	if len(plan.targets) > 0 {
+		fctx, fcancel := context.WithTimeout(ctx, firstRoundLimit)
+		if err := p.FirstRound(fctx); err != nil {
+			log.Warn().Err(err).Msg("first probe round incomplete; undecided members are served")
+		}
+		fcancel()
+	}
+	return &health{prober: p, plan: plan}, func() { cancel(); <-done }, nil
+}
+
+// Check validates the configuration's zones and checks exactly as Serve
+// would, returning one summary line per zone, or every problem.
+func Check(cfg *config.Config) ([]string, error) {
+	snap, err := cfg.LoadZones()
+	if err == nil {
+		_, err = planProbes(snap)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, z := range snap.Zones() {
+		out = append(out, z.Summary())
+	}
+	return out, nil
+}
+
+func origins(snap *zones.Snapshot) []string {
+	var out []string
+	for _, z := range snap.Zones() {
+		out = append(out, z.Origin)
+	}
+	return out
+}
+
+func serials(snap *zones.Snapshot) *zerolog.Event {
+	d := zerolog.Dict()
+	for _, z := range snap.Zones() {
+		d.Uint32(z.Origin, z.Serial)
+	}
+	return d
+}
