@@ -66,7 +66,11 @@ func runMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	binPath = filepath.Join(dir, "dnsrr")
-	build := exec.Command("go", "build", "-o", binPath, "./cmd/dnsrr")
+	args := []string{"build", "-o", binPath}
+	if os.Getenv("DNSRR_TEST_RACE") != "" {
+		args = append(args, "-race") // the server under the race detector (.ci/run)
+	}
+	build := exec.Command("go", append(args, "./cmd/dnsrr")...)
 	build.Dir = repoRoot
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "integration: go build ./cmd/dnsrr: %v\n%s", err, out)
