@@ -124,6 +124,11 @@ func TestParseQueryRejectsOddPackets(t *testing.T) {
 			m.Question = append(m.Question, m.Question[0])
 			return m
 		}},
+		{"tsig", func() *dns.Msg { // owned by the root, as genreport's "dnswkk" key is
+			m := base()
+			m.Extra = []dns.RR{&dns.TSIG{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeTSIG, Class: dns.ClassANY}, Algorithm: dns.HmacSHA256}}
+			return m
+		}},
 		{"answer-section", func() *dns.Msg {
 			m := base()
 			rr, _ := dns.NewRR("www.lb.example.test. 30 IN A 192.0.2.1")

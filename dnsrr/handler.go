@@ -3,6 +3,7 @@ package dnsrr
 import (
 	"net"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -53,20 +54,20 @@ func (s *Server) respond(req *dns.Msg, udp bool) ([]byte, error) {
 	reply.Id = req.Id
 	reply.Response = true
 	reply.Opcode = req.Opcode
-	reply.RecursionDesired = req.RecursionDesired
-	reply.CheckingDisabled = req.CheckingDisabled
+	if req.Opcode == dns.OpcodeQuery {
+		// RD and CD belong to QUERY (RFC 1035 §4.1.1, RFC 4035 §3.2.2): a
+		// refusal of another opcode echoes neither, as BIND does (ISC's
+		// genreport, test "opcodeflg").
+		reply.RecursionDesired = req.RecursionDesired
+		reply.CheckingDisabled = req.CheckingDisabled
+	}
 	reply.Question = req.Question // echoed as sent, in the client's case
 
 	// EDNS (RFC 6891): one OPT in, one OPT out; none in, none out.
-	var opt *dns.OPT
-	for _, rr := range req.Extra {
-		if o, ok := rr.(*dns.OPT); ok {
-			if opt != nil || o.Hdr.Name != "." {
-				reply.Rcode = dns.RcodeFormatError // §6.1.1: more than one OPT, or not at the root
-				return reply.Pack()
-			}
-			opt = o
-		}
+	opt, ok := queryOPT(req)
+	if !ok {
+		reply.Rcode = dns.RcodeFormatError
+		return reply.Pack()
 	}
 	size := minPayload
 	var ourOpt []dns.RR
@@ -77,12 +78,22 @@ func (s *Server) respond(req *dns.Msg, udp bool) ([]byte, error) {
 			o.SetDo()
 		}
 		ourOpt = []dns.RR{o}
-		if opt.Version() != 0 {
-			reply.Rcode = dns.RcodeBadVers // §6.1.3; the OPT carries its upper bits
-			reply.Extra = ourOpt
-			return reply.Pack()
-		}
 		size = min(max(int(opt.UDPSize()), minPayload), ednsPayload)
+	}
+	// TSIG (RFC 8945) is checked before anything else is looked at.
+	tsig, ok := queryTSIG(req)
+	switch {
+	case !ok:
+		reply.Rcode = dns.RcodeFormatError // §5.2: misplaced, repeated or malformed
+		reply.Extra = ourOpt
+		return reply.Pack()
+	case tsig != nil:
+		return unknownKey(reply, tsig, ourOpt, udp, size)
+	}
+	if opt != nil && opt.Version() != 0 {
+		reply.Rcode = dns.RcodeBadVers // §6.1.3; the OPT carries its upper bits
+		reply.Extra = ourOpt
+		return reply.Pack()
 	}
 	if !udp {
 		size = dns.MaxMsgSize
@@ -116,6 +127,86 @@ func (s *Server) respond(req *dns.Msg, udp bool) ([]byte, error) {
 	}
 	reply.Truncated = true
 	reply.Answer, reply.Ns, reply.Extra = nil, nil, ourOpt
+	return reply.Pack()
+}
+
+// queryOPT returns the query's OPT record, or false when the query breaks
+// RFC 6891 §6.1.1 (an OPT outside the additional section, more than one, or
+// one not owned by the root), which earns FORMERR.
+func queryOPT(req *dns.Msg) (*dns.OPT, bool) {
+	for _, sec := range [][]dns.RR{req.Answer, req.Ns} {
+		for _, rr := range sec {
+			if rr.Header().Rrtype == dns.TypeOPT {
+				return nil, false
+			}
+		}
+	}
+	var opt *dns.OPT
+	for _, rr := range req.Extra {
+		if o, isOPT := rr.(*dns.OPT); isOPT {
+			if opt != nil || o.Hdr.Name != "." {
+				return nil, false
+			}
+			opt = o
+		}
+	}
+	return opt, true
+}
+
+// queryTSIG returns the query's TSIG record, or false when it breaks RFC
+// 8945 §5.2: a TSIG outside the additional section, not its last record,
+// more than one, or (as NSD has it) of a class other than ANY.
+func queryTSIG(req *dns.Msg) (*dns.TSIG, bool) {
+	for _, sec := range [][]dns.RR{req.Answer, req.Ns} {
+		for _, rr := range sec {
+			if rr.Header().Rrtype == dns.TypeTSIG {
+				return nil, false
+			}
+		}
+	}
+	var tsig *dns.TSIG
+	for i, rr := range req.Extra {
+		if t, isTSIG := rr.(*dns.TSIG); isTSIG {
+			if i != len(req.Extra)-1 || t.Hdr.Class != dns.ClassANY {
+				return nil, false
+			}
+			tsig = t
+		}
+	}
+	return tsig, true
+}
+
+// unknownKey answers a signed query. dnsrr has no keys, so every key is
+// unknown: RFC 8945 §5.2.2 asks for NOTAUTH with a TSIG record whose error
+// is BADKEY, unsigned (§5.3.2: no MAC), as NSD, Knot and BIND send it. The
+// TSIG goes after the OPT (it must be last) and is packed apart, since its
+// names must not be compressed.
+func unknownKey(reply *dns.Msg, tsig *dns.TSIG, ourOpt []dns.RR, udp bool, size int) ([]byte, error) {
+	reply.Rcode = dns.RcodeNotAuth
+	reply.Extra = ourOpt
+	out, err := reply.Pack()
+	if err != nil {
+		return nil, err
+	}
+	rr := &dns.TSIG{
+		Hdr:        dns.RR_Header{Name: tsig.Hdr.Name, Rrtype: dns.TypeTSIG, Class: dns.ClassANY},
+		Algorithm:  tsig.Algorithm,
+		TimeSigned: uint64(time.Now().Unix()),
+		Fudge:      tsig.Fudge,
+		OrigId:     tsig.OrigId,
+		Error:      dns.RcodeBadKey,
+	}
+	buf := make([]byte, dns.Len(rr)+len(tsig.Hdr.Name)+len(tsig.Algorithm))
+	n, err := dns.PackRR(rr, buf, 0, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	if !udp || len(out)+n <= size {
+		be.PutUint16(out[10:], be.Uint16(out[10:])+1)
+		return append(out, buf[:n]...), nil
+	}
+	// Long key and query names over plain UDP: the client retries on TCP.
+	reply.Truncated = true
 	return reply.Pack()
 }
 

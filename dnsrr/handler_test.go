@@ -2,6 +2,7 @@ package dnsrr_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -102,8 +103,13 @@ func checkReply(t *testing.T, q, r *dns.Msg, size int, tcp bool) {
 	if r.Id != q.Id || !r.Response || r.Opcode != q.Opcode {
 		t.Errorf("header: id %#x QR %v opcode %d, want id %#x QR true opcode %d", r.Id, r.Response, r.Opcode, q.Id, q.Opcode)
 	}
-	if r.RecursionDesired != q.RecursionDesired || r.CheckingDisabled != q.CheckingDisabled {
-		t.Errorf("RD %v CD %v, want the query's RD %v CD %v", r.RecursionDesired, r.CheckingDisabled, q.RecursionDesired, q.CheckingDisabled)
+	// Both belong to QUERY: a reply to another opcode echoes neither.
+	wantRD, wantCD := q.RecursionDesired, q.CheckingDisabled
+	if q.Opcode != dns.OpcodeQuery {
+		wantRD, wantCD = false, false
+	}
+	if r.RecursionDesired != wantRD || r.CheckingDisabled != wantCD {
+		t.Errorf("RD %v CD %v, want RD %v CD %v", r.RecursionDesired, r.CheckingDisabled, wantRD, wantCD)
 	}
 	// We do not recurse (RA), Z must be zero (RFC 1035 §4.1.1), and an
 	// authoritative server without DNSSEC never vouches for data (AD,
@@ -140,12 +146,12 @@ func checkReply(t *testing.T, q, r *dns.Msg, size int, tcp bool) {
 // query had one (§7) and none otherwise; it advertises our payload 1232,
 // version 0, copies DO (RFC 3225 §3) and nothing else: the other flag
 // bits are zero when sent (§6.1.4), unknown options are ignored (§6.1.2).
-// A query with two OPTs, or one not owned by the root, gets FORMERR and no
-// particular OPT.
+// A query with two OPTs, one not owned by the root or one outside the
+// additional section gets FORMERR and no particular OPT.
 func checkOPT(t *testing.T, q, r *dns.Msg) {
 	t.Helper()
 	in := countOPT(q)
-	if in > 1 || (in == 1 && q.IsEdns0().Hdr.Name != ".") {
+	if in > 1 || (in == 1 && q.IsEdns0().Hdr.Name != ".") || misplacedOPT(q) {
 		return
 	}
 	if got := countOPT(r); got != in {
@@ -170,6 +176,15 @@ func checkOPT(t *testing.T, q, r *dns.Msg) {
 	if len(ro.Option) != 0 {
 		t.Errorf("reply OPT echoes options %v, want none", ro.Option)
 	}
+}
+
+func misplacedOPT(q *dns.Msg) bool {
+	for _, rr := range append(slices.Clone(q.Answer), q.Ns...) {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			return true
+		}
+	}
+	return false
 }
 
 // Records of the test zone, in presentation form.
@@ -396,6 +411,16 @@ func TestProtocol(t *testing.T) {
 		{name: "STATUS: NOTIMP", mod: opcode(dns.OpcodeStatus), rcode: dns.RcodeNotImplemented},
 		{name: "IQUERY: NOTIMP", mod: opcode(dns.OpcodeIQuery), rcode: dns.RcodeNotImplemented},
 		{name: "opcode 15: NOTIMP", mod: opcode(15), rcode: dns.RcodeNotImplemented},
+		// genreport "opcodeflg": every flag set; RD and CD are not echoed
+		// (checkReply), nor AA, TC, RA, Z or AD.
+		{name: "opcode 15 with every flag: NOTIMP, flags clear", mod: func(q *dns.Msg) {
+			q.Opcode, q.Question = 15, nil
+			q.Authoritative, q.Truncated, q.RecursionDesired, q.RecursionAvailable = true, true, true, true
+			q.Zero, q.AuthenticatedData, q.CheckingDisabled = true, true, true
+		}, rcode: dns.RcodeNotImplemented},
+		{name: "NOTIFY with RD and CD: REFUSED, neither echoed", qname: name(""), qtype: dns.TypeSOA, mod: func(q *dns.Msg) {
+			q.Opcode, q.RecursionDesired, q.CheckingDisabled = dns.OpcodeNotify, true, true
+		}, rcode: dns.RcodeRefused},
 		{name: "QDCOUNT 0: FORMERR", mod: func(q *dns.Msg) { q.Question = nil }, rcode: dns.RcodeFormatError},
 		{name: "QDCOUNT 2: FORMERR", mod: func(q *dns.Msg) {
 			q.Question = append(q.Question, dns.Question{Name: name("mail"), Qtype: dns.TypeA, Qclass: dns.ClassINET})

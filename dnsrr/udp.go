@@ -171,14 +171,17 @@ func (s *Server) answerSlow(pkt, buf []byte, udp bool) (out []byte) {
 	return out
 }
 
-// headerReply answers with just a header: the query's ID, opcode and RD,
-// and rcode, for packets we cannot (or must not) answer in full.
+// headerReply answers with just a header: the query's ID, opcode and (for
+// a QUERY) RD, and rcode, for packets we cannot (or must not) answer in full.
 func headerReply(pkt, buf []byte, rcode int) []byte {
 	if len(pkt) < headerLen {
 		return nil
 	}
 	out := append(buf[:0], pkt[:headerLen]...)
-	flags := be.Uint16(pkt[2:])&(opcodeBits|flagRD) | flagQR | uint16(rcode)
+	flags := be.Uint16(pkt[2:])&opcodeBits | flagQR | uint16(rcode)
+	if flags&opcodeBits == 0 {
+		flags |= be.Uint16(pkt[2:]) & flagRD
+	}
 	be.PutUint16(out[2:], flags)
 	for i := 4; i < headerLen; i++ {
 		out[i] = 0
