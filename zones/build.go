@@ -236,6 +236,9 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 				errorf(e, "CNAME cannot coexist with other data at %s (RFC 1034 §3.6.2)", name)
 			}
 		}
+		if d := n.Get(dns.TypeDNAME); d != nil && len(d.RRs) > 1 {
+			errorf(sets(name, dns.TypeDNAME)[1], "a name can have only one DNAME (RFC 6672 §2.4)")
+		}
 		if name != origin && n.Get(dns.TypeNS) != nil {
 			n.Cut = true
 			if strings.HasPrefix(name, "*.") {
@@ -248,6 +251,8 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 			errorf(firstEntry(name, dns.TypeDS), "a DS record belongs at a delegation: %s has no NS records", name)
 		}
 	}
+
+	occludedByDNAME(z, src, errorf, firstEntry)
 
 	// Names referenced by NS records, which may need glue.
 	nsTargets := map[string]bool{}
@@ -401,6 +406,50 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 		id++
 	}
 	return z
+}
+
+// occludedByDNAME reports data below a DNAME: a DNAME redirects every name
+// below its owner, so records there would never be served (RFC 6672 §2.3).
+// Only zones with a DNAME pay for the walk.
+func occludedByDNAME(z *Zone, src *source, errorf func(*entry, string, ...any), firstEntry func(string, uint16) *entry) {
+	owners := map[string]bool{}
+	for name, n := range z.nodes {
+		if n.Get(dns.TypeDNAME) != nil {
+			owners[name] = true
+		}
+	}
+	if len(owners) == 0 {
+		return
+	}
+	pools := map[string]bool{}
+	for _, p := range src.pools {
+		pools[p.Name] = true
+	}
+	for name, n := range z.nodes {
+		if name == z.Origin {
+			continue
+		}
+		for off, end := dns.NextLabel(name, 0); !end && inZone(z.Origin, name[off:]); off, end = dns.NextLabel(name, off) {
+			owner := name[off:]
+			if !owners[owner] {
+				continue
+			}
+			poolReported := false
+			for _, s := range n.Sets {
+				e := firstEntry(name, s.Type)
+				switch {
+				case pools[name] && (s.Type == dns.TypeA || s.Type == dns.TypeAAAA):
+					if !poolReported {
+						errorf(e, "pool %s is below the DNAME at %s: its addresses would never be served (RFC 6672 §2.3)", name, owner)
+					}
+					poolReported = true
+				default:
+					errorf(e, "%s record below the DNAME at %s would never be served (RFC 6672 §2.3)", dns.TypeToString[s.Type], owner)
+				}
+			}
+			break
+		}
+	}
 }
 
 // Delegation returns the delegation point at or above the lower-case name,

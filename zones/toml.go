@@ -26,7 +26,7 @@ var recordTypes = map[string]uint16{
 	"a": dns.TypeA, "aaaa": dns.TypeAAAA, "cname": dns.TypeCNAME, "mx": dns.TypeMX,
 	"ns": dns.TypeNS, "txt": dns.TypeTXT, "srv": dns.TypeSRV, "caa": dns.TypeCAA,
 	"ptr": dns.TypePTR, "ds": dns.TypeDS, "sshfp": dns.TypeSSHFP, "tlsa": dns.TypeTLSA,
-	"naptr": dns.TypeNAPTR, "https": dns.TypeHTTPS, "svcb": dns.TypeSVCB,
+	"naptr": dns.TypeNAPTR, "https": dns.TypeHTTPS, "svcb": dns.TypeSVCB, "dname": dns.TypeDNAME,
 }
 
 // tomlZone reads one TOML zone file.

@@ -323,6 +323,7 @@ func TestTOMLRecordTypes(t *testing.T) {
 		{"a", dns.TypeA, "192.0.2.1", "192.0.2.1"},
 		{"aaaa", dns.TypeAAAA, "2001:db8::1", "2001:db8::1"},
 		{"cname", dns.TypeCNAME, "target", "target.z.test."},
+		{"dname", dns.TypeDNAME, "other.test.", "other.test."},
 		{"mx", dns.TypeMX, "10 mail.other.test.", "10 mail.other.test."},
 		{"txt", dns.TypeTXT, "v=spf1 -all", `"v=spf1 -all"`},
 		{"srv", dns.TypeSRV, "0 5 443 web.other.test.", "0 5 443 web.other.test."},
