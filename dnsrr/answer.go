@@ -1,6 +1,7 @@
 package dnsrr
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/dnsrr/dnsrr/zones"
@@ -74,8 +75,19 @@ func (st *served) resolve(z *zones.Zone, qname string, qtype uint16, res *result
 		// Every ancestor up to the apex exists as a node (empty
 		// non-terminals included), so the first one found is the encloser.
 		var ce *zones.Node
-		for off, end := dns.NextLabel(qname, 0); !end && ce == nil; off, end = dns.NextLabel(qname, off) {
-			ce = z.Node(qname[off:])
+		off, end := dns.NextLabel(qname, 0)
+		for ; !end; off, end = dns.NextLabel(qname, off) {
+			if ce = z.Node(qname[off:]); ce != nil {
+				break
+			}
+		}
+		if ce != nil {
+			// A DNAME redirects the names below its owner; load keeps
+			// those free of data, so the owner is their closest encloser.
+			if dname := ce.Get(dns.TypeDNAME); dname != nil {
+				st.redirect(z, dname, qname, off, qtype, res, depth)
+				return
+			}
 		}
 		if ce == nil || ce.Wildcard == nil {
 			res.rcode = dns.RcodeNameError
@@ -121,6 +133,33 @@ func (st *served) resolve(z *zones.Zone, qname string, qtype uint16, res *result
 	}
 	// NODATA: the name exists, the type does not.
 	res.ns = append(res.ns, z.Negative...)
+}
+
+// redirect answers qname below a DNAME (qname[off:] is the owner): the
+// DNAME, a CNAME synthesized from qname to the name under the target with
+// the DNAME's TTL (RFC 6672 §3.1), and that name chased as a CNAME target
+// is. YXDOMAIN when the new name would not fit in 255 octets (§2.2).
+func (st *served) redirect(z *zones.Zone, set *zones.RRset, qname string, off int, qtype uint16, res *result, depth int) {
+	dname := set.RRs[0].(*dns.DNAME)
+	if !slices.Contains(res.answer, dns.RR(dname)) { // a DNAME loop repeats it
+		res.answer = append(res.answer, dname)
+	}
+	target := qname[:off] + strings.ToLower(dname.Target) // qname[:off] ends in a dot
+	if dname.Target == "." {
+		target = qname[:off]
+	}
+	if _, ok := dns.IsDomainName(target); !ok {
+		res.rcode = dns.RcodeYXDomain
+		return
+	}
+	res.answer = append(res.answer, &dns.CNAME{
+		Hdr:    dns.RR_Header{Name: qname, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: dname.Hdr.Ttl},
+		Target: target,
+	})
+	// Asked for the CNAME itself: that is the answer, as for a real one.
+	if qtype != dns.TypeCNAME && depth < maxChase && dns.IsSubDomain(z.Origin, target) && !chased(res, target) {
+		st.resolve(z, target, qtype, res, depth+1)
+	}
 }
 
 // chased reports whether the answer already holds a CNAME owned by name:

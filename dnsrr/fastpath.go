@@ -14,9 +14,10 @@ import (
 // node, on its first query after a swap: per query it copies bytes, patches
 // the header and the question's case, and permutes the address RDATA of
 // pools in place. No allocation, no miekg/dns on the way. Everything else
-// (referrals, ANY, DS, a wildcard CNAME, odd flags, truncation) takes the
-// full path in respond, which also builds these templates, so both paths
-// give the same answers by construction (TestFastPathMatchesFullPath).
+// (referrals, names below a DNAME, ANY, DS, a wildcard CNAME, odd flags,
+// truncation) takes the full path in respond, which also builds these
+// templates, so both paths give the same answers by construction
+// (TestFastPathMatchesFullPath).
 
 // fastIndex holds the fast path's data for one served state: per zone, the
 // negative answer's tail, and per node a slot for its templates, filled on
@@ -229,8 +230,8 @@ func (ix *fastIndex) respond(q *wireQuery, pkt, out []byte, limit int) []byte {
 	// cases the full path handles (a wildcard to expand, a delegation).
 	for off, end := dns.NextLabel(name, 0); !end; off, end = dns.NextLabel(name, off) {
 		if n := z.Node(name[off:]); n != nil {
-			if z.Delegation(n.Name) != nil {
-				return nil // a referral
+			if z.Delegation(n.Name) != nil || n.Get(dns.TypeDNAME) != nil {
+				return nil // a referral, or a DNAME to follow
 			}
 			if n.Wildcard != nil {
 				return fz.wildcard(ix.st, n.Wildcard).write(q, pkt, out, limit, fz)
