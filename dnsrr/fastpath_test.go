@@ -330,3 +330,24 @@ func BenchmarkFastShuffle(b *testing.B) {
 		})
 	}
 }
+
+// A packet miekg/dns cannot unpack gets a header-only FORMERR that keeps
+// the opcode and, for a QUERY only, RD (as every reply does).
+func TestHeaderReplyFlags(t *testing.T) {
+	s := exampleServer(t)
+	for _, tc := range []struct {
+		opcode int
+		wantRD bool
+	}{{dns.OpcodeQuery, true}, {15, false}} {
+		// The question's name points past the end of the packet.
+		pkt := []byte{0x12, 0x34, byte(tc.opcode<<3) | 1, 0x10, 0, 1, 0, 0, 0, 0, 0, 0, 0xC0, 0x40, 0, 1, 0, 1}
+		var wq wireQuery
+		m := new(dns.Msg)
+		if err := m.Unpack(s.answerUDP(pkt, make([]byte, 0, 512), &wq)); err != nil {
+			t.Fatal(err)
+		}
+		if m.Rcode != dns.RcodeFormatError || m.Opcode != tc.opcode || m.RecursionDesired != tc.wantRD || m.CheckingDisabled {
+			t.Errorf("opcode %d: reply %v, want FORMERR, opcode echoed, RD %v, CD clear", tc.opcode, m.MsgHdr, tc.wantRD)
+		}
+	}
+}
