@@ -252,7 +252,8 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 		}
 	}
 
-	occludedByDNAME(z, src, errorf, firstEntry)
+	dnames := dnameOwners(z)
+	occludedByDNAME(z, dnames, src, errorf, firstEntry)
 
 	// Names referenced by NS records, which may need glue.
 	nsTargets := map[string]bool{}
@@ -303,6 +304,10 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 				e := firstEntry(name, s.Type)
 				if t != nil && t.Get(dns.TypeCNAME) != nil {
 					errorf(e, "%s target %s is a CNAME, which RFC 2181 §10.3 forbids", dns.TypeToString[s.Type], target)
+				}
+				if owner := dnameAbove(z, dnames, target); owner != "" {
+					errorf(e, "%s target %s is below the DNAME at %s: an alias, which RFC 2181 §10.3 forbids", dns.TypeToString[s.Type], target, owner)
+					continue
 				}
 				if s.Type == dns.TypeNS && (t == nil || (t.Get(dns.TypeA) == nil && t.Get(dns.TypeAAAA) == nil)) {
 					if cut := z.cutAbove(target); cut != "" || name == origin {
@@ -411,13 +416,7 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 // occludedByDNAME reports data below a DNAME: a DNAME redirects every name
 // below its owner, so records there would never be served (RFC 6672 §2.3).
 // Only zones with a DNAME pay for the walk.
-func occludedByDNAME(z *Zone, src *source, errorf func(*entry, string, ...any), firstEntry func(string, uint16) *entry) {
-	owners := map[string]bool{}
-	for name, n := range z.nodes {
-		if n.Get(dns.TypeDNAME) != nil {
-			owners[name] = true
-		}
-	}
+func occludedByDNAME(z *Zone, owners map[string]bool, src *source, errorf func(*entry, string, ...any), firstEntry func(string, uint16) *entry) {
 	if len(owners) == 0 {
 		return
 	}
@@ -426,14 +425,7 @@ func occludedByDNAME(z *Zone, src *source, errorf func(*entry, string, ...any), 
 		pools[p.Name] = true
 	}
 	for name, n := range z.nodes {
-		if name == z.Origin {
-			continue
-		}
-		for off, end := dns.NextLabel(name, 0); !end && inZone(z.Origin, name[off:]); off, end = dns.NextLabel(name, off) {
-			owner := name[off:]
-			if !owners[owner] {
-				continue
-			}
+		if owner := dnameAbove(z, owners, name); owner != "" {
 			poolReported := false
 			for _, s := range n.Sets {
 				e := firstEntry(name, s.Type)
@@ -447,9 +439,33 @@ func occludedByDNAME(z *Zone, src *source, errorf func(*entry, string, ...any), 
 					errorf(e, "%s record below the DNAME at %s would never be served (RFC 6672 §2.3)", dns.TypeToString[s.Type], owner)
 				}
 			}
-			break
 		}
 	}
+}
+
+// dnameOwners lists the zone's names that hold a DNAME.
+func dnameOwners(z *Zone) map[string]bool {
+	owners := map[string]bool{}
+	for name, n := range z.nodes {
+		if n.Get(dns.TypeDNAME) != nil {
+			owners[name] = true
+		}
+	}
+	return owners
+}
+
+// dnameAbove returns the owner of a DNAME strictly above the lower-case
+// name inside the zone, or "".
+func dnameAbove(z *Zone, owners map[string]bool, name string) string {
+	if len(owners) == 0 || name == z.Origin {
+		return ""
+	}
+	for off, end := dns.NextLabel(name, 0); !end && inZone(z.Origin, name[off:]); off, end = dns.NextLabel(name, off) {
+		if off > 0 && owners[name[off:]] {
+			return name[off:]
+		}
+	}
+	return ""
 }
 
 // Delegation returns the delegation point at or above the lower-case name,

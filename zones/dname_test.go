@@ -23,7 +23,10 @@ var dnameBadCases = []struct {
 	{"below_dname.zone", []string{
 		`testdata/dname/below_dname.zone:7: a.b.old.bad.test. MX: MX record below the DNAME at old.bad.test. would never be served (RFC 6672 §2.3)`}},
 	{"below_apex_dname.zone", []string{
+		`testdata/dname/below_apex_dname.zone:5: bad.test. NS: NS target ns1.bad.test. is below the DNAME at bad.test.: an alias, which RFC 2181 §10.3 forbids`,
 		`testdata/dname/below_apex_dname.zone:7: ns1.bad.test. A: A record below the DNAME at bad.test. would never be served (RFC 6672 §2.3)`}},
+	{"target_below_dname.toml", []string{
+		`testdata/dname/target_below_dname.toml:9: records."@".mx: MX target mail.old.bad.test. is below the DNAME at old.bad.test.: an alias, which RFC 2181 §10.3 forbids`}},
 	{"dname_at_cut.toml", []string{
 		`testdata/dname/dname_at_cut.toml:8: records.dev.dname: dev.bad.test. is a delegation point: only NS and DS records may sit there, not DNAME`}},
 }
