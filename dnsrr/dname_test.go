@@ -69,6 +69,9 @@ func TestDNAME(t *testing.T) {
 		{name: "into a delegation: the referral follows, AA kept", qname: dn("x.todel"), aa: true,
 			answer: []string{"todel.dname.test. 300 IN DNAME sub.dname.test.", "x.todel.dname.test. 300 IN CNAME x.sub.dname.test."},
 			ns:     []string{"sub.dname.test. 300 IN NS ns.sub.dname.test."}, extra: []string{"ns.sub.dname.test. 300 IN A 192.0.2.99"}},
+		{name: "into a wildcard: the target is synthesized", qname: dn("x.towild"), aa: true, answer: []string{
+			"towild.dname.test. 300 IN DNAME w.dname.test.", "x.towild.dname.test. 300 IN CNAME x.w.dname.test.",
+			"x.w.dname.test. 300 IN A 192.0.2.80"}},
 		{name: "a loop ends at the chase limit", qname: dn("a.loop"), aa: true, anySections: true,
 			check: func(t *testing.T, _, r *dns.Msg) {
 				dnames, cnames := 0, 0

@@ -72,7 +72,7 @@ func TestFastPathMatchesFullPathDNAME(t *testing.T) {
 	s := New(nil, Chaos{}, snap, zerolog.Nop())
 	below := []string{"x.old.dname.test.", "a.old.dname.test.", "b.a.old.dname.test.", "c.old.dname.test.",
 		"x.far.dname.test.", "a.loop.dname.test.", "a.hop.dname.test.", "x.todel.dname.test.",
-		"a.long.dname.test.", strings.Repeat("a", 62) + ".long.dname.test.", "a.*.wild.dname.test.",
+		"a.long.dname.test.", strings.Repeat("a", 62) + ".long.dname.test.", "a.*.wild.dname.test.", "x.towild.dname.test.",
 		"www.apexdname.test.", "x.y.apexdname.test."}
 	others := []string{"x.wild.dname.test.", "y.x.wild.dname.test.", "nx.dname.test.", "x.nx.dname.test."}
 	fast, total := compareFastFull(t, s, append(slices.Clone(below), others...))
