@@ -96,6 +96,16 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 	q = newQuery(name("www"), dns.TypeA)
 	q.Response = true
 	add(q)
+	// Signed (an unknown key), and pseudo-records out of place.
+	q = newQuery(name(""), dns.TypeSOA)
+	withEDNS(q, 1232)
+	q.Extra = append(q.Extra, tsigRR("key.example."))
+	add(q)
+	q = newQuery(name("www"), dns.TypeA)
+	q.Answer = []dns.RR{tsigRR(".")}
+	withEDNS(q, 1232)
+	q.Ns = q.Extra
+	add(q)
 	// A compression pointer in the question (to itself) and a short header.
 	seeds = append(seeds,
 		[]byte{0xbe, 0xef, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12, 0, 1, 0, 1},
