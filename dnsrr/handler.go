@@ -80,7 +80,7 @@ func (s *Server) respond(req *dns.Msg, udp bool) ([]byte, error) {
 		ourOpt = []dns.RR{o}
 		size = min(max(int(opt.UDPSize()), minPayload), ednsPayload)
 	}
-	// TSIG (RFC 8945) is checked before anything else is looked at.
+	// TSIG (RFC 8945) is judged before the EDNS version and the question.
 	tsig, ok := queryTSIG(req)
 	switch {
 	case !ok:
