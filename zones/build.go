@@ -91,7 +91,9 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 	last := -1
 	packBuf := make([]byte, dns.MaxMsgSize)
 	for i := range src.entries {
-		p.yield(i)
+		if !p.yield(i) {
+			break
+		}
 		e := &src.entries[i]
 		h := e.rr.Header()
 		h.Name = strings.ToLower(dns.Fqdn(h.Name))
@@ -150,7 +152,9 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 	}
 	var prev *Node
 	for i, g := range groups {
-		p.yield(i)
+		if !p.yield(i) {
+			break
+		}
 		es := g.entries
 		set := &RRset{Type: g.key.typ, TTL: es[0].rr.Header().Ttl, Order: es[0].order, rotation: new(atomic.Uint32)}
 		set.RRs = make([]dns.RR, 0, len(es))

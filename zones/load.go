@@ -30,6 +30,12 @@ type Loader struct {
 	// Checks are health checks defined in the configuration, which pools
 	// may name as well as those of their own file.
 	Checks map[string]*Check
+	// Stop, when set, is asked every few hundred records, and between
+	// files, whether the load must stop, with the file being read. Once it
+	// returns an error it must keep returning it: the load then fails with
+	// that error at that file, and nothing it read is kept. It is how the
+	// caller bounds a load's time and memory (internal/app).
+	Stop func(file string) error
 }
 
 // Load reads every zone file and returns one validated Snapshot, or every
@@ -57,7 +63,12 @@ func (l Loader) load(files []string, old *Snapshot, p pace) (*Snapshot, error) {
 	errs := &tomlfile.List{}
 	var list []*Zone
 	origins := map[string]string{} // origin -> file
+	p.stop = l.Stop
 	for _, f := range files {
+		if err := l.stopped(f); err != nil {
+			return nil, err
+		}
+		p.file = f
 		fileErrs := &tomlfile.List{}
 		var src *source
 		if IsTOML(f) {
@@ -73,6 +84,9 @@ func (l Loader) load(files []string, old *Snapshot, p pace) (*Snapshot, error) {
 				z = build(src, fileErrs, p)
 			}
 		}
+		if err := l.stopped(f); err != nil {
+			return nil, err // what was read may be cut short
+		}
 		if fileErrs.Len() > 0 {
 			errs.Append(fileErrs.Sorted()...)
 			if z = old.fromFile(f); z == nil {
@@ -86,6 +100,17 @@ func (l Loader) load(files []string, old *Snapshot, p pace) (*Snapshot, error) {
 		list = append(list, z)
 	}
 	return newSnapshot(list), errs.Err()
+}
+
+// stopped asks Stop whether the load must stop, and says where it stopped.
+func (l Loader) stopped(file string) error {
+	if l.Stop == nil {
+		return nil
+	}
+	if err := l.Stop(file); err != nil {
+		return &Error{File: file, Msg: err.Error()}
+	}
+	return nil
 }
 
 // Expand resolves file names and glob patterns, relative to dir when not

@@ -104,7 +104,9 @@ func parseMaster(text []byte, parts []masterPart, origin, path string, p pace) (
 	zp.SetIncludeAllowed(false) // an $INCLUDE could read any file the server can
 	rrs := make([]dns.RR, 0, bytes.Count(text, []byte{'\n'})+1)
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		p.yield(len(rrs))
+		if !p.yield(len(rrs)) {
+			break
+		}
 		rrs = append(rrs, rr)
 	}
 	return rrs, zp.Err()
@@ -115,7 +117,9 @@ func parseAll(r io.Reader, origin, path string, p pace, size int) (rrs []dns.RR,
 	zp := dns.NewZoneParser(r, origin, path)
 	zp.SetIncludeAllowed(false)
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		p.yield(len(rrs))
+		if !p.yield(len(rrs)) {
+			break
+		}
 		rrs = append(rrs, rr)
 	}
 	return rrs, zp.Err() != nil

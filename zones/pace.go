@@ -23,17 +23,26 @@ import (
 type pace struct {
 	background bool
 	workers    int // how many pieces a large master file is parsed in
+	// stop is Loader.Stop, asked every few hundred records about file.
+	stop func(file string) error
+	file string
 }
 
 func foreground() pace { return pace{workers: runtime.GOMAXPROCS(0)} }
 
 // yield lets other goroutines run every 32 calls, in the foreground. In
 // the background the load has Ps of its own, and yielding a locked thread
-// would cost two context switches each time.
-func (p pace) yield(i int) {
+// would cost two context switches each time. It returns false when the
+// load must stop (Loader.Stop said so); the caller breaks off, and load
+// throws away what it got.
+func (p pace) yield(i int) bool {
+	if i&255 == 255 && p.stop != nil && p.stop(p.file) != nil {
+		return false
+	}
 	if !p.background && i&31 == 31 {
 		runtime.Gosched()
 	}
+	return true
 }
 
 // parts is how many pieces to parse a master file of size bytes in: one
