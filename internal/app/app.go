@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dnsrr/dnsrr/dnsrr"
@@ -54,10 +55,27 @@ type Params struct {
 	// again (file and flags) on every reload, for its zone list.
 	Config     *config.Config
 	LoadConfig func() (*config.Config, error)
-	// Reloads receives a value per reload request (SIGHUP).
+	// Reloads receives a value per reload request (SIGHUP). Requests that
+	// wait in it while a reload runs make one more reload after it.
 	Reloads <-chan os.Signal
 	Version string
 	Log     zerolog.Logger
+	// Load loads a configuration's zones: nil means from their files
+	// (LoadZones). Tests replace it to block or slow a load.
+	Load LoadZonesFunc
+}
+
+// LoadZonesFunc loads cfg's zones: at startup (old is nil) or as a reload
+// beside old, the zones served now (see zones.Loader.Reload). It must pass
+// stop on as zones.Loader.Stop: that is how the reload budget ends it.
+type LoadZonesFunc func(cfg *config.Config, old *zones.Snapshot, stop func(file string) error) (*zones.Snapshot, error)
+
+// LoadZones is the LoadZonesFunc that reads the zone files.
+func LoadZones(cfg *config.Config, old *zones.Snapshot, stop func(file string) error) (*zones.Snapshot, error) {
+	if old == nil {
+		return cfg.LoadZones(stop)
+	}
+	return cfg.ReloadZones(old, stop)
 }
 
 // App is one running server with its prober and admin API.
@@ -66,20 +84,56 @@ type App struct {
 	log    zerolog.Logger
 	srv    *dnsrr.Server
 	health *health
+	// loading closes when the last load has returned. A load left behind
+	// over its budget (see runLoad) may outlive its reload; no other load
+	// starts before it ends. Only the reload goroutine uses it.
+	loading <-chan struct{}
+	// closers stop what start started, in reverse order.
+	closers []func()
 }
 
 // Serve loads the zones, starts everything and serves until ctx ends, then
 // shuts down gracefully. It returns a *Failure if it could not start; once
 // serving, it returns nil.
 func Serve(ctx context.Context, p Params) error {
+	a, err := start(ctx, p)
+	if err != nil && ctx.Err() != nil {
+		// SIGTERM while starting (a long first load): a stop, not a failure.
+		p.Log.Info().Err(err).Msg("stopped")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	a.run(ctx)
+	return nil
+}
+
+// start loads the zones (under the reload budget, as every load), starts
+// the prober, the DNS server and the admin API, and logs "serving". If ctx
+// ends while it loads, it returns a Failure wrapping ctx's error.
+func start(ctx context.Context, p Params) (_ *App, err error) {
+	if p.Load == nil {
+		p.Load = LoadZones
+	}
 	a := &App{p: p, log: p.Log}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	warnIfRoot(a.log)
 	cfg := p.Config
-	snap, err := cfg.LoadZones()
+	b := newBudget(cfg.Reload)
+	snap, err := a.loadZones(ctx, b, cfg, nil)
+	if err != nil && ctx.Err() != nil {
+		return nil, err // stopped while loading: Serve says so
+	}
 	if err != nil {
 		for _, e := range zones.Errors(err) {
 			a.log.Error().Err(e).Msg("cannot load zones")
 		}
-		return &Failure{KindConfig, err}
+		return nil, &Failure{KindConfig, err}
 	}
 
 	h, stopProber, err := startHealth(ctx, cfg, snap, p.Version, a.log)
@@ -87,16 +141,16 @@ func Serve(ctx context.Context, p Params) error {
 		for _, e := range zones.Errors(err) {
 			a.log.Error().Err(e).Msg("cannot start health checks")
 		}
-		return &Failure{KindConfig, err}
+		return nil, &Failure{KindConfig, err}
 	}
-	defer stopProber()
+	a.closers = append(a.closers, stopProber)
 	a.health = h
 
 	srv := dnsrr.New(cfg.Listen, cfg.Chaos, snap, a.log)
 	srv.SetHealth(h)
 	if err := srv.Start(); err != nil {
 		a.log.Error().Err(err).Msg("cannot listen")
-		return &Failure{KindListen, err}
+		return nil, &Failure{KindListen, err}
 	}
 	a.srv = srv
 	// The admin API shows what DNS answers, not just what probes say.
@@ -109,40 +163,110 @@ func Serve(ctx context.Context, p Params) error {
 		return gs
 	}
 	stopAdmin, adminAddr := startAdmin(cfg.Health.Admin, h.prober, groups, a.log)
-	defer stopAdmin()
+	a.closers = append(a.closers, stopAdmin)
 	ev := a.log.Info().Strs("addrs", srv.Addrs()).Strs("zones", origins(snap)).Dict("serials", serials(snap))
 	if adminAddr != "" {
 		ev = ev.Str("admin", adminAddr)
 	}
-	ev.Int("probe_targets", len(h.plan.targets)).Str("version", p.Version).Msg("serving")
+	ev.Int("probe_targets", len(h.plan.targets)).Str("version", p.Version).
+		Str("reload_timeout", b.timeout.String()).Str("reload_memory", b.memoryNote).Msg("serving")
 	collectLoadGarbage()
+	return a, nil
+}
 
+// run serves until ctx ends, then shuts down. Reloads and health changes
+// each have a goroutine: a reload, however slow, never delays a
+// withdrawal, and neither delays shutdown (a load in flight is told to
+// stop and not waited for).
+func (a *App) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { a.applyHealthChanges(ctx) })
+	wg.Go(func() { a.reloadOnRequest(ctx) })
+	<-ctx.Done()
+	a.log.Info().Msg("shutting down")
+	wg.Wait()
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	a.srv.Shutdown(sctx)
+	cancel()
+	a.close()
+	a.log.Info().Msg("stopped")
+}
+
+func (a *App) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+}
+
+// applyHealthChanges applies each change of the prober's view (a probe
+// result, a drain) until ctx ends.
+func (a *App) applyHealthChanges(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			a.log.Info().Msg("shutting down")
-			sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-			srv.Shutdown(sctx)
-			cancel()
-			a.log.Info().Msg("stopped")
-			return nil
-		case <-p.Reloads:
-			a.reload(ctx)
-			collectLoadGarbage()
-		case <-h.prober.Changes():
-			srv.HealthChanged()
+			return
+		case <-a.health.prober.Changes():
+			a.applyHealth()
 		}
 	}
 }
 
-// reload re-reads the config (for its zone list) and every zone, and swaps
-// in a snapshot where each zone is either wholly new or, if its file failed
-// to load, wholly old; the prober follows the new pools, keeping the state
-// of targets that did not change.
+// applyHealth makes DNS answers follow the prober's current view.
+func (a *App) applyHealth() { a.srv.HealthChanged() }
+
+// reloadOnRequest reloads on each request until ctx ends. Requests queued
+// when a reload starts are served by it: the files are read after them. So
+// SIGHUPs that arrive during a reload make one more reload after it.
+func (a *App) reloadOnRequest(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.p.Reloads:
+		}
+		for drained := false; !drained; {
+			select {
+			case <-a.p.Reloads:
+			default:
+				drained = true
+			}
+		}
+		a.reload(ctx)
+		collectLoadGarbage()
+	}
+}
+
+// loadZones loads cfg's zones under b (see runLoad), unless a load left
+// behind earlier still runs.
+func (a *App) loadZones(ctx context.Context, b budget, cfg *config.Config, old *zones.Snapshot) (*zones.Snapshot, error) {
+	if a.loading != nil {
+		select {
+		case <-a.loading:
+		default:
+			return nil, errAbandoned
+		}
+	}
+	snap, done, err := runLoad(ctx, b, func(stop func(string) error) (*zones.Snapshot, error) {
+		return a.p.Load(cfg, old, stop)
+	})
+	a.loading = done
+	return snap, err
+}
+
+// reload re-reads the config (for its zone list and budget) and every
+// zone, and swaps in a snapshot where each zone is either wholly new or,
+// if its file failed to load, wholly old; the prober follows the new
+// pools, keeping the state of targets that did not change. A load over
+// its budget fails as a whole: every old zone is kept.
 func (a *App) reload(ctx context.Context) {
 	srv, h, log := a.srv, a.health, a.log
 	start := time.Now()
 	fail := func(err error) {
+		if ctx.Err() != nil {
+			log.Info().Err(err).Msg("reload cancelled: shutting down")
+			return
+		}
 		log.Error().Err(err).Errs("errors", zones.Errors(err)).Dict("serials", serials(srv.Snapshot())).
 			Msg("reload failed, keeping old zones")
 	}
@@ -155,7 +279,7 @@ func (a *App) reload(ctx context.Context) {
 		log.Warn().Strs("listen", cfg.Listen).Msg("listen addresses changed: restart to apply")
 	}
 	old := srv.Snapshot()
-	snap, loadErr := cfg.ReloadZones(old)
+	snap, loadErr := a.loadZones(ctx, newBudget(cfg.Reload), cfg, old)
 	loaded := time.Now()
 	if snap == nil {
 		fail(loadErr)
@@ -252,9 +376,12 @@ func startHealth(ctx context.Context, cfg *config.Config, snap *zones.Snapshot, 
 }
 
 // Check validates the configuration's zones and checks exactly as Serve
-// would, returning one summary line per zone, or every problem.
+// would, under the same budget, returning one summary line per zone, or
+// every problem.
 func Check(cfg *config.Config) ([]string, error) {
-	snap, err := cfg.LoadZones()
+	snap, _, err := runLoad(context.Background(), newBudget(cfg.Reload), func(stop func(string) error) (*zones.Snapshot, error) {
+		return LoadZones(cfg, nil, stop)
+	})
 	if err == nil {
 		_, err = planProbes(snap)
 	}

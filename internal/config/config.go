@@ -4,9 +4,13 @@
 package config
 
 import (
+	"fmt"
+	"math"
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/dnsrr/dnsrr/dnsrr"
 	"github.com/dnsrr/dnsrr/zones"
@@ -25,6 +29,27 @@ type Config struct {
 	Health    HealthConfig
 	// Checks are health checks any zone's pools may name.
 	Checks map[string]*zones.Check
+	// Reload bounds every load of the zones: at startup, on reload and in
+	// `dnsrr check`.
+	Reload ReloadBudget
+}
+
+// ReloadBudget is what one load of the zones may spend; a load that goes
+// over fails like a bad zone (on reload, the old zones are kept).
+type ReloadBudget struct {
+	Timeout time.Duration // reload_timeout
+	// Memory (reload_memory) is the heap a load may add, in bytes. When 0,
+	// MemoryPercent of the memory the process may use applies instead.
+	Memory        uint64
+	MemoryPercent int
+}
+
+// MemoryString is reload_memory as the configuration would write it.
+func (b ReloadBudget) MemoryString() string {
+	if b.Memory == 0 {
+		return strconv.Itoa(b.MemoryPercent) + "%"
+	}
+	return FormatSize(b.Memory)
 }
 
 // HealthConfig is the [health] table: how the prober runs and where its
@@ -46,13 +71,18 @@ type HealthConfig struct {
 var (
 	DefaultListen = []string{"127.0.0.1:5353", "[::1]:5353"}
 	defaultHealth = HealthConfig{Admin: "127.0.0.1:8053", InitialState: "probe", Concurrency: 64}
+	// A million records load in 5–9 s and add about 500 MB (README, "Large
+	// zones and reloads"): a minute leaves room for a slow, busy machine,
+	// and half the memory leaves the other half for the zones served
+	// while the new ones load.
+	defaultReload = ReloadBudget{Timeout: time.Minute, MemoryPercent: 50}
 	logLevels     = map[string]bool{"debug": true, "info": true, "warn": true, "error": true}
 	logFormats    = map[string]bool{"console": true, "json": true}
 )
 
 // Default is the configuration before a file or flags change it.
 func Default() *Config {
-	return &Config{Listen: DefaultListen, LogLevel: "info", LogFormat: "console", Health: defaultHealth}
+	return &Config{Listen: DefaultListen, LogLevel: "info", LogFormat: "console", Health: defaultHealth, Reload: defaultReload}
 }
 
 // Load reads and checks a configuration file, reporting every
@@ -76,6 +106,25 @@ func Load(path string) (*Config, error) {
 		c.Zones = v
 	} else if !root.Has("zones") {
 		root.Errorf("", "zones is missing: list zone files or globs, e.g. zones = [\"zones/*.toml\"]")
+	}
+	if root.Has("reload_timeout") {
+		v, _ := root.Get("reload_timeout")
+		d, err := parseDuration(v)
+		if err == nil && (d < time.Millisecond || d > time.Hour) {
+			err = fmt.Errorf("%v is out of range: 1ms to 1h", d)
+		}
+		if err != nil {
+			root.Errorf("reload_timeout", "%v", err)
+		}
+		c.Reload.Timeout = d
+	}
+	if root.Has("reload_memory") {
+		v, _ := root.Get("reload_memory")
+		bytes, percent, err := parseMemory(v)
+		if err != nil {
+			root.Errorf("reload_memory", "%v", err)
+		}
+		c.Reload.Memory, c.Reload.MemoryPercent = bytes, percent
 	}
 	if log, ok := root.Table("log"); ok {
 		if v, ok := log.String("level"); ok {
@@ -164,23 +213,102 @@ func (c *Config) ZoneFiles() ([]string, error) {
 	return zones.Expand(dir, c.Zones)
 }
 
-// LoadZones loads the configured zones into a new snapshot.
-func (c *Config) LoadZones() (*zones.Snapshot, error) {
+// LoadZones loads the configured zones into a new snapshot. stop, if not
+// nil, bounds the load (zones.Loader.Stop).
+func (c *Config) LoadZones(stop func(file string) error) (*zones.Snapshot, error) {
 	files, err := c.ZoneFiles()
 	if err != nil {
 		return nil, err
 	}
-	return c.loader().Load(files)
+	return c.loader(stop).Load(files)
 }
 
-func (c *Config) loader() zones.Loader { return zones.Loader{Checks: c.Checks} }
+func (c *Config) loader(stop func(string) error) zones.Loader {
+	return zones.Loader{Checks: c.Checks, Stop: stop}
+}
 
 // ReloadZones loads the configured zones for a running server: see
-// zones.Reload. The snapshot is nil only when the zone list itself failed.
-func (c *Config) ReloadZones(old *zones.Snapshot) (*zones.Snapshot, error) {
+// zones.Reload. The snapshot is nil when the zone list itself failed, or
+// stop stopped the load.
+func (c *Config) ReloadZones(old *zones.Snapshot, stop func(file string) error) (*zones.Snapshot, error) {
 	files, err := c.ZoneFiles()
 	if err != nil {
 		return nil, err
 	}
-	return c.loader().Reload(files, old)
+	return c.loader(stop).Reload(files, old)
+}
+
+// parseDuration reads "90s", "500ms" or a whole number of seconds.
+func parseDuration(v any) (time.Duration, error) {
+	switch v := v.(type) {
+	case int64:
+		if v < 0 || v > math.MaxInt64/int64(time.Second) {
+			return 0, fmt.Errorf("%d seconds is out of range", v)
+		}
+		return time.Duration(v) * time.Second, nil
+	case string:
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a duration such as \"90s\" or \"2m\"", v)
+		}
+		return d, nil
+	}
+	return 0, fmt.Errorf("must be a duration such as \"90s\"")
+}
+
+// sizeUnits are the suffixes a memory size may have.
+var sizeUnits = []struct {
+	suffix string
+	bytes  uint64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1},
+}
+
+// parseMemory reads a size ("512MiB", "2GB", a number of bytes) or a
+// share of the process's memory ("50%", 1 to 90).
+func parseMemory(v any) (bytes uint64, percent int, err error) {
+	switch v := v.(type) {
+	case int64:
+		if v < 1<<20 {
+			return 0, 0, fmt.Errorf("%d bytes is below the minimum of 1MiB", v)
+		}
+		return uint64(v), 0, nil
+	case string:
+		s := strings.TrimSpace(v)
+		if p, ok := strings.CutSuffix(s, "%"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(p))
+			if err != nil || n < 1 || n > 90 {
+				return 0, 0, fmt.Errorf("%q: a share of memory is 1%% to 90%%", v)
+			}
+			return 0, n, nil
+		}
+		for _, u := range sizeUnits {
+			if num, ok := strings.CutSuffix(s, u.suffix); ok {
+				f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+				if err != nil || f <= 0 || f*float64(u.bytes) > 1<<50 {
+					break
+				}
+				if b := uint64(f * float64(u.bytes)); b >= 1<<20 {
+					return b, 0, nil
+				}
+				return 0, 0, fmt.Errorf("%q is below the minimum of 1MiB", v)
+			}
+		}
+		return 0, 0, fmt.Errorf("%q is not a size such as \"512MiB\" or \"2GB\", or a share such as \"50%%\"", v)
+	}
+	return 0, 0, fmt.Errorf("must be a size such as \"512MiB\" or a share such as \"50%%\"")
+}
+
+// FormatSize writes a number of bytes for people: "512MiB", "1.5GiB".
+func FormatSize(b uint64) string {
+	for _, u := range []struct {
+		suffix string
+		bytes  uint64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if b >= u.bytes {
+			return strconv.FormatFloat(math.Round(float64(b)/float64(u.bytes)*10)/10, 'f', -1, 64) + u.suffix
+		}
+	}
+	return strconv.FormatUint(b, 10) + "B"
 }
