@@ -1,6 +1,12 @@
 package config
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
 
 func TestCheckListenAddr(t *testing.T) {
 	cases := []struct {
@@ -19,6 +25,57 @@ func TestCheckListenAddr(t *testing.T) {
 	for _, c := range cases {
 		if err := CheckListenAddr(c.addr); (err == nil) != c.ok {
 			t.Errorf("CheckListenAddr(%q) = %v, want ok=%v", c.addr, err, c.ok)
+		}
+	}
+}
+
+func TestReloadBudget(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) string {
+		p := filepath.Join(dir, "dnsrr.toml")
+		if err := os.WriteFile(p, []byte("zones = [\"z.toml\"]\n"+body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	c, err := Load(write(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Reload != defaultReload || c.Reload.Timeout != time.Minute || c.Reload.MemoryPercent != 50 {
+		t.Errorf("default budget %+v, want 1m and 50%%", c.Reload)
+	}
+	for _, tc := range []struct {
+		body string
+		want ReloadBudget
+		err  string
+	}{
+		{"reload_timeout = \"90s\"\nreload_memory = \"512MiB\"\n", ReloadBudget{Timeout: 90 * time.Second, Memory: 512 << 20}, ""},
+		{"reload_timeout = 30\nreload_memory = \"1.5GB\"\n", ReloadBudget{Timeout: 30 * time.Second, Memory: 1.5e9}, ""},
+		{"reload_memory = \"25%\"\n", ReloadBudget{Timeout: time.Minute, MemoryPercent: 25}, ""},
+		{"reload_memory = 2097152\n", ReloadBudget{Timeout: time.Minute, Memory: 2 << 20}, ""},
+		{"reload_timeout = \"soon\"\n", ReloadBudget{}, "dnsrr.toml:2: reload_timeout: \"soon\" is not a duration"},
+		{"reload_timeout = \"2h\"\n", ReloadBudget{}, "reload_timeout: 2h0m0s is out of range"},
+		{"reload_memory = \"95%\"\n", ReloadBudget{}, "reload_memory: \"95%\": a share of memory is 1% to 90%"},
+		{"reload_memory = \"lots\"\n", ReloadBudget{}, "reload_memory: \"lots\" is not a size"},
+		{"reload_memory = \"10KB\"\n", ReloadBudget{}, "below the minimum of 1MiB"},
+	} {
+		c, err := Load(write(tc.body))
+		switch {
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%q: error %v, want one containing %q", tc.body, err, tc.err)
+		case tc.err == "" && err != nil:
+			t.Errorf("%q: %v", tc.body, err)
+		case tc.err == "" && c.Reload != tc.want:
+			t.Errorf("%q: budget %+v, want %+v", tc.body, c.Reload, tc.want)
+		}
+	}
+}
+
+func TestFormatSize(t *testing.T) {
+	for b, want := range map[uint64]string{512: "512B", 16 << 20: "16MiB", 3 << 29: "1.5GiB", 12_600_000_000: "11.7GiB"} {
+		if got := FormatSize(b); got != want {
+			t.Errorf("FormatSize(%d) = %q, want %q", b, got, want)
 		}
 	}
 }
