@@ -29,10 +29,19 @@ func soakDuration(t *testing.T) time.Duration {
 }
 
 // A soak: clients query over UDP and TCP without pause while the zone is
-// reloaded many times a second and a backend flaps under a health check.
-// Every answer must be whole and from one zone version (a pool of exactly
-// the members the zone lists, or of the healthy ones), nothing may be lost
-// beyond the odd UDP timeout, and the server must end as it began.
+// reloaded many times a second and a backend fails and recovers under a
+// health check. Every answer must be whole and from one zone version (a
+// pool of exactly the members the zone lists, or of the healthy ones),
+// nothing may be lost beyond the odd UDP timeout, the failing backend must
+// be withdrawn and put back while the reloads go on, and the server must
+// end as it began.
+//
+// The check must hold on a loaded 2-core machine, where a loopback HTTP
+// probe can stall for a few hundred milliseconds: the backend that never
+// fails is asserted to be in every answer, so it has a 400 ms timeout and
+// must fail 3 probes in a row before it is withdrawn. The failing backend
+// answers 503 at once, so it goes down after 3 probes whatever the load;
+// the test polls for that state instead of expecting it at a given time.
 func TestSoakReloadsAndFlappingBackend(t *testing.T) {
 	t.Parallel()
 	// Two backends on one port at two loopback addresses; one flaps.
@@ -71,9 +80,9 @@ serial = %d
 [checks.web]
 type = "http"
 port = %d
-interval = "100ms"
-timeout = "80ms"
-fall = 1
+interval = "500ms"
+timeout = "400ms"
+fall = 3
 rise = 1
 [pools.www]
 addresses = ["127.0.0.1", "127.0.0.2"]
@@ -181,19 +190,38 @@ a = ["192.0.2.53"]
 	wg.Add(1)
 	go check("tcp")
 
-	deadline := time.Now().Add(d)
+	// Reload without pause; meanwhile fail the second backend until DNS
+	// withdraws it, then let it recover until DNS serves it again, and go
+	// on until the soak's duration is over.
+	started := time.Now()
+	giveUp := started.Add(d + 3*pollTimeout)
+	flap.Store(true)
+	var withdrawn, restored bool
 	reloads := 0
-	for serial := 2; time.Now().Before(deadline); serial++ {
+	for serial := 2; !restored || time.Since(started) < d; serial++ {
+		if time.Now().After(giveUp) {
+			t.Errorf("after %v of reloads: failing backend withdrawn %v, put back %v; want both", time.Since(started), withdrawn, restored)
+			break
+		}
 		writeZone(serial)
 		s.signal(syscall.SIGHUP)
-		flap.Store(serial%3 == 0)
 		reloads++
 		time.Sleep(50 * time.Millisecond)
+		if r, err := tryExchange("udp", addr, new(dns.Msg).SetQuestion("www.soak.test.", dns.TypeA)); err == nil {
+			served := contains(addrsOf(r.Answer), "127.0.0.2")
+			switch {
+			case !withdrawn && !served:
+				withdrawn = true
+				flap.Store(false)
+			case withdrawn && served:
+				restored = true
+			}
+		}
 	}
 	close(stop)
 	wg.Wait()
 
-	t.Logf("%v: %d queries, %d UDP timeouts, %d reloads", d, queries.Load(), timeouts.Load(), reloads)
+	t.Logf("%v: %d queries, %d UDP timeouts, %d reloads", time.Since(started).Round(time.Millisecond), queries.Load(), timeouts.Load(), reloads)
 	if timeouts.Load() > queries.Load()/100 {
 		t.Errorf("%d of %d UDP queries timed out", timeouts.Load(), queries.Load())
 	}
