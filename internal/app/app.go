@@ -88,6 +88,8 @@ type App struct {
 	// over its budget (see runLoad) may outlive its reload; no other load
 	// starts before it ends. Only the reload goroutine uses it.
 	loading <-chan struct{}
+	// heapAdded is the last load's heapAdded, for the log.
+	heapAdded uint64
 	// closers stop what start started, in reverse order.
 	closers []func()
 }
@@ -169,7 +171,8 @@ func start(ctx context.Context, p Params) (_ *App, err error) {
 		ev = ev.Str("admin", adminAddr)
 	}
 	ev.Int("probe_targets", len(h.plan.targets)).Str("version", p.Version).
-		Str("reload_timeout", b.timeout.String()).Str("reload_memory", b.memoryNote).Msg("serving")
+		Str("reload_timeout", b.timeout.String()).Str("reload_memory", b.memoryNote).
+		Str("heap_added", config.FormatSize(a.heapAdded)).Msg("serving")
 	collectLoadGarbage()
 	return a, nil
 }
@@ -247,11 +250,12 @@ func (a *App) loadZones(ctx context.Context, b budget, cfg *config.Config, old *
 			return nil, errAbandoned
 		}
 	}
-	snap, done, err := runLoad(ctx, b, func(stop func(string) error) (*zones.Snapshot, error) {
+	r := runLoad(ctx, b, func(stop func(string) error) (*zones.Snapshot, error) {
 		return a.p.Load(cfg, old, stop)
 	})
-	a.loading = done
-	return snap, err
+	a.loading = r.done
+	a.heapAdded = r.heapAdded
+	return r.snap, r.err
 }
 
 // reload re-reads the config (for its zone list and budget) and every
@@ -322,7 +326,7 @@ func (a *App) reload(ctx context.Context) {
 	log.Info().Strs("zones", origins(snap)).Dict("serials", serials(snap)).Int("probe_targets", len(plan.targets)).
 		Float64("duration", time.Since(start).Seconds()).Float64("load_s", loaded.Sub(start).Seconds()).
 		Float64("probes_s", planned.Sub(loaded).Seconds()).Float64("swap_s", swapped.Sub(planned).Seconds()).
-		Msg("reload applied")
+		Str("heap_added", config.FormatSize(a.heapAdded)).Msg("reload applied")
 }
 
 // collectLoadGarbage frees the parser's garbage and, after a reload, the
@@ -379,9 +383,10 @@ func startHealth(ctx context.Context, cfg *config.Config, snap *zones.Snapshot, 
 // would, under the same budget, returning one summary line per zone, or
 // every problem.
 func Check(cfg *config.Config) ([]string, error) {
-	snap, _, err := runLoad(context.Background(), newBudget(cfg.Reload), func(stop func(string) error) (*zones.Snapshot, error) {
+	r := runLoad(context.Background(), newBudget(cfg.Reload), func(stop func(string) error) (*zones.Snapshot, error) {
 		return LoadZones(cfg, nil, stop)
 	})
+	snap, err := r.snap, r.err
 	if err == nil {
 		_, err = planProbes(snap)
 	}

@@ -264,7 +264,8 @@ func TestBudget(t *testing.T) {
 			blocked, []string{"cancelled"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			snap, done, err := runLoad(tc.ctx, tc.budget, tc.load)
+			r := runLoad(tc.ctx, tc.budget, tc.load)
+			snap, done, err := r.snap, r.done, r.err
 			kept = nil
 			if snap != nil || err == nil {
 				t.Fatalf("runLoad = %v, %v; want an error", snap, err)

@@ -45,14 +45,26 @@ func newBudget(c config.ReloadBudget) budget {
 // loadFunc loads zones, asking stop between records (zones.Loader.Stop).
 type loadFunc func(stop func(file string) error) (*zones.Snapshot, error)
 
+// loadResult is what runLoad returns.
+type loadResult struct {
+	snap *zones.Snapshot
+	err  error
+	// done closes when the load has returned: later than runLoad, if it
+	// was left behind (see runLoad).
+	done <-chan struct{}
+	// heapAdded is the most the live heap grew by during the load, as
+	// measured (at the end of each collection): what reload_memory bounds.
+	heapAdded uint64
+}
+
 // runLoad runs load on a goroutine of its own under b and waits for it.
 // A load over its time or memory is told to stop (its next stop call
 // fails with the limit), and fails with that error at the file it was
 // reading. When ctx ends the load is told to stop and not waited for; nor
-// is a load that does not stop within stopGrace of being told. done closes
-// when load has returned, however late: until then it may hold memory and
-// a thread, so the caller starts no other load.
-func runLoad(ctx context.Context, b budget, load loadFunc) (snap *zones.Snapshot, done <-chan struct{}, err error) {
+// is a load that does not stop within stopGrace of being told. The
+// result's done closes when load has returned, however late: until then it
+// may hold memory and a thread, so the caller starts no other load.
+func runLoad(ctx context.Context, b budget, load loadFunc) loadResult {
 	w := &watch{}
 	finished := make(chan struct{})
 	var loaded *zones.Snapshot
@@ -71,10 +83,11 @@ func runLoad(ctx context.Context, b budget, load loadFunc) (snap *zones.Snapshot
 	for {
 		select {
 		case <-finished:
-			return loaded, finished, loadErr
+			heap.grown() // the last collection may have ended since the last poll
+			return loadResult{snap: loaded, err: loadErr, done: finished, heapAdded: heap.peak}
 		case <-ctx.Done():
 			w.trip(fmt.Errorf("load cancelled: %w", context.Cause(ctx)))
-			return nil, finished, w.err()
+			return loadResult{err: w.err(), done: finished, heapAdded: heap.peak}
 		case <-deadline.C:
 			w.trip(fmt.Errorf("reload_timeout: the load took longer than %v", b.timeout))
 		case <-poll.C:
@@ -86,7 +99,8 @@ func runLoad(ctx context.Context, b budget, load loadFunc) (snap *zones.Snapshot
 			if file == "" {
 				file = "(before the first zone file)"
 			}
-			return nil, finished, &zones.Error{File: file, Msg: fmt.Sprintf("%v; the load did not stop within %v (a read that blocks?) and is left to end by itself: no other load starts before it does", w.err(), stopGrace)}
+			err := &zones.Error{File: file, Msg: fmt.Sprintf("%v; the load did not stop within %v (a read that blocks?) and is left to end by itself: no other load starts before it does", w.err(), stopGrace)}
+			return loadResult{err: err, done: finished, heapAdded: heap.peak}
 		}
 		if abandon == nil && w.err() != nil {
 			abandon = time.After(stopGrace)
@@ -135,6 +149,7 @@ func (w *watch) file() string {
 type heapWatch struct {
 	samples   []metrics.Sample
 	base      uint64
+	peak      uint64 // the most grown has returned
 	prevLimit int64
 	limited   bool
 }
@@ -169,10 +184,12 @@ func watchHeap(budget uint64) *heapWatch {
 // grown is how much the live heap grew since the watch began.
 func (h *heapWatch) grown() uint64 {
 	metrics.Read(h.samples[:1])
-	if live := h.samples[0].Value.Uint64(); live > h.base {
-		return live - h.base
+	live := h.samples[0].Value.Uint64()
+	if live <= h.base {
+		return 0
 	}
-	return 0
+	h.peak = max(h.peak, live-h.base)
+	return live - h.base
 }
 
 func (h *heapWatch) restore() {

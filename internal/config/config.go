@@ -71,11 +71,12 @@ type HealthConfig struct {
 var (
 	DefaultListen = []string{"127.0.0.1:5353", "[::1]:5353"}
 	defaultHealth = HealthConfig{Admin: "127.0.0.1:8053", InitialState: "probe", Concurrency: 64}
-	// A million records load in 5–9 s and add about 500 MB (README, "Large
-	// zones and reloads"): a minute leaves room for a slow, busy machine,
-	// and half the memory leaves the other half for the zones served
-	// while the new ones load.
-	defaultReload = ReloadBudget{Timeout: time.Minute, MemoryPercent: 50}
+	// A reload of a million records takes 5–9 s on an idle machine, 30–45 s
+	// on a busy one (it runs at the lowest priority), and adds about 270 MB
+	// of live heap (README, "Limits"): five minutes is ample for that and
+	// still ends a load that hangs; half the memory leaves the other half
+	// for the zones served while the new ones load.
+	defaultReload = ReloadBudget{Timeout: 5 * time.Minute, MemoryPercent: 50}
 	logLevels     = map[string]bool{"debug": true, "info": true, "warn": true, "error": true}
 	logFormats    = map[string]bool{"console": true, "json": true}
 )

@@ -42,8 +42,8 @@ func TestReloadBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Reload != defaultReload || c.Reload.Timeout != time.Minute || c.Reload.MemoryPercent != 50 {
-		t.Errorf("default budget %+v, want 1m and 50%%", c.Reload)
+	if c.Reload != defaultReload || c.Reload.Timeout != 5*time.Minute || c.Reload.MemoryPercent != 50 {
+		t.Errorf("default budget %+v, want 5m and 50%%", c.Reload)
 	}
 	for _, tc := range []struct {
 		body string
@@ -52,8 +52,8 @@ func TestReloadBudget(t *testing.T) {
 	}{
 		{"reload_timeout = \"90s\"\nreload_memory = \"512MiB\"\n", ReloadBudget{Timeout: 90 * time.Second, Memory: 512 << 20}, ""},
 		{"reload_timeout = 30\nreload_memory = \"1.5GB\"\n", ReloadBudget{Timeout: 30 * time.Second, Memory: 1.5e9}, ""},
-		{"reload_memory = \"25%\"\n", ReloadBudget{Timeout: time.Minute, MemoryPercent: 25}, ""},
-		{"reload_memory = 2097152\n", ReloadBudget{Timeout: time.Minute, Memory: 2 << 20}, ""},
+		{"reload_memory = \"25%\"\n", ReloadBudget{Timeout: 5 * time.Minute, MemoryPercent: 25}, ""},
+		{"reload_memory = 2097152\n", ReloadBudget{Timeout: 5 * time.Minute, Memory: 2 << 20}, ""},
 		{"reload_timeout = \"soon\"\n", ReloadBudget{}, "dnsrr.toml:2: reload_timeout: \"soon\" is not a duration"},
 		{"reload_timeout = \"2h\"\n", ReloadBudget{}, "reload_timeout: 2h0m0s is out of range"},
 		{"reload_memory = \"95%\"\n", ReloadBudget{}, "reload_memory: \"95%\": a share of memory is 1% to 90%"},
