@@ -1,12 +1,16 @@
 package healthprobe
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -29,33 +33,86 @@ type Member struct {
 	Check *Check
 }
 
+// GroupQuery selects the groups of one /status response: those matching
+// Name and Address (when set), in name order, after the name After, at most
+// Limit of them.
+type GroupQuery struct {
+	Name    string     // exact group name; "" for any
+	Address netip.Addr // only groups with this member; the zero Addr for any
+	After   string     // only names after this one: the previous page's Next
+	Limit   int
+}
+
+// GroupLister returns the groups q selects, built for this request only,
+// and whether more groups match after them.
+type GroupLister func(q GroupQuery) (groups []Group, more bool)
+
+// AdminOptions configure AdminHandler.
+type AdminOptions struct {
+	// Groups is called per request, so the status follows reloads.
+	Groups GroupLister
+	// IsMember reports whether an address is a member of some group: only
+	// members can be drained. nil lets any address be drained.
+	IsMember func(netip.Addr) bool
+	// MaxDrain bounds a drain's for=; 0 for no bound. A drain without for=
+	// (until undrained) is always allowed: it is explicit.
+	MaxDrain time.Duration
+	// MaxGroups is the most groups (and drains) one /status lists, and the
+	// default and largest limit=; 0 for DefaultMaxGroups.
+	MaxGroups int
+	// ReadOnly serves the views (GET /status) only: for an address that
+	// needs no token.
+	ReadOnly bool
+}
+
+// DefaultMaxGroups is the MaxGroups of AdminOptions left at 0.
+const DefaultMaxGroups = 1000
+
 // AdminHandler serves the admin API:
 //
-//	GET    /status                          every group and member, as JSON
-//	POST   /drain?address=ADDR[&for=30m]    withdraw an address (optionally for a while)
+//	GET    /status[?pool=NAME][&address=ADDR][&limit=N][&after=NAME]
+//	                                        groups and members, as JSON, a page at a time
+//	POST   /drain?address=ADDR[&for=30m]    withdraw a member (optionally for a while)
 //	DELETE /drain?address=ADDR              put it back
 //
-// groups is called per request, so the status follows reloads. The API
-// changes what is served: bind it to loopback.
-func AdminHandler(p *Prober, groups func() []Group) http.Handler {
+// Parameters are read from the URL only: request bodies are never read.
+// The API changes what is served: bind it to loopback, or require a token
+// (RequireToken).
+func AdminHandler(p *Prober, o AdminOptions) http.Handler {
+	if o.MaxGroups <= 0 {
+		o.MaxGroups = DefaultMaxGroups
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, statusReport(p.View(), groups(), time.Now()))
+		q, err := o.groupQuery(r)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		groups, more := o.Groups(q)
+		if q.Name != "" && q.After == "" && len(groups) == 0 {
+			writeError(w, http.StatusNotFound, fmt.Errorf("pool=%q: no such pool in the zones loaded", q.Name))
+			return
+		}
+		writeJSON(w, http.StatusOK, statusReport(p.View(), groups, more, o.MaxGroups, time.Now()))
 	})
+	if o.ReadOnly {
+		return mux
+	}
 	mux.HandleFunc("POST /drain", func(w http.ResponseWriter, r *http.Request) {
 		addr, err := addrParam(r)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, err)
 			return
 		}
-		var until time.Time
-		if d := r.FormValue("for"); d != "" {
-			dur, err := time.ParseDuration(d)
-			if err != nil || dur <= 0 {
-				writeError(w, http.StatusBadRequest, fmt.Errorf("for=%q: give a positive duration such as 30m", d))
-				return
-			}
-			until = time.Now().Add(dur)
+		until, err := o.drainUntil(r.URL.Query().Get("for"), time.Now())
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		if o.IsMember != nil && !o.IsMember(addr) {
+			writeError(w, http.StatusNotFound, fmt.Errorf("address %s is in no pool of the zones loaded: only members can be drained", addr))
+			return
 		}
 		if err := p.Drain(addr, until); err != nil {
 			writeError(w, http.StatusInternalServerError, err)
@@ -63,6 +120,8 @@ func AdminHandler(p *Prober, groups func() []Group) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, drainJSON{Address: addr.String(), Until: timePtr(until)})
 	})
+	// Undraining needs no membership: a drain outlives a reload that
+	// removed its address, and must still be removable.
 	mux.HandleFunc("DELETE /drain", func(w http.ResponseWriter, r *http.Request) {
 		addr, err := addrParam(r)
 		if err != nil {
@@ -80,6 +139,61 @@ func AdminHandler(p *Prober, groups func() []Group) http.Handler {
 		writeJSON(w, http.StatusOK, drainJSON{Address: addr.String()})
 	})
 	return mux
+}
+
+func (o AdminOptions) groupQuery(r *http.Request) (GroupQuery, error) {
+	v := r.URL.Query()
+	q := GroupQuery{Name: v.Get("pool"), After: v.Get("after"), Limit: o.MaxGroups}
+	if s := v.Get("address"); s != "" {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return q, fmt.Errorf("address=%q is not an IP address", s)
+		}
+		q.Address = a.Unmap()
+	}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > o.MaxGroups {
+			return q, fmt.Errorf("limit=%q: give 1 to %d (the most pools per response, [health] status_max_pools)", s, o.MaxGroups)
+		}
+		q.Limit = n
+	}
+	return q, nil
+}
+
+// drainUntil is when a drain given for=d ends: never for "", and at most
+// MaxDrain from now.
+func (o AdminOptions) drainUntil(d string, now time.Time) (time.Time, error) {
+	if d == "" {
+		return time.Time{}, nil
+	}
+	dur, err := time.ParseDuration(d)
+	if err != nil || dur <= 0 {
+		return time.Time{}, fmt.Errorf("for=%q: give a positive duration such as 30m", d)
+	}
+	if o.MaxDrain > 0 && dur > o.MaxDrain {
+		return time.Time{}, fmt.Errorf("for=%s is longer than a timed drain may last, %s ([health] drain_max); leave for out to drain until undrained", dur, o.MaxDrain)
+	}
+	return now.Add(dur), nil
+}
+
+// RequireToken passes on only requests that carry token as a bearer token
+// (Authorization: Bearer TOKEN). The comparison takes the same time
+// whatever the guess (hashes of equal length, compared in constant time).
+func RequireToken(h http.Handler, token []byte) http.Handler {
+	want := sha256.Sum256(token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		const scheme = "bearer "
+		ok := len(auth) > len(scheme) && strings.EqualFold(auth[:len(scheme)], scheme)
+		got := sha256.Sum256([]byte(auth[min(len(scheme), len(auth)):]))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 || !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="dnsrr admin"`)
+			writeError(w, http.StatusUnauthorized, errors.New("this API needs a bearer token: Authorization: Bearer <the contents of [health] admin_token_file>"))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // LocalOnly guards an admin handler bound to addr against browsers: a web
@@ -104,7 +218,7 @@ func LocalOnly(h http.Handler, addr string) http.Handler {
 }
 
 func addrParam(r *http.Request) (netip.Addr, error) {
-	s := r.FormValue("address")
+	s := r.URL.Query().Get("address")
 	if s == "" {
 		return netip.Addr{}, errors.New("address is missing: ?address=192.0.2.10")
 	}
@@ -118,7 +232,12 @@ func addrParam(r *http.Request) (netip.Addr, error) {
 type statusJSON struct {
 	Time   time.Time   `json:"time"`
 	Groups []groupJSON `json:"pools"`
-	Drains []drainJSON `json:"drains"`
+	// Truncated says more pools match: ask again with after=Next.
+	Truncated bool        `json:"truncated"`
+	Next      string      `json:"next,omitempty"`
+	Drains    []drainJSON `json:"drains"`
+	// DrainsTruncated says drains lists only the first of them, by address.
+	DrainsTruncated bool `json:"drains_truncated,omitempty"`
 }
 
 type groupJSON struct {
@@ -148,8 +267,11 @@ type drainJSON struct {
 	Until   *time.Time `json:"until,omitempty"`
 }
 
-func statusReport(v *View, groups []Group, now time.Time) statusJSON {
-	out := statusJSON{Time: now, Groups: []groupJSON{}, Drains: []drainJSON{}}
+func statusReport(v *View, groups []Group, more bool, maxDrains int, now time.Time) statusJSON {
+	out := statusJSON{Time: now, Groups: []groupJSON{}, Drains: []drainJSON{}, Truncated: more}
+	if more && len(groups) > 0 {
+		out.Next = groups[len(groups)-1].Name
+	}
 	for _, g := range groups {
 		gj := groupJSON{Name: g.Name, Check: g.Check, Policy: g.Policy, Members: []memberJSON{}}
 		for _, m := range g.Members {
@@ -174,6 +296,10 @@ func statusReport(v *View, groups []Group, now time.Time) statusJSON {
 		out.Groups = append(out.Groups, gj)
 	}
 	for a, until := range v.Drains() {
+		if len(out.Drains) == maxDrains {
+			out.DrainsTruncated = true
+			break
+		}
 		out.Drains = append(out.Drains, drainJSON{Address: a.String(), Until: timePtr(until)})
 	}
 	return out

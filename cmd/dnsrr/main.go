@@ -41,7 +41,7 @@ func main() {
 }
 
 const usage = `usage:
-  dnsrr [serve] -config FILE [-listen ADDR]... [-zone FILE]...
+  dnsrr [serve] -config FILE [-listen ADDR]... [-zone FILE]... [-admin ADDR]
   dnsrr serve -listen ADDR -zone FILE     (no config file)
   dnsrr check -config FILE | -zone FILE...
   dnsrr version
@@ -92,7 +92,17 @@ type options struct {
 	logLevel   string
 	logFormat  string
 	cpuProfile string
+	admin      optionalFlag
 }
+
+// optionalFlag is a string flag that tells "not given" from "given empty".
+type optionalFlag struct {
+	value string
+	set   bool
+}
+
+func (f *optionalFlag) String() string     { return f.value }
+func (f *optionalFlag) Set(v string) error { f.value, f.set = v, true; return nil }
 
 func parseFlags(name string, args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("dnsrr "+name, flag.ContinueOnError)
@@ -105,6 +115,7 @@ func parseFlags(name string, args []string, stderr io.Writer) (*options, error) 
 	fs.StringVar(&o.logFormat, "log-format", "", "console or json (overrides the config)")
 	if name == "serve" {
 		fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile here until shutdown (for performance work)")
+		fs.Var(&o.admin, "admin", "address:port of the admin API (overrides the config's [health] admin); \"\" turns it off")
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -134,6 +145,17 @@ func (o *options) loadConfig() (*config.Config, error) {
 			}
 		}
 		cfg.Listen = o.listen
+	}
+	if o.admin.set {
+		if a := o.admin.value; a != "" {
+			if err := config.CheckListenAddr(a); err != nil {
+				return nil, fmt.Errorf("-admin: %w", err)
+			}
+		}
+		cfg.Health.Admin = o.admin.value
+		if err := cfg.Health.CheckAdmin(); err != nil {
+			return nil, fmt.Errorf("-admin: %w", err)
+		}
 	}
 	if len(o.zones) > 0 {
 		cfg.Zones = o.zones

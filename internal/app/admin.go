@@ -5,27 +5,91 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
 	"time"
 
+	"github.com/dnsrr/dnsrr/dnsrr"
 	"github.com/dnsrr/dnsrr/healthprobe"
+	"github.com/dnsrr/dnsrr/internal/config"
+	"github.com/dnsrr/dnsrr/zones"
 	"github.com/rs/zerolog"
 )
 
-// startAdmin serves the admin API on addr ("" for none). A failure to
-// listen is logged, not fatal: DNS matters more than its control panel.
-func startAdmin(addr string, p *healthprobe.Prober, groups func() []healthprobe.Group, log zerolog.Logger) (stop func(), bound string) {
-	if addr == "" {
-		return func() {}, ""
+// adminListeners are the bound addresses of the admin API ("" when off).
+type adminListeners struct {
+	admin, status string
+}
+
+// startAdmin serves the admin API on hc.Admin and its read-only views on
+// hc.StatusListen (either "" for none). A failure to listen is logged, not
+// fatal: DNS matters more than its control panel.
+func startAdmin(hc config.HealthConfig, h *health, srv *dnsrr.Server, log zerolog.Logger) (stop func(), bound adminListeners) {
+	opts := healthprobe.AdminOptions{
+		Groups:    func(q healthprobe.GroupQuery) ([]healthprobe.Group, bool) { return h.groupPage(q, srv.Answers) },
+		IsMember:  h.isMember,
+		MaxDrain:  hc.DrainMax,
+		MaxGroups: hc.StatusMaxPools,
 	}
+	var stops []func()
+	start := func(addr string, readOnly bool) string {
+		if addr == "" {
+			return ""
+		}
+		o := opts
+		o.ReadOnly = readOnly
+		var token []byte
+		if !readOnly {
+			token = hc.AdminToken
+		}
+		stop, bound, err := serveAdmin(addr, healthprobe.AdminHandler(h.prober, o), token, hc.AdminLimits, log)
+		if err != nil {
+			log.Error().Err(err).Bool("read_only", readOnly).Msg("cannot listen for the admin API; serving DNS without it")
+			return ""
+		}
+		stops = append(stops, stop)
+		return bound
+	}
+	bound.admin = start(hc.Admin, false)
+	bound.status = start(hc.StatusListen, true)
+	return func() {
+		for _, stop := range stops {
+			stop()
+		}
+	}, bound
+}
+
+// serveAdmin serves handler on addr within limits; with a token, every
+// request must carry it. On loopback, the Host and Origin checks of
+// LocalOnly keep browsers out.
+func serveAdmin(addr string, handler http.Handler, token []byte, limits config.AdminLimits, log zerolog.Logger) (stop func(), bound string, err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		log.Error().Err(err).Msg("cannot listen for the admin API; serving DNS without it")
-		return func() {}, ""
+		return nil, "", err
 	}
-	handler := healthprobe.LocalOnly(healthprobe.AdminHandler(p, groups), ln.Addr().String())
-	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	bound = ln.Addr().String()
+	if len(token) > 0 {
+		handler = healthprobe.RequireToken(handler, token)
+	}
+	if config.IsLocalAdmin(bound) {
+		handler = healthprobe.LocalOnly(handler, bound)
+	}
+	handler = limitBody(handler, limits.MaxBodyBytes)
+	cl := newConnLimit(ln, limits.MaxConns, log.With().Str("admin", bound).Logger())
+	hs := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: limits.ReadTimeout,
+		ReadTimeout:       limits.ReadTimeout,
+		WriteTimeout:      limits.WriteTimeout,
+		IdleTimeout:       limits.IdleTimeout,
+		MaxHeaderBytes:    limits.MaxHeaderBytes,
+		ConnState:         cl.track,
+		ErrorLog:          nil,
+	}
 	go func() {
-		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := hs.Serve(cl); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error().Err(err).Msg("admin API stopped")
 		}
 	}()
@@ -33,5 +97,106 @@ func startAdmin(addr string, p *healthprobe.Prober, groups func() []healthprobe.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_ = hs.Shutdown(ctx)
-	}, ln.Addr().String()
+	}, bound, nil
+}
+
+// limitBody refuses request bodies over max bytes: no endpoint reads one,
+// so a caller cannot make the server hold or drain one either.
+func limitBody(h http.Handler, max int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > max {
+			w.Header().Set("Connection", "close")
+			http.Error(w, "request body too large ([health] admin_max_body_bytes)", http.StatusRequestEntityTooLarge)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, max)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// groupPage lists the pools q selects for /status, in name order, building
+// groups only for the pools returned: a zone of 200,000 pools costs a
+// binary search per zone for a page, not 200,000 groups. answers says
+// whether DNS serves a member of a pool now.
+func (h *health) groupPage(q healthprobe.GroupQuery, answers func(pool string, a netip.Addr) bool) ([]healthprobe.Group, bool) {
+	h.mu.RLock()
+	p := h.plan
+	h.mu.RUnlock()
+	name := canonicalPool(q.Name)
+	after := canonicalPool(q.After)
+	var picked []*zones.Pool
+	for _, z := range p.snap.Zones() {
+		pools := z.PoolDefs // sorted by name
+		i := sort.Search(len(pools), func(i int) bool { return pools[i].Name > after })
+		if name != "" {
+			i = max(i, sort.Search(len(pools), func(i int) bool { return pools[i].Name >= name }))
+		}
+		// One more than the limit tells whether the list was cut.
+		for n := 0; i < len(pools) && n <= q.Limit; i++ {
+			pool := pools[i]
+			if name != "" && pool.Name != name {
+				break
+			}
+			if q.Address.IsValid() && !slices.Contains(pool.Members, q.Address) {
+				continue
+			}
+			picked = append(picked, pool)
+			n++
+		}
+	}
+	slices.SortStableFunc(picked, func(a, b *zones.Pool) int { return strings.Compare(a.Name, b.Name) })
+	more := len(picked) > q.Limit
+	if more {
+		// A page never ends between pools of the same name (in different
+		// zones): the next page starts after the name.
+		n := q.Limit
+		for n > 0 && n < len(picked) && picked[n].Name == picked[n-1].Name {
+			n++
+		}
+		more = n < len(picked)
+		picked = picked[:n]
+	}
+	out := make([]healthprobe.Group, 0, len(picked))
+	for _, pool := range picked {
+		g := healthprobe.Group{Name: pool.Name}
+		hc := p.checks[pool.Check]
+		if pool.Check != nil {
+			g.Check, g.Policy = pool.Check.Name, pool.OnAllDown.String()
+		}
+		for _, a := range pool.Members {
+			g.Members = append(g.Members, healthprobe.Member{Addr: a, Check: hc})
+		}
+		g.Answered = func(a netip.Addr) bool { return answers(pool.Name, a) }
+		out = append(out, g)
+	}
+	return out, more
+}
+
+// canonicalPool is a pool name as zones store it: lower case, fully qualified.
+func canonicalPool(s string) string {
+	if s == "" {
+		return ""
+	}
+	s = strings.ToLower(s)
+	if !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
+}
+
+// isMember reports whether addr is a member of some pool of the zones
+// loaded: only those can be drained. A scan, with no index to keep up to
+// date: a million members take a few milliseconds, and drains are rare.
+func (h *health) isMember(addr netip.Addr) bool {
+	h.mu.RLock()
+	p := h.plan
+	h.mu.RUnlock()
+	for _, z := range p.snap.Zones() {
+		for _, pool := range z.PoolDefs {
+			if slices.Contains(pool.Members, addr) {
+				return true
+			}
+		}
+	}
+	return false
 }

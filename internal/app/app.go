@@ -7,7 +7,6 @@ package app
 import (
 	"context"
 	"errors"
-	"net/netip"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -155,20 +154,14 @@ func start(ctx context.Context, p Params) (_ *App, err error) {
 		return nil, &Failure{KindListen, err}
 	}
 	a.srv = srv
-	// The admin API shows what DNS answers, not just what probes say.
-	groups := func() []healthprobe.Group {
-		gs := h.groups()
-		for i := range gs {
-			name := gs[i].Name
-			gs[i].Answered = func(a netip.Addr) bool { return srv.Answers(name, a) }
-		}
-		return gs
-	}
-	stopAdmin, adminAddr := startAdmin(cfg.Health.Admin, h.prober, groups, a.log)
+	stopAdmin, admin := startAdmin(cfg.Health, h, srv, a.log)
 	a.closers = append(a.closers, stopAdmin)
 	ev := a.log.Info().Strs("addrs", srv.Addrs()).Strs("zones", origins(snap)).Dict("serials", serials(snap))
-	if adminAddr != "" {
-		ev = ev.Str("admin", adminAddr)
+	if admin.admin != "" {
+		ev = ev.Str("admin", admin.admin)
+	}
+	if admin.status != "" {
+		ev = ev.Str("status", admin.status)
 	}
 	ev.Int("probe_targets", len(h.plan.targets)).Str("version", p.Version).
 		Str("reload_timeout", b.timeout.String()).Str("reload_memory", b.memoryNote).

@@ -73,30 +73,6 @@ func (h *health) Draining() bool {
 	return false
 }
 
-// groups lists the pools for the admin API's /status.
-// Built per request (a large zone has hundreds of thousands of pools, and
-// /status is rare), from the plan's snapshot.
-func (h *health) groups() []healthprobe.Group {
-	h.mu.RLock()
-	p := h.plan
-	h.mu.RUnlock()
-	var out []healthprobe.Group
-	for _, z := range p.snap.Zones() {
-		for _, pool := range z.PoolDefs {
-			g := healthprobe.Group{Name: pool.Name}
-			hc := p.checks[pool.Check]
-			if pool.Check != nil {
-				g.Check, g.Policy = pool.Check.Name, pool.OnAllDown.String()
-			}
-			for _, a := range pool.Members {
-				g.Members = append(g.Members, healthprobe.Member{Addr: a, Check: hc})
-			}
-			out = append(out, g)
-		}
-	}
-	return out
-}
-
 // planProbes derives probe targets from the snapshot's pools. Check
 // problems come back as zone errors at the check's file:line.
 func planProbes(snap *zones.Snapshot) (*probePlan, error) {

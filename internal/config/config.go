@@ -4,12 +4,17 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"math"
 	"net"
+	"net/netip"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/dnsrr/dnsrr/dnsrr"
@@ -56,9 +61,22 @@ func (b ReloadBudget) MemoryString() string {
 // admin API listens.
 type HealthConfig struct {
 	// Admin is the address of the HTTP API (/status, /drain), loopback by
-	// default; "" turns it off. Keep it on loopback: it changes what is
-	// served, and it refuses requests from web pages (see LocalOnly).
+	// default; "" turns it off. It changes what is served: off loopback it
+	// needs AdminToken (CheckAdmin).
 	Admin string
+	// AdminTokenFile holds the bearer token that every request to Admin
+	// must carry, when set; AdminToken is its content, read at load.
+	AdminTokenFile string
+	AdminToken     []byte
+	// StatusListen serves the read-only views (GET /status) without the
+	// token; "" for none.
+	StatusListen string
+	AdminLimits  AdminLimits
+	// DrainMax bounds a timed drain (for=); drains until undrained are
+	// always allowed.
+	DrainMax time.Duration
+	// StatusMaxPools is the most pools one /status response lists.
+	StatusMaxPools int
 	// StateFile keeps drains across restarts; "" keeps them in memory.
 	StateFile string
 	// InitialState of new targets: "probe" (the first probe round decides,
@@ -67,10 +85,39 @@ type HealthConfig struct {
 	Concurrency  int
 }
 
+// AdminLimits bound what a caller of the admin API can hold, per listener
+// (Admin and StatusListen each). The README's Limits section gives the
+// reason for each default.
+type AdminLimits struct {
+	// MaxConns is the most connections open at once; at the cap the
+	// oldest idle one is closed, or the new one if none is idle.
+	MaxConns       int
+	MaxHeaderBytes int
+	MaxBodyBytes   int64
+	// ReadTimeout bounds reading a request (headers and body), WriteTimeout
+	// the response, IdleTimeout a keep-alive connection between requests.
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	IdleTimeout  time.Duration
+}
+
+// maxTokenFile bounds the token file: a token is one line.
+const maxTokenFile = 4096
+
+// minToken is the shortest token accepted: 128 bits of hex.
+const minToken = 32
+
 // Defaults of the configuration file, in one place.
 var (
-	DefaultListen = []string{"127.0.0.1:5353", "[::1]:5353"}
-	defaultHealth = HealthConfig{Admin: "127.0.0.1:8053", InitialState: "probe", Concurrency: 64}
+	DefaultListen      = []string{"127.0.0.1:5353", "[::1]:5353"}
+	DefaultAdminLimits = AdminLimits{
+		MaxConns: 32, MaxHeaderBytes: 8 << 10, MaxBodyBytes: 4 << 10,
+		ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 30 * time.Second,
+	}
+	defaultHealth = HealthConfig{
+		Admin: "127.0.0.1:8053", InitialState: "probe", Concurrency: 64,
+		AdminLimits: DefaultAdminLimits, DrainMax: 7 * 24 * time.Hour, StatusMaxPools: 1000,
+	}
 	// A reload of a million records takes 5–9 s on an idle machine, 30–45 s
 	// on a busy one (it runs at the lowest priority), and adds about 270 MB
 	// of live heap (README, "Limits"): five minutes is ample for that and
@@ -143,17 +190,34 @@ func Load(path string) (*Config, error) {
 		log.Done()
 	}
 	if h, ok := root.Table("health"); ok {
+		adminOK := true
 		if v, ok := h.String("admin"); ok {
 			if err := CheckListenAddr(v); v != "" && err != nil {
 				h.Errorf("admin", "%v", err)
+				adminOK = false
 			}
 			c.Health.Admin = v
 		}
-		if v, ok := h.String("state_file"); ok {
-			if v != "" && !filepath.IsAbs(v) {
-				v = filepath.Join(filepath.Dir(path), v)
+		if v, ok := h.String("admin_token_file"); ok && v != "" {
+			c.Health.AdminTokenFile = relative(path, v)
+			tok, err := ReadToken(c.Health.AdminTokenFile)
+			if err != nil {
+				h.Errorf("admin_token_file", "%v", err)
 			}
-			c.Health.StateFile = v
+			c.Health.AdminToken = tok
+		}
+		if err := c.Health.CheckAdmin(); err != nil && adminOK {
+			h.Errorf("admin", "%v", err)
+		}
+		if v, ok := h.String("status_listen"); ok {
+			if err := CheckListenAddr(v); v != "" && err != nil {
+				h.Errorf("status_listen", "%v", err)
+			}
+			c.Health.StatusListen = v
+		}
+		loadAdminLimits(h, &c.Health)
+		if v, ok := h.String("state_file"); ok {
+			c.Health.StateFile = relative(path, v)
 		}
 		if v, ok := h.String("initial_state"); ok {
 			if v != "probe" && v != "up" && v != "down" {
@@ -182,6 +246,84 @@ func Load(path string) (*Config, error) {
 	}
 	root.Done()
 	return c, root.File().Errs.Err()
+}
+
+// relative resolves a path given in the file at config against its directory.
+func relative(config, p string) string {
+	if p != "" && !filepath.IsAbs(p) {
+		p = filepath.Join(filepath.Dir(config), p)
+	}
+	return p
+}
+
+func loadAdminLimits(h *tomlfile.Table, c *HealthConfig) {
+	l := &c.AdminLimits
+	if v, ok := h.Int("admin_max_connections", 1, 4096); ok {
+		l.MaxConns = int(v)
+	}
+	if v, ok := h.Int("admin_max_header_bytes", 1024, 1<<20); ok {
+		l.MaxHeaderBytes = int(v)
+	}
+	if v, ok := h.Int("admin_max_body_bytes", 0, 1<<20); ok {
+		l.MaxBodyBytes = v
+	}
+	for key, d := range map[string]*time.Duration{
+		"admin_read_timeout": &l.ReadTimeout, "admin_write_timeout": &l.WriteTimeout, "admin_idle_timeout": &l.IdleTimeout,
+	} {
+		if v, ok := h.Duration(key, 100*time.Millisecond, 10*time.Minute); ok {
+			*d = v
+		}
+	}
+	if v, ok := h.Duration("drain_max", time.Minute, 10*365*24*time.Hour); ok {
+		c.DrainMax = v
+	}
+	if v, ok := h.Int("status_max_pools", 1, 1000000); ok {
+		c.StatusMaxPools = int(v)
+	}
+}
+
+// CheckAdmin refuses an admin API that anyone who can reach it could use
+// to change what is served: one off loopback without a token.
+func (h *HealthConfig) CheckAdmin() error {
+	if h.Admin == "" || len(h.AdminToken) > 0 || IsLocalAdmin(h.Admin) {
+		return nil
+	}
+	return fmt.Errorf("%s is not a loopback address: set [health] admin_token_file (requests then need its bearer token), or bind the admin API to loopback", h.Admin)
+}
+
+// IsLocalAdmin reports whether the admin address is reachable from this
+// host only: a loopback IP.
+func IsLocalAdmin(addr string) bool {
+	ap, err := netip.ParseAddrPort(addr)
+	return err == nil && ap.Addr().IsLoopback()
+}
+
+// ReadToken reads a bearer token file: at most maxTokenFile bytes, a
+// regular file (a FIFO must not hang the load), surrounding white space
+// dropped. Errors never quote the file's content.
+func ReadToken(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxTokenFile {
+		return nil, fmt.Errorf("%s is larger than %d bytes: a token is one line", path, maxTokenFile)
+	}
+	tok := bytes.TrimSpace(b)
+	if len(tok) < minToken || bytes.ContainsAny(tok, " \t\r\n") {
+		return nil, fmt.Errorf("%s must hold one token of at least %d characters and no spaces (e.g. from: openssl rand -hex 32)", path, minToken)
+	}
+	return tok, nil
 }
 
 // CheckListenAddr checks a listen address: an IP literal and a port.

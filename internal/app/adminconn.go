@@ -1,0 +1,132 @@
+package app
+
+import (
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// connLimit caps the connections of the admin API's listener, so that its
+// callers can never take the file descriptors DNS needs. At the cap, a new
+// connection takes the place of the oldest one that holds no request: idle
+// between keep-alive requests first, then one still sending its first
+// request's headers. If every connection is busy with a request, the new
+// one is closed at once: never queued, so it holds no descriptor.
+type connLimit struct {
+	net.Listener
+	max int
+	log zerolog.Logger
+
+	mu      sync.Mutex
+	conns   map[*limitedConn]struct{}
+	evicted int // since the last warning
+	refused int
+	warned  time.Time
+}
+
+// limitedConn is one accepted connection, with what ConnState said of it.
+type limitedConn struct {
+	net.Conn
+	l     *connLimit
+	state http.ConnState // guarded by l.mu
+	since time.Time      // when it entered state
+}
+
+// capWarnEvery spaces the warnings that the cap was reached.
+const capWarnEvery = time.Minute
+
+func newConnLimit(ln net.Listener, max int, log zerolog.Logger) *connLimit {
+	return &connLimit{Listener: ln, max: max, log: log, conns: map[*limitedConn]struct{}{}}
+}
+
+// Accept returns the next connection within the cap.
+func (l *connLimit) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		now := time.Now()
+		l.mu.Lock()
+		var victim *limitedConn
+		if len(l.conns) >= l.max {
+			if victim = l.evictable(); victim != nil {
+				delete(l.conns, victim)
+				l.evicted++
+			} else {
+				l.refused++
+			}
+			l.warnLocked(now)
+		}
+		if victim == nil && len(l.conns) >= l.max {
+			l.mu.Unlock()
+			c.Close()
+			continue
+		}
+		lc := &limitedConn{Conn: c, l: l, state: http.StateNew, since: now}
+		l.conns[lc] = struct{}{}
+		l.mu.Unlock()
+		if victim != nil {
+			// The server's goroutine for it sees the read fail and ends.
+			victim.Conn.Close()
+		}
+		return lc, nil
+	}
+}
+
+// evictable is the connection to close for a new one, or nil: the one
+// idle longest, else the oldest that has not finished a request's headers.
+func (l *connLimit) evictable() *limitedConn {
+	var idle, fresh *limitedConn
+	for c := range l.conns {
+		switch c.state {
+		case http.StateIdle:
+			if idle == nil || c.since.Before(idle.since) {
+				idle = c
+			}
+		case http.StateNew:
+			if fresh == nil || c.since.Before(fresh.since) {
+				fresh = c
+			}
+		}
+	}
+	if idle != nil {
+		return idle
+	}
+	return fresh
+}
+
+func (l *connLimit) warnLocked(now time.Time) {
+	if now.Sub(l.warned) < capWarnEvery {
+		return
+	}
+	l.log.Warn().Int("max_connections", l.max).Int("closed_idle", l.evicted).Int("refused", l.refused).
+		Msg("admin API at its connection cap ([health] admin_max_connections): closing idle connections, refusing new ones while all are busy")
+	l.warned, l.evicted, l.refused = now, 0, 0
+}
+
+// track is the http.Server's ConnState hook.
+func (l *connLimit) track(c net.Conn, state http.ConnState) {
+	lc, ok := c.(*limitedConn)
+	if !ok {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch state {
+	case http.StateClosed, http.StateHijacked:
+		delete(l.conns, lc)
+	default:
+		lc.state, lc.since = state, time.Now()
+	}
+}
+
+// open is the number of connections counted against the cap.
+func (l *connLimit) open() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
+}
