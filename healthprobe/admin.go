@@ -97,6 +97,9 @@ func AdminHandler(p *Prober, o AdminOptions) http.Handler {
 		writeJSON(w, http.StatusOK, statusReport(p.View(), groups, more, o.MaxGroups, time.Now()))
 	})
 	if o.ReadOnly {
+		mux.HandleFunc("/drain", func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, http.StatusForbidden, errors.New("this address serves read-only views: drain through the admin address ([health] admin)"))
+		})
 		return mux
 	}
 	mux.HandleFunc("POST /drain", func(w http.ResponseWriter, r *http.Request) {
