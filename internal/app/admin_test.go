@@ -1,0 +1,224 @@
+package app
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dnsrr/dnsrr/healthprobe"
+	"github.com/dnsrr/dnsrr/zones"
+	"github.com/rs/zerolog"
+)
+
+// testHealth loads master files (origin → records) into a plan, as Serve
+// does, with a prober that probes nothing.
+func testHealth(t *testing.T, files map[string]string) *health {
+	t.Helper()
+	dir := t.TempDir()
+	var paths []string
+	for origin, records := range files {
+		p := filepath.Join(dir, origin+"zone")
+		body := fmt.Sprintf("$ORIGIN %s\n$TTL 300\n@ IN SOA ns1 hostmaster 1 3600 900 1209600 300\n@ IN NS ns1\nns1 IN A 192.0.2.53\n%s", origin, records)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	snap, err := zones.Loader{}.Load(paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := planProbes(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := healthprobe.New(healthprobe.Options{}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &health{prober: p, plan: plan}
+}
+
+func names(gs []healthprobe.Group) string {
+	var out []string
+	for _, g := range gs {
+		out = append(out, g.Name)
+	}
+	return strings.Join(out, " ")
+}
+
+func TestGroupPage(t *testing.T) {
+	var a, b strings.Builder
+	for i := range 6 {
+		fmt.Fprintf(&a, "p%d IN A 10.0.0.%d\np%d IN A 10.0.1.%d\n", i, i, i, i)
+	}
+	// A second zone whose pools sort among the first's.
+	fmt.Fprintf(&b, "q IN A 10.0.0.1\nq IN A 10.9.9.9\n")
+	h := testHealth(t, map[string]string{"a.test.": a.String(), "p3.a.test.": b.String()})
+	never := func(string, netip.Addr) bool { return false }
+	cases := []struct {
+		q    healthprobe.GroupQuery
+		want string
+		more bool
+	}{
+		{healthprobe.GroupQuery{Limit: 100}, "p0.a.test. p1.a.test. p2.a.test. p3.a.test. p4.a.test. p5.a.test. q.p3.a.test.", false},
+		{healthprobe.GroupQuery{Limit: 3}, "p0.a.test. p1.a.test. p2.a.test.", true},
+		{healthprobe.GroupQuery{Limit: 3, After: "p2.a.test."}, "p3.a.test. p4.a.test. p5.a.test.", true},
+		{healthprobe.GroupQuery{Limit: 3, After: "p5.a.test."}, "q.p3.a.test.", false},
+		{healthprobe.GroupQuery{Limit: 3, Name: "P4.A.test"}, "p4.a.test.", false},
+		{healthprobe.GroupQuery{Limit: 3, Name: "p9.a.test."}, "", false},
+		{healthprobe.GroupQuery{Limit: 3, Address: netip.MustParseAddr("10.0.0.1")}, "p1.a.test. q.p3.a.test.", false},
+		{healthprobe.GroupQuery{Limit: 1, Address: netip.MustParseAddr("10.0.0.1")}, "p1.a.test.", true},
+	}
+	for _, c := range cases {
+		gs, more := h.groupPage(c.q, never)
+		if got := names(gs); got != c.want || more != c.more {
+			t.Errorf("%+v: %q more=%v, want %q more=%v", c.q, got, more, c.want, c.more)
+		}
+	}
+	gs, _ := h.groupPage(healthprobe.GroupQuery{Name: "p2.a.test.", Limit: 1}, func(pool string, a netip.Addr) bool {
+		return pool == "p2.a.test." && a == netip.MustParseAddr("10.0.1.2")
+	})
+	if len(gs) != 1 || len(gs[0].Members) != 2 || gs[0].Answered(gs[0].Members[0].Addr) || !gs[0].Answered(gs[0].Members[1].Addr) {
+		t.Errorf("p2: %+v, want two members, Answered asking the server for the pool", gs)
+	}
+	for addr, want := range map[string]bool{"10.0.0.3": true, "10.9.9.9": true, "192.0.2.53": false, "10.0.2.1": false} {
+		if got := h.isMember(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("isMember(%s) = %v, want %v", addr, got, want)
+		}
+	}
+}
+
+// keepAlive is a client connection that sent one request and, having read
+// the answer, stays open (idle on the server's side).
+type keepAlive struct {
+	c net.Conn
+	r *bufio.Reader
+}
+
+func dialKeepAlive(t *testing.T, addr string) *keepAlive {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	k := &keepAlive{c: c, r: bufio.NewReader(c)}
+	if err := k.get(addr, "/fast"); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func (k *keepAlive) get(host, path string) error {
+	_ = k.c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := fmt.Fprintf(k.c, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", path, host); err != nil {
+		return err
+	}
+	resp, err := http.ReadResponse(k.r, nil)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return err
+}
+
+// closed reports whether the server closed the connection.
+func (k *keepAlive) closed() bool {
+	_ = k.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err := k.r.ReadByte()
+	return err != nil
+}
+
+// waitOpen polls until the limiter counts n connections.
+func waitOpen(t *testing.T, cl *connLimit, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); cl.open() != n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections open, want %d", cl.open(), n)
+		}
+	}
+}
+
+func TestConnLimit(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const max = 4
+	cl := newConnLimit(ln, max, zerolog.Nop())
+	release := make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/fast", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) { <-release })
+	hs := &http.Server{Handler: mux, ConnState: cl.track, IdleTimeout: time.Minute}
+	go hs.Serve(cl)
+	t.Cleanup(func() { hs.Close() })
+	addr := ln.Addr().String()
+
+	// At the cap, each new connection closes the one idle longest.
+	var idle []*keepAlive
+	for range max {
+		idle = append(idle, dialKeepAlive(t, addr))
+	}
+	waitOpen(t, cl, max)
+	fresh := dialKeepAlive(t, addr)
+	if !idle[0].closed() {
+		t.Error("the oldest idle connection is still open")
+	}
+	waitOpen(t, cl, max)
+	if err := idle[1].get(addr, "/fast"); err != nil {
+		t.Errorf("a younger idle connection was closed: %v", err)
+	}
+
+	// With every connection busy, a new one is closed at once.
+	busy := []*keepAlive{idle[1], idle[2], idle[3], fresh}
+	for _, k := range busy {
+		go fmt.Fprintf(k.c, "GET /slow HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		cl.mu.Lock()
+		active := 0
+		for c := range cl.conns {
+			if c.state == http.StateActive {
+				active++
+			}
+		}
+		cl.mu.Unlock()
+		if active == max {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections busy, want %d", active, max)
+		}
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	refused := &keepAlive{c: c, r: bufio.NewReader(c)}
+	if !refused.closed() {
+		t.Error("a connection beyond the cap of busy ones was kept")
+	}
+	close(release)
+	for _, k := range busy {
+		resp, err := http.ReadResponse(k.r, nil)
+		if err != nil {
+			t.Errorf("a busy request was cut: %v", err)
+			continue
+		}
+		resp.Body.Close()
+	}
+	// Room again: a fresh connection gets in.
+	dialKeepAlive(t, addr)
+}
