@@ -2,6 +2,7 @@ package app
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -132,11 +133,13 @@ func (k *keepAlive) get(host, path string) error {
 	return err
 }
 
-// closed reports whether the server closed the connection.
+// closed reports whether the server closed the connection (within a
+// generous bound; false if it is still open then).
 func (k *keepAlive) closed() bool {
 	_ = k.c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	_, err := k.r.ReadByte()
-	return err != nil
+	var ne net.Error
+	return err != nil && !(errors.As(err, &ne) && ne.Timeout())
 }
 
 // waitOpen polls until the limiter counts n connections.
@@ -165,23 +168,28 @@ func TestConnLimit(t *testing.T) {
 	t.Cleanup(func() { hs.Close() })
 	addr := ln.Addr().String()
 
-	// At the cap, each new connection closes the one idle longest.
+	// At the cap, a new connection closes one of the idle ones (the one
+	// idle longest, by the server's clock: which one that is depends on
+	// when the server marked each idle, so the test does not say).
 	var idle []*keepAlive
 	for range max {
 		idle = append(idle, dialKeepAlive(t, addr))
 	}
 	waitOpen(t, cl, max)
 	fresh := dialKeepAlive(t, addr)
-	if !idle[0].closed() {
-		t.Error("the oldest idle connection is still open")
-	}
 	waitOpen(t, cl, max)
-	if err := idle[1].get(addr, "/fast"); err != nil {
-		t.Errorf("a younger idle connection was closed: %v", err)
+	var busy []*keepAlive
+	for _, k := range idle {
+		if k.get(addr, "/fast") == nil {
+			busy = append(busy, k)
+		}
+	}
+	if len(busy) != max-1 {
+		t.Fatalf("%d of the %d idle connections still work after one more came, want %d", len(busy), max, max-1)
 	}
 
 	// With every connection busy, a new one is closed at once.
-	busy := []*keepAlive{idle[1], idle[2], idle[3], fresh}
+	busy = append(busy, fresh)
 	for _, k := range busy {
 		go fmt.Fprintf(k.c, "GET /slow HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
 	}
