@@ -635,8 +635,8 @@ func TestHealthStatus(t *testing.T) {
 	if err := json.Unmarshal(body, &raw); err != nil {
 		t.Fatal(err)
 	}
-	if got := slices.Sorted(maps.Keys(raw)); !slices.Equal(got, []string{"drains", "pools", "time"}) {
-		t.Errorf("/status keys %v, want drains pools time", got)
+	if got := slices.Sorted(maps.Keys(raw)); !slices.Equal(got, []string{"drains", "pools", "time", "truncated"}) {
+		t.Errorf("/status keys %v, want drains pools time truncated", got)
 	}
 	pools, _ := raw["pools"].([]any)
 	byName := map[string]map[string]any{}
