@@ -7,6 +7,7 @@ package integration
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -274,5 +275,54 @@ func TestAdminStatusPages(t *testing.T) {
 		if code, body, _ := adm.do(http.MethodGet, path); code != want {
 			t.Errorf("GET %s: %d %s, want %d", path, code, body, want)
 		}
+	}
+}
+
+// TestAdminUnixSocket: admin = "unix:PATH" serves the API on a socket of
+// mode 0660 (the file mode is the authority: no Host checks, no token
+// needed), and removes it on shutdown.
+func TestAdminUnixSocket(t *testing.T) {
+	t.Parallel()
+	const org = "unix.admin.test."
+	dir := t.TempDir()
+	writeFile(t, dir, "zone.toml", testZoneHeader(org)+adminZone(1))
+	cfg := writeFile(t, dir, "dnsrr.toml", "zones = [\"zone.toml\"]\n[health]\nadmin = \"unix:admin.sock\"\n")
+	s := startServer(t, "-config", cfg)
+	sock := filepath.Join(dir, "admin.sock")
+	line, _ := s.waitLog(0, startTimeout, func(l logLine) bool { return l.message() == "serving" })
+	if got := line.str("admin"); got != "unix:"+sock {
+		t.Errorf("serving line: admin = %q, want unix:%s", got, sock)
+	}
+	if st, err := os.Stat(sock); err != nil || st.Mode().Perm() != 0o660 {
+		t.Fatalf("socket %s: mode %v, %v; want 0660", sock, st.Mode(), err)
+	}
+	client := &http.Client{Timeout: queryTimeout, Transport: &http.Transport{
+		Proxy:             nil,
+		DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		},
+	}}
+	post := func(path string) int {
+		t.Helper()
+		resp, err := client.Post("http://dnsrr"+path, "", nil)
+		if err != nil {
+			t.Fatalf("POST %s: %v", path, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("/drain?address=203.0.113.9"); code != http.StatusNotFound {
+		t.Errorf("drain of a non-member over the socket: %d, want 404", code)
+	}
+	if code := post("/drain?address=192.0.2.2"); code != http.StatusOK {
+		t.Errorf("drain over the socket: %d, want 200", code)
+	}
+	waitDNS(t, s.addr("4"), "static."+org, dns.TypeA, served("192.0.2.1", "192.0.2.3"))
+	if code, stopped := s.stop(); !stopped || code != 0 {
+		t.Fatalf("stop: exit %d", code)
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("the socket is left after shutdown: %v", err)
 	}
 }

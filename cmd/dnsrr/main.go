@@ -115,7 +115,7 @@ func parseFlags(name string, args []string, stderr io.Writer) (*options, error) 
 	fs.StringVar(&o.logFormat, "log-format", "", "console or json (overrides the config)")
 	if name == "serve" {
 		fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile here until shutdown (for performance work)")
-		fs.Var(&o.admin, "admin", "address:port of the admin API (overrides the config's [health] admin); \"\" turns it off")
+		fs.Var(&o.admin, "admin", "address:port or unix:PATH of the admin API (overrides the config's [health] admin); \"\" turns it off")
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -148,7 +148,7 @@ func (o *options) loadConfig() (*config.Config, error) {
 	}
 	if o.admin.set {
 		if a := o.admin.value; a != "" {
-			if err := config.CheckListenAddr(a); err != nil {
+			if err := config.CheckAdminAddr(a); err != nil {
 				return nil, fmt.Errorf("-admin: %w", err)
 			}
 		}

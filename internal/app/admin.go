@@ -3,9 +3,12 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -65,15 +68,15 @@ func startAdmin(hc config.HealthConfig, h *health, srv *dnsrr.Server, log zerolo
 // request must carry it. On loopback, the Host and Origin checks of
 // LocalOnly keep browsers out.
 func serveAdmin(addr string, handler http.Handler, token []byte, limits config.AdminLimits, log zerolog.Logger) (stop func(), bound string, err error) {
-	ln, err := net.Listen("tcp", addr)
+	ln, bound, err := listenAdmin(addr)
 	if err != nil {
 		return nil, "", err
 	}
-	bound = ln.Addr().String()
 	if len(token) > 0 {
 		handler = healthprobe.RequireToken(handler, token)
 	}
-	if config.IsLocalAdmin(bound) {
+	if _, unix := config.UnixSocket(addr); !unix && config.IsLocalAdmin(bound) {
+		// Browsers cannot reach a Unix socket; loopback they can.
 		handler = healthprobe.LocalOnly(handler, bound)
 	}
 	handler = limitBody(handler, limits.MaxBodyBytes)
@@ -86,7 +89,6 @@ func serveAdmin(addr string, handler http.Handler, token []byte, limits config.A
 		IdleTimeout:       limits.IdleTimeout,
 		MaxHeaderBytes:    limits.MaxHeaderBytes,
 		ConnState:         cl.track,
-		ErrorLog:          nil,
 	}
 	go func() {
 		if err := hs.Serve(cl); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -98,6 +100,45 @@ func serveAdmin(addr string, handler http.Handler, token []byte, limits config.A
 		defer cancel()
 		_ = hs.Shutdown(ctx)
 	}, bound, nil
+}
+
+// adminSocketMode lets the socket's owner and group use the admin API:
+// the file mode is its authority.
+const adminSocketMode = 0o660
+
+// listenAdmin listens on a TCP address or unix:PATH. A socket file left by
+// a process that died is replaced; one that answers, or a file that is not
+// a socket, is an error.
+func listenAdmin(addr string) (net.Listener, string, error) {
+	path, unix := config.UnixSocket(addr)
+	if !unix {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, "", err
+		}
+		return ln, ln.Addr().String(), nil
+	}
+	if st, err := os.Lstat(path); err == nil {
+		if st.Mode().Type() != fs.ModeSocket {
+			return nil, "", fmt.Errorf("%s exists and is not a socket", path)
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, "", fmt.Errorf("%s is in use by another process", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, "", err
+		}
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := os.Chmod(path, adminSocketMode); err != nil {
+		ln.Close()
+		return nil, "", err
+	}
+	return ln, addr, nil
 }
 
 // limitBody refuses request bodies over max bytes: no endpoint reads one,

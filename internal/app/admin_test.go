@@ -230,3 +230,42 @@ func TestConnLimit(t *testing.T) {
 	// Room again: a fresh connection gets in.
 	dialKeepAlive(t, addr)
 }
+
+func TestListenAdminUnix(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "admin.sock")
+	ln, bound, err := listenAdmin("unix:" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bound != "unix:"+path {
+		t.Errorf("bound %q, want unix:%s", bound, path)
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o660 {
+		t.Errorf("socket mode %v (%v), want 0660", st.Mode(), err)
+	}
+	// A second instance must not take a socket that answers.
+	if _, _, err := listenAdmin("unix:" + path); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Errorf("second listen on a live socket: %v, want in use", err)
+	}
+	// A socket left behind (its listener gone, the file kept) is replaced.
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close()
+	ln2, _, err := listenAdmin("unix:" + path)
+	if err != nil {
+		t.Fatalf("listen over a stale socket: %v", err)
+	}
+	ln2.Close()
+	// Anything else at the path is left alone.
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("keep"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := listenAdmin("unix:" + file); err == nil || !strings.Contains(err.Error(), "not a socket") {
+		t.Errorf("listen on a regular file: %v, want not a socket", err)
+	}
+	if b, _ := os.ReadFile(file); string(b) != "keep" {
+		t.Error("the regular file was replaced")
+	}
+}

@@ -28,6 +28,19 @@ func loadHealth(t *testing.T, health string, files map[string]string) (*Config, 
 	return Load(path)
 }
 
+func TestAdminUnixPath(t *testing.T) {
+	c, err := loadHealth(t, `admin = "unix:admin.sock"`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := UnixSocket(c.Health.Admin); !ok || !filepath.IsAbs(p) || filepath.Base(p) != "admin.sock" {
+		t.Errorf("admin = %q, want unix: and the socket's path beside the config file", c.Health.Admin)
+	}
+	if !IsLocalAdmin(c.Health.Admin) {
+		t.Error("a Unix socket is not local")
+	}
+}
+
 func TestAdminDefaults(t *testing.T) {
 	c, err := loadHealth(t, "", nil)
 	if err != nil {
@@ -50,6 +63,8 @@ func TestAdminAuthority(t *testing.T) {
 		{"loopback without token", `admin = "127.0.0.1:8053"`, nil, ""},
 		{"IPv6 loopback", `admin = "[::1]:8053"`, nil, ""},
 		{"off", `admin = ""`, nil, ""},
+		{"unix socket", `admin = "unix:admin.sock"`, nil, ""},
+		{"unix without path", `admin = "unix:"`, nil, "health.admin: unix: needs a path"},
 		{"elsewhere without token", `admin = "192.0.2.1:8053"`, nil,
 			"dnsrr.toml:3: health.admin: 192.0.2.1:8053 is not a loopback address: set [health] admin_token_file"},
 		{"elsewhere with token", "admin = \"192.0.2.1:8053\"\nadmin_token_file = \"token\"", map[string]string{"token": testToken + "\n"}, ""},

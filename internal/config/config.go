@@ -5,6 +5,7 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -192,11 +193,11 @@ func Load(path string) (*Config, error) {
 	if h, ok := root.Table("health"); ok {
 		adminOK := true
 		if v, ok := h.String("admin"); ok {
-			if err := CheckListenAddr(v); v != "" && err != nil {
+			if err := CheckAdminAddr(v); v != "" && err != nil {
 				h.Errorf("admin", "%v", err)
 				adminOK = false
 			}
-			c.Health.Admin = v
+			c.Health.Admin = unixRelative(path, v)
 		}
 		if v, ok := h.String("admin_token_file"); ok && v != "" {
 			c.Health.AdminTokenFile = relative(path, v)
@@ -210,10 +211,10 @@ func Load(path string) (*Config, error) {
 			h.Errorf("admin", "%v", err)
 		}
 		if v, ok := h.String("status_listen"); ok {
-			if err := CheckListenAddr(v); v != "" && err != nil {
+			if err := CheckAdminAddr(v); v != "" && err != nil {
 				h.Errorf("status_listen", "%v", err)
 			}
-			c.Health.StatusListen = v
+			c.Health.StatusListen = unixRelative(path, v)
 		}
 		loadAdminLimits(h, &c.Health)
 		if v, ok := h.String("state_file"); ok {
@@ -292,10 +293,40 @@ func (h *HealthConfig) CheckAdmin() error {
 }
 
 // IsLocalAdmin reports whether the admin address is reachable from this
-// host only: a loopback IP.
+// host only: a loopback IP, or a Unix socket (whose file mode decides who
+// may connect).
 func IsLocalAdmin(addr string) bool {
+	if _, ok := UnixSocket(addr); ok {
+		return true
+	}
 	ap, err := netip.ParseAddrPort(addr)
 	return err == nil && ap.Addr().IsLoopback()
+}
+
+// UnixSocket returns the path of an admin address "unix:PATH".
+func UnixSocket(addr string) (path string, ok bool) {
+	return strings.CutPrefix(addr, "unix:")
+}
+
+// CheckAdminAddr checks an address of the admin API: a listen address
+// (CheckListenAddr) or unix:PATH.
+func CheckAdminAddr(a string) error {
+	if p, ok := UnixSocket(a); ok {
+		if p == "" {
+			return errors.New("unix: needs a path, e.g. unix:/run/dnsrr/admin.sock")
+		}
+		return nil
+	}
+	return CheckListenAddr(a)
+}
+
+// unixRelative resolves the path of a unix: address given in the file at
+// config against its directory.
+func unixRelative(config, addr string) string {
+	if p, ok := UnixSocket(addr); ok {
+		return "unix:" + relative(config, p)
+	}
+	return addr
 }
 
 // ReadToken reads a bearer token file: at most maxTokenFile bytes, a
