@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dnsrr/dnsrr/healthprobe"
+	"github.com/dnsrr/dnsrr/internal/config"
 	"github.com/dnsrr/dnsrr/zones"
 	"github.com/rs/zerolog"
 )
@@ -267,5 +268,59 @@ func TestListenAdminUnix(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(file); string(b) != "keep" {
 		t.Error("the regular file was replaced")
+	}
+}
+
+// TestServeAdminLimits: the listener's header and body limits, the token
+// and the Host check, as serveAdmin puts them together.
+func TestServeAdminLimits(t *testing.T) {
+	limits := config.DefaultAdminLimits
+	limits.MaxBodyBytes = 16
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); err != nil {
+			http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+		}
+	})
+	token := "0123456789abcdef0123456789abcdef"
+	stop, bound, err := serveAdmin("127.0.0.1:0", ok, []byte(token), limits, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	send := func(host, auth string, header int, body string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", "http://"+bound+"/drain", strings.NewReader(body))
+		req.Host = host
+		if auth != "" {
+			req.Header.Set("Authorization", "Bearer "+auth)
+		}
+		if header > 0 {
+			req.Header.Set("X-Padding", strings.Repeat("x", header))
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("POST: %v", err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	cases := []struct {
+		name, host, auth string
+		header           int
+		body             string
+		want             int
+	}{
+		{"fine", bound, token, 0, "", http.StatusOK},
+		{"small body", bound, token, 0, "address=x", http.StatusOK},
+		{"no token", bound, "", 0, "", http.StatusUnauthorized},
+		{"rebound host", "evil.example:80", token, 0, "", http.StatusForbidden},
+		{"large body", bound, token, 0, strings.Repeat("a", 17), http.StatusRequestEntityTooLarge},
+		{"huge header", bound, token, 64 << 10, "", http.StatusRequestHeaderFieldsTooLarge},
+	}
+	for _, c := range cases {
+		if got := send(c.host, c.auth, c.header, c.body); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
 	}
 }
