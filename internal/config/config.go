@@ -216,7 +216,7 @@ func Load(path string) (*Config, error) {
 			}
 			c.Health.StatusListen = unixRelative(path, v)
 		}
-		loadAdminLimits(h, &c.Health)
+		loadAdminKeys(h, &c.Health)
 		if v, ok := h.String("state_file"); ok {
 			c.Health.StateFile = relative(path, v)
 		}
@@ -257,7 +257,8 @@ func relative(config, p string) string {
 	return p
 }
 
-func loadAdminLimits(h *tomlfile.Table, c *HealthConfig) {
+// loadAdminKeys reads the admin API's limits.
+func loadAdminKeys(h *tomlfile.Table, c *HealthConfig) {
 	l := &c.AdminLimits
 	if v, ok := h.Int("admin_max_connections", 1, 4096); ok {
 		l.MaxConns = int(v)
@@ -268,11 +269,12 @@ func loadAdminLimits(h *tomlfile.Table, c *HealthConfig) {
 	if v, ok := h.Int("admin_max_body_bytes", 0, 1<<20); ok {
 		l.MaxBodyBytes = v
 	}
-	for key, d := range map[string]*time.Duration{
-		"admin_read_timeout": &l.ReadTimeout, "admin_write_timeout": &l.WriteTimeout, "admin_idle_timeout": &l.IdleTimeout,
-	} {
-		if v, ok := h.Duration(key, 100*time.Millisecond, 10*time.Minute); ok {
-			*d = v
+	for _, t := range []struct {
+		key string
+		d   *time.Duration
+	}{{"admin_read_timeout", &l.ReadTimeout}, {"admin_write_timeout", &l.WriteTimeout}, {"admin_idle_timeout", &l.IdleTimeout}} {
+		if v, ok := h.Duration(t.key, 100*time.Millisecond, 10*time.Minute); ok {
+			*t.d = v
 		}
 	}
 	if v, ok := h.Duration("drain_max", time.Minute, 10*365*24*time.Hour); ok {
