@@ -54,10 +54,10 @@ func main() {
 	flag.IntVar(&o.ramp, "ramp", 1000, "connections opened per second")
 	flag.DurationVar(&o.hold, "hold", 15*time.Second, "how long each hold lasts once the connections are open")
 	flag.IntVar(&o.probes, "probes", 20, "fresh TCP queries from 127.0.0.1 per attack, spread over the hold")
-	flag.DurationVar(&o.probeTimeout, "probe-timeout", 3*time.Second, "time limit of one fresh query")
+	flag.DurationVar(&o.probeTimeout, "probe-timeout", 5*time.Second, "time limit of one fresh query")
 	flag.DurationVar(&o.frameEvery, "frame-every", 8*time.Second, "tcp-zero: a zero-length frame this often")
 	flag.DurationVar(&o.byteEvery, "byte-every", time.Second, "tcp-slow: one byte of the query this often")
-	flag.IntVar(&o.adminConns, "admin-conns", 700, "idle keep-alive connections to the admin API")
+	flag.IntVar(&o.adminConns, "admin-conns", 1100, "idle keep-alive connections to the admin API (more than a 1024-fd server has)")
 	flag.StringVar(&o.rewrite.file, "zone-file", "", "zone file the rewrite attack rewrites (the server must serve it)")
 	flag.StringVar(&o.rewrite.origin, "zone-origin", "rewrite.test.", "origin of that zone")
 	flag.IntVar(&o.rewrite.versions, "versions", 8, "rewrite: versions written")
@@ -131,7 +131,7 @@ func printHeader() {
 		"server", "attack", "fresh TCP", "lat ms med/max", "admin", "RSS MB b/peak/a", "fds b/peak/a", "CPU %", "partial", "notes")
 }
 
-func (r row) print() {
+func (r *row) print() {
 	admin := r.admin.ratio()
 	if r.adminNA {
 		admin = "n/a"
@@ -146,8 +146,8 @@ func (r row) print() {
 
 // run carries out one attack: samples the server before, during (peak)
 // and after it, and sends the fresh queries while it holds.
-func run(ctx context.Context, o options, attack string) row {
-	r := row{server: o.name, attack: attack, partial: "-", adminNA: true}
+func run(ctx context.Context, o options, attack string) *row {
+	r := &row{server: o.name, attack: attack, partial: "-", adminNA: true}
 	r.before = sample(o.pid)
 	mon := startMonitor(o.pid, 250*time.Millisecond)
 
@@ -196,7 +196,7 @@ func run(ctx context.Context, o options, attack string) row {
 		go func() {
 			defer wg.Done()
 			span := time.Duration(o.rewrite.versions) * (time.Duration(o.rewrite.chunks)*o.rewrite.chunkPause + o.rewrite.versionHold)
-			every(attackCtx, o.probes, span, probeDNS)
+			every(ctx, o.probes, span, probeDNS)
 		}()
 		res := rewrite(ctx, o.rewrite)
 		r.partial = fmt.Sprintf("%d of %d", res.partial, res.versions)

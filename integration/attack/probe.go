@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -15,11 +16,14 @@ import (
 // probes is what the fresh clients (from 127.0.0.1, as a real resolver
 // would come) saw during an attack.
 type probes struct {
+	mu             sync.Mutex
 	sent, answered int
 	latency        []time.Duration // of the answered ones
 }
 
 func (p *probes) add(ok bool, d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.sent++
 	if ok {
 		p.answered++
@@ -27,7 +31,7 @@ func (p *probes) add(ok bool, d time.Duration) {
 	}
 }
 
-func (p probes) ratio() string {
+func (p *probes) ratio() string {
 	if p.sent == 0 {
 		return "-"
 	}
@@ -35,7 +39,7 @@ func (p probes) ratio() string {
 }
 
 // medianMax formats the median and worst latency in milliseconds.
-func (p probes) medianMax() string {
+func (p *probes) medianMax() string {
 	if len(p.latency) == 0 {
 		return "-"
 	}
@@ -70,23 +74,29 @@ func adminProbe(admin string, timeout time.Duration) (bool, time.Duration) {
 	return err == nil && resp.StatusCode == http.StatusOK, time.Since(start)
 }
 
-// every calls f n times, spaced evenly over span (later if f is slow),
-// stopping early if ctx ends.
+// every starts f n times, spaced evenly over span, each in its own
+// goroutine (a probe that waits for its timeout does not delay the next),
+// and returns when all have returned. It starts no more once ctx ends.
 func every(ctx context.Context, n int, span time.Duration, f func()) {
 	if n <= 0 {
 		return
 	}
+	var wg sync.WaitGroup
 	gap := span / time.Duration(n)
-	next := time.Now()
 	for i := 0; i < n; i++ {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Until(next)):
+		if i > 0 {
+			pause(ctx, gap)
 		}
-		f()
-		next = next.Add(gap)
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f()
+		}()
 	}
+	wg.Wait()
 }
 
 // source is the local address of attacking connection i: spread over

@@ -85,73 +85,85 @@ func writeInChunks(path string, data []byte, chunks int, gap time.Duration) erro
 
 // seen is what the observer made of the served versions.
 type seen struct {
-	mu       sync.Mutex
-	complete map[int]int // serial -> observations with every marker
-	partial  map[int]int // serial -> observations with markers missing or foreign
-	torn     int         // observations during which the serial changed
-	failed   int         // observations that got no answer
+	mu        sync.Mutex
+	complete  map[int]int // serial -> answers with every marker
+	partial   map[int]int // serial -> answers with markers missing or cut
+	mixed     int         // answers with markers of several versions
+	malformed int         // answers that could not be parsed
+	failed    int         // queries that got no answer
 }
 
-// observe asks for the SOA, the markers and the SOA again; if the serial
-// held still in between, the markers tell whether its version is whole.
+// observe asks for the markers. One answer comes from one version of the
+// zone, so it is judged alone: the markers name their serial, and a
+// negative answer (a cut before the first marker) carries the zone's SOA.
+// A server with several processes (NSD while it reloads) may answer two
+// queries from two versions; asking once avoids mixing them up.
 func (s *seen) observe(addr, origin string, markers int, timeout time.Duration) {
-	c := &dns.Client{Timeout: timeout}
-	serialOf := func() (int, bool) {
-		m := new(dns.Msg)
-		m.SetQuestion(origin, dns.TypeSOA)
-		r, _, err := c.Exchange(m, addr)
-		if err != nil || len(r.Answer) == 0 {
-			return 0, false
-		}
-		soa, ok := r.Answer[0].(*dns.SOA)
-		return int(soa.Serial), ok
-	}
-	s1, ok := serialOf()
-	if !ok {
-		s.count(func() { s.failed++ })
-		return
-	}
 	m := new(dns.Msg)
 	m.SetQuestion("marker."+origin, dns.TypeTXT)
 	m.SetEdns0(1232, false)
+	c := &dns.Client{Timeout: timeout}
 	r, _, err := c.Exchange(m, addr)
 	if err == nil && r.Truncated {
 		r, _, err = (&dns.Client{Net: "tcp", Timeout: timeout}).Exchange(m, addr)
 	}
 	var nerr net.Error
-	if errors.As(err, &nerr) && nerr.Timeout() {
+	switch {
+	case errors.As(err, &nerr) && nerr.Timeout():
 		s.count(func() { s.failed++ })
 		return
-	}
-	s2, ok := serialOf()
-	if !ok || s1 != s2 {
-		s.count(func() { s.torn++ })
+	case err != nil: // "dns: overflow unpacking", a record cut short
+		s.count(func() { s.malformed++ })
 		return
 	}
-	whole := err == nil && r.Rcode == dns.RcodeSuccess
-	if whole {
-		want := map[string]bool{}
-		for i := 1; i <= markers; i++ {
-			want[markerText(s1, i, markers)] = true
-		}
-		got := 0
-		for _, rr := range r.Answer {
-			if t, ok := rr.(*dns.TXT); ok && len(t.Txt) == 1 && want[t.Txt[0]] {
-				got++
-				delete(want, t.Txt[0])
-				continue
-			}
-			whole = false // a record of another version, or a cut one
-		}
-		whole = whole && got == markers
-	}
+	serial, got, whole := judge(r, markers)
 	s.count(func() {
-		if whole {
-			s.complete[s1]++
-		} else {
-			s.partial[s1]++
+		switch {
+		case serial < 0:
+			s.mixed++
+		case serial == 0:
+			s.failed++ // no marker and no SOA: SERVFAIL, REFUSED
+		case whole && got == markers:
+			s.complete[serial]++
+		default:
+			s.partial[serial]++
 		}
 	})
+}
+
+// judge returns the serial of the version an answer came from (-1 for
+// markers of several, 0 for none known), how many of its markers it holds,
+// and whether it held nothing else.
+func judge(r *dns.Msg, markers int) (serial, got int, whole bool) {
+	whole = r.Rcode == dns.RcodeSuccess
+	seen := map[string]bool{}
+	for _, rr := range r.Answer {
+		t, ok := rr.(*dns.TXT)
+		var sv, i, n int
+		if !ok || len(t.Txt) != 1 || seen[t.Txt[0]] {
+			whole = false
+			continue
+		}
+		if _, err := fmt.Sscanf(t.Txt[0], "serial=%d marker=%d/%d", &sv, &i, &n); err != nil ||
+			t.Txt[0] != markerText(sv, i, n) || n != markers || i < 1 || i > n {
+			whole = false // cut mid-record
+			continue
+		}
+		seen[t.Txt[0]] = true
+		if serial != 0 && serial != sv {
+			return -1, 0, false
+		}
+		serial = sv
+		got++
+	}
+	if serial == 0 {
+		for _, rr := range r.Ns {
+			if soa, ok := rr.(*dns.SOA); ok {
+				return int(soa.Serial), 0, false
+			}
+		}
+	}
+	return serial, got, whole
 }
 
 func (s *seen) count(f func()) {
@@ -163,7 +175,7 @@ func (s *seen) count(f func()) {
 // rewriteResult sums up one rewrite attack.
 type rewriteResult struct {
 	versions, partial, complete int
-	torn, failed                int
+	mixed, malformed, failed    int
 	final                       bool // the last version was served whole in the end
 	err                         error
 }
@@ -173,8 +185,8 @@ func (r rewriteResult) String() string {
 	if !r.final {
 		final = "LAST VERSION NOT SERVED"
 	}
-	return fmt.Sprintf("%d versions: %d served whole, %d partial; %d torn and %d failed observations; %s",
-		r.versions, r.complete, r.partial, r.torn, r.failed, final)
+	return fmt.Sprintf("%d versions: %d served whole, %d partial; answers: %d malformed, %d mixed, %d failed; %s",
+		r.versions, r.complete, r.partial, r.malformed, r.mixed, r.failed, final)
 }
 
 func rewrite(ctx context.Context, cfg rewriteConfig) rewriteResult {
@@ -240,6 +252,6 @@ func rewrite(ctx context.Context, cfg rewriteConfig) rewriteResult {
 			res.partial++ // a serial that was never written: a cut SOA
 		}
 	}
-	res.torn, res.failed = obs.torn, obs.failed
+	res.mixed, res.malformed, res.failed = obs.mixed, obs.malformed, obs.failed
 	return res
 }
