@@ -66,6 +66,7 @@ func main() {
 	flag.IntVar(&o.rewrite.filler, "filler", 2000, "rewrite: A records per version")
 	flag.DurationVar(&o.rewrite.chunkPause, "chunk-pause", 40*time.Millisecond, "rewrite: pause between chunks")
 	flag.DurationVar(&o.rewrite.versionHold, "version-hold", 300*time.Millisecond, "rewrite: time a whole version stays")
+	flag.BoolVar(&o.rewrite.byRename, "by-rename", false, "rewrite: write each version beside the zone and rename it into place (the control)")
 	flag.DurationVar(&o.rewrite.reloadEvery, "reload-every", 25*time.Millisecond, "rewrite: SIGHUP this often")
 	flag.BoolVar(&header, "header", false, "print the table's header first")
 	flag.StringVar(&initZone, "init-zone", "", "write the rewrite zone's first version to this file and exit")
@@ -200,6 +201,9 @@ func run(ctx context.Context, o options, attack string) *row {
 		}()
 		res := rewrite(ctx, o.rewrite)
 		r.partial = fmt.Sprintf("%d of %d", res.partial, res.versions)
+		if res.malformed > 0 {
+			r.partial += "+mal" // cut records, not attributed to a version
+		}
 		r.note = res.String()
 		if res.err != nil {
 			r.note += "; " + res.err.Error()

@@ -29,6 +29,7 @@ type rewriteConfig struct {
 	versions, chunks              int
 	markers, filler               int
 	chunkPause, versionHold       time.Duration
+	byRename                      bool // write each version whole and rename it into place
 	reloadEvery                   time.Duration
 	serverPID                     int
 	dnsAddr                       string
@@ -81,6 +82,20 @@ func writeInChunks(path string, data []byte, chunks int, gap time.Duration) erro
 		}
 	}
 	return nil
+}
+
+// writeByRename writes the new version beside path, in the same chunks,
+// and renames it into place: what the README recommends, the control
+// experiment (a reader sees the old file or the new one, whole).
+func writeByRename(path string, data []byte, chunks int, gap time.Duration) error {
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, nil, 0o644); err != nil {
+		return err
+	}
+	if err := writeInChunks(tmp, data, chunks, gap); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // seen is what the observer made of the served versions.
@@ -219,7 +234,11 @@ func rewrite(ctx context.Context, cfg rewriteConfig) rewriteResult {
 	}()
 
 	for v := 1; v <= cfg.versions && ctx.Err() == nil; v++ {
-		if err := writeInChunks(cfg.file, zoneText(cfg.origin, v, cfg.markers, cfg.filler), cfg.chunks, cfg.chunkPause); err != nil {
+		write := writeInChunks
+		if cfg.byRename {
+			write = writeByRename
+		}
+		if err := write(cfg.file, zoneText(cfg.origin, v, cfg.markers, cfg.filler), cfg.chunks, cfg.chunkPause); err != nil {
 			res.err = err
 			break
 		}
