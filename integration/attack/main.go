@@ -54,7 +54,7 @@ func main() {
 	flag.IntVar(&o.ramp, "ramp", 1000, "connections opened per second")
 	flag.DurationVar(&o.hold, "hold", 15*time.Second, "how long each hold lasts once the connections are open")
 	flag.IntVar(&o.probes, "probes", 20, "fresh TCP queries from 127.0.0.1 per attack, spread over the hold")
-	flag.DurationVar(&o.probeTimeout, "probe-timeout", 5*time.Second, "time limit of one fresh query")
+	flag.DurationVar(&o.probeTimeout, "probe-timeout", 3*time.Second, "time limit of one fresh query, connect included (3 s: one lost SYN is retried after 1 s, a second after 3 s)")
 	flag.DurationVar(&o.frameEvery, "frame-every", 8*time.Second, "tcp-zero: a zero-length frame this often")
 	flag.DurationVar(&o.byteEvery, "byte-every", time.Second, "tcp-slow: one byte of the query this often")
 	flag.IntVar(&o.adminConns, "admin-conns", 1100, "idle keep-alive connections to the admin API (more than a 1024-fd server has)")
