@@ -9,7 +9,7 @@
 # The attacking connections come from many /24s of 127.0.0.0/8; fresh TCP
 # queries from 127.0.0.1 run meanwhile. One table row per server and attack.
 #
-#   integration/attack/run.sh                   # 3000 connections, 15 s holds (about 4 min)
+#   integration/attack/run.sh                   # 3000 connections, 15 s holds (about 3 min)
 #   integration/attack/run.sh -c 5000 -d 60     # more connections, longer holds
 #   integration/attack/run.sh --smoke           # a few seconds: checks the harness works (CI)
 #   integration/attack/run.sh --dnsrr BIN       # attack this binary instead of building ./cmd/dnsrr
@@ -17,13 +17,15 @@
 #   integration/attack/run.sh --attacks tcp-idle,rewrite
 #   integration/attack/run.sh --extra FILE      # TOML tables appended to dnsrr's config (limits)
 #   integration/attack/run.sh --nofile N        # servers' file descriptor limit (default 1024)
-#   integration/attack/run.sh -- -admin-conns 1200   # anything after -- goes to main.go (see -h there)
+#   integration/attack/run.sh -- -by-rename     # anything after -- goes to main.go (go run ./integration/attack -h);
+#                                               # -by-rename is the control: versions renamed into place
 #
-# Columns: fresh TCP queries answered/sent and their latency (median/max,
-# answered ones), admin /status requests answered, RSS and fds of the
-# server (children included) before/peak during/after, its CPU during the
-# attack (100 = one core), and versions of the rewritten zone served with
-# records missing. Everything it starts is stopped by PID on exit, Ctrl-C
+# Columns: fresh TCP queries answered/sent within 3 s and their latency
+# (median/max of the answered ones, connect included), admin /status
+# requests answered, RSS and fds of the server (children included)
+# before/peak during/after, its CPU during the attack (100 = one core), and
+# versions of the rewritten zone served with records missing. The servers
+# run with 1024 file descriptors (--nofile), so exhausting them shows. Everything it starts is stopped by PID on exit, Ctrl-C
 # included. Traffic stays on loopback.
 set -euo pipefail
 
