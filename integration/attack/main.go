@@ -218,10 +218,15 @@ func run(ctx context.Context, o options, attack string) *row {
 		r.note = fmt.Sprintf("attacker: peak %d open, %d connects, %d closed by server, %d failed connects",
 			st.peakOpen.Load(), st.connects.Load(), st.serverEnd.Load(), st.failures.Load())
 	}
-	// After: once the server has let go of the attack's connections.
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	// After: once the server has let go of the attack's connections, for
+	// half a second (it may still accept the closed ones left in its
+	// listen queue).
+	calm := 0
+	for deadline := time.Now().Add(10 * time.Second); calm < 5 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if r.after = sample(o.pid); r.after.fds <= r.before.fds+4 {
-			break
+			calm++
+		} else {
+			calm = 0
 		}
 	}
 	if !alive(o.pid) {

@@ -53,12 +53,23 @@ func (p *probes) medianMax() string {
 // NOERROR answer came back within timeout, and how long it took, connect
 // included (a server that stops accepting shows up there first).
 func tcpProbe(server, name string, timeout time.Duration) (bool, time.Duration) {
+	start := time.Now()
+	deadline := start.Add(timeout)
+	c, err := (&net.Dialer{Deadline: deadline}).Dial("tcp", server)
+	if err != nil {
+		return false, time.Since(start)
+	}
+	defer c.Close()
+	c.SetDeadline(deadline)
 	m := new(dns.Msg)
 	m.SetQuestion(name, dns.TypeA)
-	c := &dns.Client{Net: "tcp", Timeout: timeout}
-	start := time.Now()
-	r, _, err := c.Exchange(m, server)
-	return err == nil && r.Rcode == dns.RcodeSuccess && len(r.Answer) > 0, time.Since(start)
+	co := &dns.Conn{Conn: c}
+	if err := co.WriteMsg(m); err != nil {
+		return false, time.Since(start)
+	}
+	r, err := co.ReadMsg()
+	ok := err == nil && r.Id == m.Id && r.Rcode == dns.RcodeSuccess && len(r.Answer) > 0
+	return ok, time.Since(start)
 }
 
 // adminProbe fetches /status on a fresh connection.

@@ -68,7 +68,8 @@ trap 'exit 130' INT TERM
 
 # The attacker holds a socket per connection; the servers get their own,
 # tighter limit (below), as a service usually has.
-ulimit -n $((conns + 2000 > 4096 ? conns + 2000 : 4096))
+want=$((conns + 2000))
+[ "$(ulimit -Sn)" -ge "$want" ] || ulimit -Sn "$want" 2>/dev/null || ulimit -n "$want"
 
 (cd "$root" && go build -o "$work/attack" ./integration/attack)
 if [ -z "$dnsrr_bin" ]; then
