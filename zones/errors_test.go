@@ -177,6 +177,19 @@ var badCases = []struct {
 	// rules are the same as for TOML and point at the offending record.
 	{"syntax.zone", []string{
 		`testdata/bad/syntax.zone:7: bad A A at "not-an-address"`}},
+	// Every syntax error, not just the first (nsd-checkzone finds the
+	// same ten, some a line later).
+	{"many_mistakes.zone", []string{
+		`testdata/bad/many_mistakes.zone:8: bad A A at "192.0.2.300"`,
+		`testdata/bad/many_mistakes.zone:9: bad AAAA AAAA at "2001:db8::zz"`,
+		`testdata/bad/many_mistakes.zone:10: bad MX Pref at "ten"`,
+		`testdata/bad/many_mistakes.zone:12: bad SRV Port at "sip.other.test."`,
+		`testdata/bad/many_mistakes.zone:13: bad owner name at "bad..name"`,
+		`testdata/bad/many_mistakes.zone:14: not a TTL at "1x"`,
+		`testdata/bad/many_mistakes.zone:15: unknown record type "BOGUS" (or a misplaced TTL or class)`,
+		`testdata/bad/many_mistakes.zone:16: unknown directive $FOO: only $ORIGIN, $TTL and $GENERATE are read`,
+		`testdata/bad/many_mistakes.zone:18: bad MX Mx at the end of the record`,
+		`testdata/bad/many_mistakes.zone:19: the record ends before its data`}},
 	// $INCLUDE could make the server read any file it can.
 	{"include.zone", []string{
 		`testdata/bad/include.zone:6: $INCLUDE directive not allowed at "/etc/passwd"`}},

@@ -2,7 +2,6 @@ package zones
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -29,14 +28,9 @@ func loadMaster(path string, errs *tomlfile.List, p pace) *source {
 	src := &source{file: path, foldDuplicates: true}
 	origin := originFromFileName(path)
 	scan := scanMaster(text, p.parts(len(text)), origin)
-	rrs, err := parseMaster(text, scan.parts, origin, path, p)
-	if err != nil {
-		var pe *dns.ParseError
-		if errors.As(err, &pe) {
-			errs.Append(masterError(path, pe))
-		} else {
-			errs.Add(path, 0, "", "%v", err)
-		}
+	rrs, parseErrs := parseMaster(text, scan.parts, origin, path, p)
+	if len(parseErrs) > 0 {
+		errs.Append(parseErrs...)
 		return nil
 	}
 	src.entries = make([]entry, len(rrs))
@@ -71,8 +65,8 @@ func loadMaster(path string, errs *tomlfile.List, p pace) *source {
 // scanMaster found where to cut it. Each piece starts at a record with an
 // explicit owner, behind the $ORIGIN and $TTL in force there, so it parses
 // as it would in place. On any error the file is parsed again whole, so
-// that the error is the one (and on the line) a sequential parse gives.
-func parseMaster(text []byte, parts []masterPart, origin, path string, p pace) ([]dns.RR, error) {
+// that every error is reported, each on the line a sequential parse gives.
+func parseMaster(text []byte, parts []masterPart, origin, path string, p pace) ([]dns.RR, []error) {
 	if len(parts) > 0 {
 		results := make([][]dns.RR, len(parts)+1)
 		failed := make([]bool, len(parts)+1)
@@ -100,16 +94,7 @@ func parseMaster(text []byte, parts []masterPart, origin, path string, p pace) (
 			return slices.Concat(results...), nil
 		}
 	}
-	zp := dns.NewZoneParser(bytes.NewReader(text), origin, path)
-	zp.SetIncludeAllowed(false) // an $INCLUDE could read any file the server can
-	rrs := make([]dns.RR, 0, bytes.Count(text, []byte{'\n'})+1)
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		if !p.yield(len(rrs)) {
-			break
-		}
-		rrs = append(rrs, rr)
-	}
-	return rrs, zp.Err()
+	return parseMasterResuming(text, origin, path, p)
 }
 
 func parseAll(r io.Reader, origin, path string, p pace, size int) (rrs []dns.RR, failed bool) {
@@ -123,12 +108,6 @@ func parseAll(r io.Reader, origin, path string, p pace, size int) (rrs []dns.RR,
 		rrs = append(rrs, rr)
 	}
 	return rrs, zp.Err() != nil
-}
-
-// masterError restates a miekg/dns parse error as file:line: message.
-func masterError(path string, pe *dns.ParseError) error {
-	msg, line := splitParseError(pe)
-	return &tomlfile.Error{File: path, Line: line, Msg: msg}
 }
 
 // splitParseError takes apart miekg/dns's `file: dns: msg: "token" at line:
