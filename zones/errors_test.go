@@ -61,7 +61,19 @@ var badCases = []struct {
 	{"unknown_record_type.toml", []string{
 		`testdata/bad/unknown_record_type.toml:8: records.www.mxx: unknown key`}},
 	{"unquoted_dotted_owner.toml", []string{
-		`testdata/bad/unquoted_dotted_owner.toml:6: records._sip._tcp: unknown key`}},
+		`testdata/bad/unquoted_dotted_owner.toml:6: records._sip._tcp: unknown key: if you meant the name "_sip._tcp", quote it: [records."_sip._tcp"]`}},
+	// Wherever a name with dots went unquoted, the error says how to
+	// write it, once per name, and nothing else about it.
+	{"unquoted_dotted_names.toml", []string{
+		`testdata/bad/unquoted_dotted_names.toml:6: pools.www.eu: unknown key: if you meant the name "www.eu", quote it: [pools."www.eu"]`,
+		`testdata/bad/unquoted_dotted_names.toml:8: pools.www.us: unknown key: if you meant the name "www.us", quote it: [pools."www.us"]`,
+		`testdata/bad/unquoted_dotted_names.toml:10: pools.a.b.c: unknown key: if you meant the name "a.b.c", quote it: [pools."a.b.c"]`,
+		`testdata/bad/unquoted_dotted_names.toml:12: records._sip._tcp: unknown key: if you meant the name "_sip._tcp", quote it: [records."_sip._tcp"]`,
+		`testdata/bad/unquoted_dotted_names.toml:16: records.mail.eu: unknown key: if you meant the name "mail.eu", quote it: [records."mail.eu"]`,
+		`testdata/bad/unquoted_dotted_names.toml:18: checks.web.eu: unknown key: if you meant the name "web.eu", quote it: [checks."web.eu"]`}},
+	// A table holding only sub-tables has the line of its first header.
+	{"misspelt_parent_table.toml", []string{
+		`testdata/bad/misspelt_parent_table.toml:6: pool: unknown key`}},
 	{"soa_in_records.toml", []string{
 		`testdata/bad/soa_in_records.toml:7: records.www.soa: unknown key`}},
 	{"ns_after_soa.toml", []string{
@@ -159,6 +171,15 @@ var badCases = []struct {
 	// noticed (the line after the unclosed array).
 	{"syntax_error.toml", []string{
 		`testdata/bad/syntax_error.toml:4: ns: expected a comma (',') or array terminator (']'), but got '['`}},
+	// Every syntax error, each at its line; no value errors after one
+	// (see tomlfile.syntaxErrors).
+	{"syntax_errors.toml", []string{
+		`testdata/bad/syntax_errors.toml:3: ttl: expected value but found '\n' instead`,
+		`testdata/bad/syntax_errors.toml:5: ns: expected a comma (',') or array terminator (']'), but got '['`,
+		`testdata/bad/syntax_errors.toml:7: expected a top-level item to end with a newline, comment, or EOF, but got '6' instead`,
+		`testdata/bad/syntax_errors.toml:8: expected '.' or ']' to end table name, but got '\n' instead`,
+		`testdata/bad/syntax_errors.toml:12: pools.api.order: strings cannot contain newlines`,
+		`testdata/bad/syntax_errors.toml:15: records.mail.mx: Key 'records.mail.mx' has already been defined.`}},
 
 	// Several mistakes in one file: every one, each at its own line.
 	{"five_mistakes.toml", []string{

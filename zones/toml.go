@@ -43,7 +43,7 @@ type tomlZone struct {
 func loadTOML(path string, shared map[string]*Check, errs *tomlfile.List) *source {
 	root, err := tomlfile.Read(path)
 	if err != nil {
-		errs.Append(err)
+		errs.Append(tomlfile.Flatten(err)...) // syntax errors come joined
 		return nil
 	}
 	z := &tomlZone{root: root, src: &source{file: path}, checks: map[string]*Check{}, shared: shared, pools: map[string]bool{}}
@@ -102,7 +102,7 @@ func (z *tomlZone) read() {
 	}
 	if checks, ok := r.Table("checks"); ok {
 		for _, name := range checks.Keys() {
-			if t, ok := checks.Table(name); ok {
+			if t, ok := checks.Table(name); ok && !t.UnquotedDots(isKeyOf(checkKeys)) {
 				z.checks[name] = ParseCheck(t, name, filepath.Dir(z.src.file))
 			}
 		}
@@ -113,7 +113,7 @@ func (z *tomlZone) read() {
 		// million entries copies it over and over.
 		z.src.entries = slices.Grow(z.src.entries, 4*pools.Len())
 		for _, name := range pools.Keys() {
-			if t, ok := pools.Table(name); ok {
+			if t, ok := pools.Table(name); ok && !t.UnquotedDots(isKeyOf(poolKeys)) {
 				z.readPool(t, name)
 			}
 		}
@@ -121,7 +121,7 @@ func (z *tomlZone) read() {
 	}
 	if recs, ok := r.Table("records"); ok {
 		for _, name := range recs.Keys() {
-			if t, ok := recs.Table(name); ok {
+			if t, ok := recs.Table(name); ok && !t.UnquotedDots(isRecordKey) {
 				z.readRecords(t, name)
 			}
 		}
@@ -129,6 +129,20 @@ func (z *tomlZone) read() {
 	}
 	r.Done()
 }
+
+// poolKeys and checkKeys are the keys of a [pools.NAME] and a
+// [checks.NAME] table: a sub-table under any other key is most likely a
+// name with unquoted dots (see tomlfile.Table.UnquotedDots).
+var (
+	poolKeys  = []string{"addresses", "order", "ttl", "check", "min_healthy", "on_all_down"}
+	checkKeys = []string{"type", "port", "interval", "timeout", "fall", "rise", "method", "path", "host", "expect", "body", "insecure", "ca_file"}
+)
+
+func isKeyOf(keys []string) func(string) bool {
+	return func(k string) bool { return slices.Contains(keys, k) }
+}
+
+func isRecordKey(k string) bool { _, ok := recordTypes[k]; return ok || k == "ttl" }
 
 func (z *tomlZone) hdr(owner string, typ uint16, ttl uint32) dns.RR_Header {
 	return dns.RR_Header{Name: owner, Rrtype: typ, Class: dns.ClassINET, Ttl: ttl}

@@ -9,8 +9,9 @@ import (
 // 1-based line where they appear. BurntSushi/toml keeps key positions
 // private and stops at the first bad value, so to report every mistake with
 // its line we decode the document generically and locate keys with this
-// small scanner. It only ever sees documents the real parser accepted, so it
-// can be lenient about malformed input.
+// small scanner. It is meant for documents the real parser accepted, so it
+// is lenient about malformed input (syntaxErrors uses it on those only to
+// find where a statement starts and ends).
 type keyLines map[string]int
 
 func pathKey(path []string) string { return strings.Join(path, "\x00") }
@@ -44,14 +45,20 @@ type tomlScanner struct {
 	lines keyLines
 }
 
-func scanKeyLines(src string) (lines keyLines) {
+func scanKeyLines(src string) keyLines {
 	s := &tomlScanner{src: src, line: 1, lines: keyLines{}}
+	s.statements(nil)
+	return s.lines
+}
+
+// statements scans the document statement by statement (a table header or
+// a key/value), recording key lines and, when each is not nil, calling it
+// with every statement's first and last line; each returns false to stop.
+func (s *tomlScanner) statements(each func(first, last int) bool) {
 	defer func() {
-		// The scanner only sees documents the TOML parser accepted; should
-		// it still trip, errors lose their lines, not the process.
-		if recover() != nil {
-			lines = s.lines
-		}
+		// The scanner is meant for documents the TOML parser accepted;
+		// should it trip on one, errors lose their lines, not the process.
+		_ = recover()
 	}()
 	var table []string
 	for s.pos < len(s.src) {
@@ -59,6 +66,7 @@ func scanKeyLines(src string) (lines keyLines) {
 		if s.pos >= len(s.src) {
 			break
 		}
+		first := s.line
 		switch s.src[s.pos] {
 		case '[':
 			s.pos++
@@ -67,6 +75,13 @@ func scanKeyLines(src string) (lines keyLines) {
 			}
 			table = s.keyPath()
 			s.lines[pathKey(table)] = s.line
+			// [pool.www] also makes the table pool, which has no line of
+			// its own: a misspelt parent is reported at its first header.
+			for n := 1; n < len(table); n++ {
+				if _, ok := s.lines[pathKey(table[:n])]; !ok {
+					s.lines[pathKey(table[:n])] = s.line
+				}
+			}
 			s.skipTo('\n')
 		default:
 			start := s.pos
@@ -75,8 +90,10 @@ func scanKeyLines(src string) (lines keyLines) {
 				s.skipTo('\n')
 			}
 		}
+		if each != nil && !each(first, s.line) {
+			return
+		}
 	}
-	return s.lines
 }
 
 func (s *tomlScanner) peek() byte {

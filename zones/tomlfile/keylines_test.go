@@ -145,6 +145,9 @@ func TestScanKeyLinesImplicitTables(t *testing.T) {
 		want int
 	}{
 		{"table made by dotted keys", []string{"pools", "www"}, 3},
+		// [records.mail] makes records, which has no header of its own: a
+		// misspelt [record.mail] must still be reported at a line.
+		{"parent of a header", []string{"records"}, 5},
 		{"dotted key itself", []string{"pools", "www", "order"}, 4},
 	}
 	for _, tt := range tests {

@@ -7,8 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
-	"github.com/BurntSushi/toml"
 )
 
 // File is a decoded TOML document whose values are read through typed
@@ -39,9 +37,10 @@ type Table struct {
 	used map[string]bool
 }
 
-// Read parses the file at path. A syntax error ends reading (the rest of the
-// document cannot be trusted) and is returned with its line; otherwise the
-// root table is returned and value errors accumulate in File.Errs.
+// Read parses the file at path. Syntax errors end reading (the rest of the
+// document cannot be trusted) and are returned, every one (see
+// syntaxErrors), each an *Error with its line; otherwise the root table is
+// returned and value errors accumulate in File.Errs.
 func Read(path string) (*Table, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
@@ -52,13 +51,12 @@ func Read(path string) (*Table, error) {
 
 // Parse is Read for a document already in memory; name is used in errors.
 func Parse(name, src string) (*Table, error) {
-	m := map[string]any{}
-	if _, err := toml.Decode(src, &m); err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, &Error{File: name, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}
+	m, err := decode(name, src)
+	if err != nil {
+		if e := err.(*Error); e.Line > 0 {
+			return nil, errors.Join(syntaxErrors(name, src, e)...)
 		}
-		return nil, &Error{File: name, Msg: err.Error()}
+		return nil, err
 	}
 	f := &File{Name: name, Errs: &List{}, src: src}
 	return &Table{f: f, m: m, used: map[string]bool{}}, nil
@@ -272,4 +270,52 @@ func (t *Table) Done() {
 			t.Errorf(k, "unknown key")
 		}
 	}
+}
+
+// UnquotedDots reports the sub-tables of t, an entry of a table of names
+// (pools.www, records.www, checks.web), whose keys are none of the entry's
+// own (isKey): TOML splits [pools.www.eu] at every dot, so the name
+// "www.eu" must be quoted, and "unknown key" alone would not say so. Each
+// is reported with the quoted name to write and marked read. It returns
+// true when t holds nothing else: t is not an entry but such a name's
+// first labels, and the caller reads no further.
+func (t *Table) UnquotedDots(isKey func(key string) bool) (onlyDots bool) {
+	onlyDots = len(t.m) > 0
+	for _, k := range t.Keys() {
+		sub, ok := t.m[k].(map[string]any)
+		if !ok || isKey(k) {
+			onlyDots = false
+			continue
+		}
+		t.used[k] = true
+		name := append(append([]string(nil), t.path[1:]...), k)
+		t.dottedNames(name, sub, isKey)
+	}
+	return onlyDots
+}
+
+// dottedNames reports the name written as the key path name (holding m),
+// following tables that still hold only unknown tables ([pools.a.b.c]).
+func (t *Table) dottedNames(name []string, m map[string]any, isKey func(string) bool) {
+	deeper := len(m) > 0
+	for k, v := range m {
+		if _, ok := v.(map[string]any); !ok || isKey(k) {
+			deeper = false
+		}
+	}
+	if deeper {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			t.dottedNames(append(name[:len(name):len(name)], k), m[k].(map[string]any), isKey)
+		}
+		return
+	}
+	path := append([]string{t.path[0]}, name...)
+	quoted := joinKey([]string{t.path[0], strings.Join(name, ".")})
+	t.f.Errs.Add(t.f.Name, t.f.keyLines().line(path...), joinKey(path),
+		"unknown key: if you meant the name %q, quote it: [%s]", strings.Join(name, "."), quoted)
 }
