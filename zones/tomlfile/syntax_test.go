@@ -2,6 +2,8 @@ package tomlfile
 
 import (
 	"fmt"
+	"math/rand"
+	"os"
 	"strings"
 	"testing"
 )
@@ -102,5 +104,35 @@ func TestUnquotedDots(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("errors:\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestSyntaxErrorsNoEcho: mistakes typed into a real zone file (a stray
+// bracket, brace, quote, comma, '=' or '#') are reported at most once each:
+// blanking one never makes errors of its own. Deterministic: the same
+// mutations on every run.
+func TestSyntaxErrorsNoEcho(t *testing.T) {
+	src, err := os.ReadFile("../../examples/zones/lb.example.test.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewSource(11))
+	const typos = "\"[]{}=,#'"
+	for range 300 {
+		lines := strings.SplitAfter(string(src), "\n")
+		typed := map[int]bool{}
+		for range 1 + r.Intn(3) {
+			i := r.Intn(len(lines))
+			if l := strings.TrimSpace(lines[i]); l == "" || l[0] == '#' {
+				continue
+			}
+			j := r.Intn(len(lines[i]))
+			lines[i] = lines[i][:j] + string(typos[r.Intn(len(typos))]) + lines[i][j:]
+			typed[i+1] = true
+		}
+		_, err := Parse("f.toml", strings.Join(lines, ""))
+		if errs := Flatten(err); len(errs) > len(typed) {
+			t.Errorf("%d errors for typos on %d lines:\n%s", len(errs), len(typed), err)
+		}
 	}
 }
