@@ -1,7 +1,10 @@
 package integration
 
 import (
+	"os/exec"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -171,4 +174,50 @@ func TestReloadEveryError(t *testing.T) {
 	for range 3 {
 		wantAddrs(t, addr, "www.bad.test.", dns.TypeA, "192.0.2.1")
 	}
+}
+
+// TestCheckMatchesNSD: dnsrr finds the mistakes nsd-checkzone finds, and
+// no others. NSD names some a line late (the line after a record in
+// parentheses, or after a bad directive), so lines match within one.
+func TestCheckMatchesNSD(t *testing.T) {
+	t.Parallel()
+	nsd, err := exec.LookPath("nsd-checkzone")
+	if err != nil {
+		t.Skip("nsd-checkzone is not installed")
+	}
+	zf := writeFile(t, t.TempDir(), "bad.test.zone", manyMistakesMaster)
+	out, _ := exec.Command(nsd, "bad.test", zf).CombinedOutput()
+	nsdLines := flaggedLines(t, zf, regexp.MustCompile(`error: `+regexp.QuoteMeta(zf)+`:(\d+): `), string(out))
+	_, stderr, _ := runDNSRR(t, "check", "-zone", zf)
+	ours := flaggedLines(t, zf, regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(zf)+`:(\d+): `), stderr)
+	if len(nsdLines) == 0 || len(ours) == 0 {
+		t.Fatalf("no errors: nsd-checkzone said\n%s\ndnsrr said\n%s", out, stderr)
+	}
+	near := func(l int, in []int) bool {
+		return slices.Contains(in, l) || slices.Contains(in, l-1) || slices.Contains(in, l+1)
+	}
+	for _, l := range nsdLines {
+		if !near(l, ours) {
+			t.Errorf("nsd-checkzone flags line %d, dnsrr does not:\n%s", l, stderr)
+		}
+	}
+	for _, l := range ours {
+		if !near(l, nsdLines) {
+			t.Errorf("dnsrr flags line %d, nsd-checkzone does not:\n%s", l, out)
+		}
+	}
+}
+
+// flaggedLines are the line numbers re's first group finds in out.
+func flaggedLines(t *testing.T, file string, re *regexp.Regexp, out string) []int {
+	t.Helper()
+	var lines []int
+	for _, m := range re.FindAllStringSubmatch(out, -1) {
+		n, err := strconv.Atoi(m[1])
+		if err != nil {
+			t.Fatalf("%s: line %q", file, m[1])
+		}
+		lines = append(lines, n)
+	}
+	return lines
 }
