@@ -102,7 +102,7 @@ func (z *tomlZone) read() {
 	}
 	if checks, ok := r.Table("checks"); ok {
 		for _, name := range checks.Keys() {
-			if t, ok := checks.Table(name); ok && !t.UnquotedDots(isKeyOf(checkKeys)) {
+			if t, ok := checks.Table(name); ok && !t.UnquotedDots(IsCheckKey) {
 				z.checks[name] = ParseCheck(t, name, filepath.Dir(z.src.file))
 			}
 		}
@@ -141,6 +141,11 @@ var (
 func isKeyOf(keys []string) func(string) bool {
 	return func(k string) bool { return slices.Contains(keys, k) }
 }
+
+// IsCheckKey reports whether key is one of a [checks.NAME] table's, for
+// the configuration's checks: a check table t whose
+// t.UnquotedDots(IsCheckKey) is true is not a check.
+func IsCheckKey(key string) bool { return slices.Contains(checkKeys, key) }
 
 func isRecordKey(k string) bool { _, ok := recordTypes[k]; return ok || k == "ttl" }
 
