@@ -167,7 +167,7 @@ var badCases = []struct {
 	{"mx_target_cname.toml", []string{
 		`testdata/bad/mx_target_cname.toml:7: records."@".mx: MX target mail.bad.test. is a CNAME, which RFC 2181 §10.3 forbids`}},
 
-	// A syntax error stops reading; BurntSushi/toml reports where it
+	// A syntax error stops value checks; BurntSushi/toml reports where it
 	// noticed (the line after the unclosed array).
 	{"syntax_error.toml", []string{
 		`testdata/bad/syntax_error.toml:4: ns: expected a comma (',') or array terminator (']'), but got '['`}},

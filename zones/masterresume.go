@@ -101,7 +101,7 @@ func (st masterState) prefix(rest []byte) (prefix string, dummy bool) {
 		dummy = true
 	}
 	if st.owner != "" && len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
-		b.WriteString(st.owner) // the first record's owner, on its own line
+		b.WriteString(st.owner) // before the first record's leading blank: its owner
 	}
 	return b.String(), dummy
 }
