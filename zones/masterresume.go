@@ -31,7 +31,11 @@ func parseMasterResuming(text []byte, origin, path string, p pace) (rrs []dns.RR
 	rrs = make([]dns.RR, 0, bytes.Count(text, []byte{'\n'})+1)
 	for {
 		prefix, dummy := st.prefix(text[off:])
-		zp := dns.NewZoneParser(io.MultiReader(strings.NewReader(prefix), bytes.NewReader(text[off:])), st.origin, path)
+		var r io.Reader = bytes.NewReader(text[off:]) // read as before when whole
+		if prefix != "" {
+			r = io.MultiReader(strings.NewReader(prefix), r)
+		}
+		zp := dns.NewZoneParser(r, st.origin, path)
 		zp.SetIncludeAllowed(false) // an $INCLUDE could read any file the server can
 		n := len(rrs)
 		for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
