@@ -9,9 +9,13 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-// maxSyntaxErrors bounds the syntax errors reported for one file: finding
-// each costs a parse of the whole document.
+// Finding each syntax error after the first costs a parse of the whole
+// document: at most maxSyntaxErrors are reported, and the document is
+// parsed again only while that makes at most maxSyntaxReparse bytes (a
+// large zone is not parsed twenty more times).
 const maxSyntaxErrors = 20
+
+var maxSyntaxReparse = 64 << 20 // a variable for tests
 
 // decode parses src as TOML into a generic table, the error as an *Error.
 func decode(name, src string) (map[string]any, error) {
@@ -61,9 +65,13 @@ func syntaxErrors(name, src string, first *Error) []error {
 			blankAt = from - 1
 			continue
 		}
-		if len(errs) == maxSyntaxErrors {
+		switch {
+		case len(errs) == maxSyntaxErrors:
 			return append(errs, &Error{File: name, Line: e.Line,
 				Msg: fmt.Sprintf("more syntax errors may follow; only the first %d of a file are reported", maxSyntaxErrors)})
+		case (round+1)*len(src) > maxSyntaxReparse:
+			return append(errs, &Error{File: name, Line: e.Line,
+				Msg: fmt.Sprintf("more syntax errors may follow; a file this large is not parsed again for each (limit: %d MB in all)", maxSyntaxReparse>>20)})
 		}
 		errs, last, blankAt = append(errs, e), e, e.Line
 	}

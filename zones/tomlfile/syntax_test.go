@@ -136,3 +136,22 @@ func TestSyntaxErrorsNoEcho(t *testing.T) {
 		}
 	}
 }
+
+// TestParseSyntaxReparseLimit: a large file is not parsed again and again.
+func TestParseSyntaxReparseLimit(t *testing.T) {
+	defer func(saved int) { maxSyntaxReparse = saved }(maxSyntaxReparse)
+	maxSyntaxReparse = 4 << 20
+	pad := strings.Repeat("# "+strings.Repeat("x", 78)+"\n", maxSyntaxReparse/80/2) // half the limit
+	errs := Flatten(func() error { _, err := Parse("f.toml", "a = \nb = \nc = \n"+pad); return err }())
+	want := []string{
+		`f.toml:1: a: expected value but found '\n' instead`,
+		"f.toml:2: more syntax errors may follow; a file this large is not parsed again for each (limit: 4 MB in all)",
+	}
+	var got []string
+	for _, e := range errs {
+		got = append(got, e.Error())
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("errors:\n got %q\nwant %q", got, want)
+	}
+}
