@@ -234,7 +234,7 @@ func Load(path string) (*Config, error) {
 	if checks, ok := root.Table("checks"); ok {
 		c.Checks = map[string]*zones.Check{}
 		for _, name := range checks.Keys() {
-			if t, ok := checks.Table(name); ok {
+			if t, ok := checks.Table(name); ok && !t.UnquotedDots(zones.IsCheckKey) {
 				c.Checks[name] = zones.ParseCheck(t, name, filepath.Dir(path))
 			}
 		}

@@ -79,3 +79,18 @@ func TestFormatSize(t *testing.T) {
 		}
 	}
 }
+
+// A check named like a host with dots, unquoted, becomes nested tables:
+// the error says how to write it.
+func TestCheckNameUnquotedDots(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "dnsrr.toml")
+	body := "zones = []\n[checks.web.eu]\ntype = \"tcp\"\nport = 80\n"
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path)
+	if err == nil || !strings.Contains(err.Error(), `dnsrr.toml:2: checks.web.eu`) || !strings.Contains(err.Error(), `[checks."web.eu"]`) {
+		t.Fatalf("error = %v, want the line and the quoted form", err)
+	}
+}
