@@ -25,9 +25,6 @@ func (s *Server) AnswerUDPFast(pkt []byte) []byte {
 	return slices.Clone(s.state.Load().fast.respond(&q, pkt, buf, min(q.payload, ednsPayload)))
 }
 
-// AcceptQuery is the header screen of the TCP listeners (miekg/dns).
-var AcceptQuery = acceptQuery
-
 // Shuffle is the pool shuffle of the full path.
 var Shuffle = shuffle
 

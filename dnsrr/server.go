@@ -13,28 +13,23 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/dnsrr/dnsrr/zones"
-	"github.com/miekg/dns"
 	"github.com/rs/zerolog"
-	"golang.org/x/net/netutil"
 )
 
 const (
 	// udpReadSize is the largest datagram we read; a longer one arrives cut
 	// short, fails to parse, and gets a header-only FORMERR (answerSlow).
 	udpReadSize = 4096
-	// maxTCPConns caps concurrent TCP clients so a flood of idle
-	// connections cannot exhaust memory or descriptors.
-	maxTCPConns = 1024
-	// tcpIdleTimeout closes idle TCP connections (RFC 7766 §6.2.3 asks
-	// for seconds, not minutes).
-	tcpIdleTimeout = 10 * time.Second
 )
 
 // Server is an authoritative DNS server for one zones.Snapshot at a time.
 type Server struct {
+	// TCP bounds DNS-over-TCP clients; set it before Start. Its zero
+	// fields take their defaults (DefaultTCPLimits).
+	TCP TCPLimits
+
 	log       zerolog.Logger
 	listen    []string
 	chaosInfo Chaos
@@ -44,12 +39,11 @@ type Server struct {
 	rebuild sync.Mutex
 	health  Health
 
-	mu      sync.Mutex
-	servers []*dns.Server // TCP
-	tcp     []*tcpListener
-	udp     []*net.UDPConn
-	addrs   []string
-	wg      sync.WaitGroup
+	mu    sync.Mutex
+	tcp   *tcpServer
+	udp   []*net.UDPConn
+	addrs []string
+	wg    sync.WaitGroup
 	// stopping tells UDP workers that are busy (not waiting for packets)
 	// to return; idle ones are woken by a read deadline.
 	stopping atomic.Bool
@@ -120,6 +114,13 @@ func (s *Server) Addrs() []string {
 // Start binds every listen address (UDP and TCP on the same port) and
 // serves in the background. On error nothing is left listening.
 func (s *Server) Start() error {
+	if err := s.TCP.Validate(); err != nil {
+		return err
+	}
+	tcp := newTCPServer(s, s.TCP)
+	s.mu.Lock()
+	s.tcp = tcp
+	s.mu.Unlock()
 	for _, a := range s.listen {
 		udp, l, err := bindPair(a, runtime.GOMAXPROCS(0))
 		if err != nil && ipv6LoopbackMissing(a, err) && len(s.listen) > 1 {
@@ -140,16 +141,7 @@ func (s *Server) Start() error {
 				w.run()
 			}()
 		}
-		tl := newTCPListener(l)
-		s.mu.Lock()
-		s.tcp = append(s.tcp, tl)
-		s.mu.Unlock()
-		s.serve(&dns.Server{
-			Listener:      netutil.LimitListener(tl, maxTCPConns),
-			Net:           "tcp",
-			MaxTCPQueries: -1, // pipelining clients may send many; idle timeout bounds them
-			IdleTimeout:   func() time.Duration { return tcpIdleTimeout },
-		})
+		tcp.serve(l)
 		s.mu.Lock()
 		s.udp = append(s.udp, udp...)
 		s.addrs = append(s.addrs, udp[0].LocalAddr().String())
@@ -161,65 +153,22 @@ func (s *Server) Start() error {
 	return nil
 }
 
-func (s *Server) serve(srv *dns.Server) {
-	srv.Handler = s
-	srv.MsgAcceptFunc = acceptQuery
-	s.mu.Lock()
-	s.servers = append(s.servers, srv)
-	s.mu.Unlock()
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		if err := srv.ActivateAndServe(); err != nil {
-			s.log.Error().Err(err).Str("net", srv.Net).Msg("listener stopped")
-		}
-	}()
-}
-
-// acceptQuery screens headers before miekg/dns unpacks a message. Responses
-// are dropped: answering them invites reflection loops between servers.
-// Everything else reaches respond, so that odd opcodes and question counts
-// get their NOTIMP or FORMERR with the EDNS handling of any other reply
-// (miekg/dns's default would answer them without an OPT). Unpacking is
-// bounded by the packet size, so accepting large section counts costs
-// nothing a 4 KiB packet does not already cost.
-func acceptQuery(dh dns.Header) dns.MsgAcceptAction {
-	if dh.Bits&(1<<15) != 0 { // QR
-		return dns.MsgIgnore
-	}
-	return dns.MsgAccept
-}
-
 // Shutdown stops reading new queries and waits, until ctx ends, for those
 // in flight (TCP connections included). Safe to call more than once; a
 // server that was shut down is not started again.
 func (s *Server) Shutdown(ctx context.Context) {
 	s.mu.Lock()
-	servers, udp, tcp := s.servers, s.udp, s.tcp
-	s.servers, s.udp, s.tcp = nil, nil, nil
+	udp, tcp := s.udp, s.tcp
+	s.udp = nil
 	s.mu.Unlock()
 	s.stopping.Store(true)
 	for _, c := range udp {
 		stopReading(c)
 	}
-	var wg sync.WaitGroup
-	for _, srv := range servers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := srv.ShutdownContext(ctx); err != nil {
-				s.log.Warn().Err(err).Str("net", srv.Net).Msg("shutdown incomplete")
-			}
-		}()
-	}
-	wg.Wait()
 	// Past the grace period, connections still open (a client that stopped
-	// reading, a pipeline still going) are closed, so that shutdown ends.
-	// The listeners are closed here too: a server whose goroutine had not
-	// started yet (Start failing on a later address) ignores ShutdownContext.
-	for _, l := range tcp {
-		_ = l.Listener.Close()
-		l.closeAll()
+	// reading) are closed, so that shutdown ends.
+	if tcp != nil {
+		tcp.shutdown(ctx)
 	}
 	s.wg.Wait()
 	for _, c := range udp {

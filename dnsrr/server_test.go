@@ -40,33 +40,6 @@ func TestExampleZone(t *testing.T) {
 	})
 }
 
-// TestAcceptQuery covers the header screen of the TCP listeners: responses
-// are dropped (answering them invites reflection loops between servers);
-// every query reaches ServeDNS, whose NOTIMP, FORMERR and REFUSED replies
-// TestProtocol checks.
-func TestAcceptQuery(t *testing.T) {
-	const qr = 1 << 15
-	for _, tc := range []struct {
-		name string
-		hdr  dns.Header
-		want dns.MsgAcceptAction
-	}{
-		{"plain query", dns.Header{Qdcount: 1, Arcount: 1}, dns.MsgAccept},
-		{"response dropped", dns.Header{Bits: qr, Qdcount: 1}, dns.MsgIgnore},
-		{"response with an odd opcode dropped", dns.Header{Bits: qr | dns.OpcodeUpdate<<11, Qdcount: 1}, dns.MsgIgnore},
-		{"NOTIFY reaches the handler", dns.Header{Bits: dns.OpcodeNotify << 11, Qdcount: 1}, dns.MsgAccept},
-		{"UPDATE reaches the handler", dns.Header{Bits: dns.OpcodeUpdate << 11, Qdcount: 1}, dns.MsgAccept},
-		{"STATUS reaches the handler", dns.Header{Bits: dns.OpcodeStatus << 11, Qdcount: 1}, dns.MsgAccept},
-		{"QDCOUNT 0 reaches the handler", dns.Header{}, dns.MsgAccept},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := dnsrr.AcceptQuery(tc.hdr); got != tc.want {
-				t.Errorf("action %v, want %v", got, tc.want)
-			}
-		})
-	}
-}
-
 // TestUDPDropsResponses: the UDP loop answers no response (QR=1) and
 // nothing shorter than a header, so it cannot be made to reflect.
 func TestUDPDropsResponses(t *testing.T) {

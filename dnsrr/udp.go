@@ -127,7 +127,13 @@ func (w *batchWorker) write(k int) {
 }
 
 // answerUDP answers one datagram into buf, or returns nil to stay silent.
-func (s *Server) answerUDP(pkt, buf []byte, q *wireQuery) (out []byte) {
+func (s *Server) answerUDP(pkt, buf []byte, q *wireQuery) []byte {
+	return s.answerPacket(pkt, buf, q, true)
+}
+
+// answerPacket answers one query, from UDP or TCP, into buf: the fast path
+// when it can, the full path otherwise. nil means no answer.
+func (s *Server) answerPacket(pkt, buf []byte, q *wireQuery, udp bool) (out []byte) {
 	defer func() {
 		// A bug must cost one query, not the server.
 		if r := recover(); r != nil {
@@ -136,12 +142,15 @@ func (s *Server) answerUDP(pkt, buf []byte, q *wireQuery) (out []byte) {
 		}
 	}()
 	if parseQuery(pkt, q) {
-		limit := min(q.payload, ednsPayload)
+		limit := dns.MaxMsgSize
+		if udp {
+			limit = min(q.payload, ednsPayload)
+		}
 		if out := s.state.Load().fast.respond(q, pkt, buf, limit); out != nil {
 			return out
 		}
 	}
-	return s.answerSlow(pkt, buf, true)
+	return s.answerSlow(pkt, buf, udp)
 }
 
 // answerSlow is the full path: miekg/dns unpacks, respond answers.
