@@ -14,6 +14,13 @@ func (s *Server) AnswerUDP(pkt []byte) []byte {
 	return slices.Clone(s.answerUDP(pkt, make([]byte, 0, udpReadSize), &q))
 }
 
+// AnswerTCP answers one framed TCP query (without its length) as a TCP
+// connection does, keepalive option aside; nil means no reply is sent.
+func (s *Server) AnswerTCP(pkt []byte) []byte {
+	var q wireQuery
+	return slices.Clone(s.answerPacket(pkt, make([]byte, 0, udpReadSize), &q, false))
+}
+
 // AnswerUDPFast answers one UDP datagram on the fast path alone; nil when
 // the fast path declines it (the full path would answer).
 func (s *Server) AnswerUDPFast(pkt []byte) []byte {

@@ -357,15 +357,19 @@ const (
 	// udpFast is the UDP fast path alone: no reply when it declines a
 	// query, so a test over it proves the fast path answered.
 	udpFast
+	// tcpWire is the production TCP path: the connection loop hands each
+	// framed query to the same code as UDP (fast path, then the full
+	// path) with TCP's 64 KiB size.
+	tcpWire
 )
 
-var allTransports = []transport{udpWire, udpHandler, tcpHandler}
+var allTransports = []transport{udpWire, udpHandler, tcpHandler, tcpWire}
 
 func (tr transport) String() string {
-	return [...]string{"udp", "udp-handler", "tcp", "udp-fast"}[tr]
+	return [...]string{"udp", "udp-handler", "tcp", "udp-fast", "tcp-wire"}[tr]
 }
 
-func (tr transport) tcp() bool { return tr == tcpHandler }
+func (tr transport) tcp() bool { return tr == tcpHandler || tr == tcpWire }
 
 // exchange sends q through the wire format to s over tr and returns the one
 // reply and its size on the wire.
@@ -394,6 +398,10 @@ func tryExchange(s *dnsrr.Server, q *dns.Msg, tr transport) (*dns.Msg, int, erro
 	case udpFast:
 		if out = s.AnswerUDPFast(wire); out == nil {
 			return nil, 0, fmt.Errorf("the fast path declined %v", q.Question)
+		}
+	case tcpWire:
+		if out = s.AnswerTCP(wire); out == nil {
+			return nil, 0, fmt.Errorf("no reply over %v", tr)
 		}
 	default:
 		writes, err := serveRaw(s, wire, tr.tcp())

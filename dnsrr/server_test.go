@@ -2,7 +2,6 @@ package dnsrr_test
 
 import (
 	"bytes"
-	"context"
 	"net"
 	"strings"
 	"sync"
@@ -145,20 +144,11 @@ func TestPanicGivesServFail(t *testing.T) {
 	}
 }
 
-// TestListeners runs the real listeners on a loopback port: the TCP
-// server (miekg/dns with acceptQuery) hands odd opcodes and question
-// counts to ServeDNS, and neither transport answers a response.
+// TestListeners runs the real listeners on a loopback port: odd opcodes
+// and question counts get their rcode over both transports, and neither
+// answers a response.
 func TestListeners(t *testing.T) {
-	s := dnsrr.New([]string{"127.0.0.1:0"}, dnsrr.Chaos{}, loadSnapshot(t), zerolog.Nop())
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-	})
-	addr := s.Addrs()[0]
+	addr := startTCP(t, dnsrr.TCPLimits{})
 
 	for _, tc := range []struct {
 		name  string

@@ -1,0 +1,102 @@
+package dnsrr
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// failingListener fails every Accept as a process out of descriptors does.
+type failingListener struct {
+	net.Listener
+	calls atomic.Int64
+}
+
+func (l *failingListener) Accept() (net.Conn, error) {
+	l.calls.Add(1)
+	return nil, &net.OpError{Op: "accept", Net: "tcp", Err: syscall.EMFILE}
+}
+
+func (l *failingListener) Close() error { return nil }
+
+// TestAcceptBackoff: accept errors pause the loop (5 ms, doubling to 1 s)
+// instead of spinning. Without the pause the loop makes millions of calls
+// in the time this test lets it run; with it, a handful.
+func TestAcceptBackoff(t *testing.T) {
+	s := &Server{log: zerolog.Nop()}
+	ts := newTCPServer(s, TCPLimits{})
+	l := &failingListener{}
+	ts.serve(l)
+	time.Sleep(300 * time.Millisecond)
+	ts.stopping.Store(true)
+	close(ts.stopped)
+	ts.wg.Wait()
+	// 5+10+20+40+80+160 ms: 7 calls in 315 ms; a loaded machine makes fewer.
+	if n := l.calls.Load(); n > 50 {
+		t.Errorf("%d accept calls in 300 ms of EMFILE: the loop does not back off", n)
+	}
+}
+
+// register adds a connection in the given state, as admit would.
+func register(ts *tcpServer, state int32) (*tcpConn, net.Conn) {
+	server, client := net.Pipe()
+	c := newTCPConn(ts, server, netip.Prefix{})
+	c.state.Store(state)
+	ts.conns[c] = struct{}{}
+	ts.count.Store(int32(len(ts.conns)))
+	return c, client
+}
+
+// closedPipe reports whether the other end of a pipe was closed.
+func closedPipe(c net.Conn) bool {
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err := c.Read(make([]byte, 1))
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe)
+}
+
+// TestAdmitAtCap: at the cap a new connection evicts an idle one, and is
+// refused (closed at once) when every connection is busy answering.
+func TestAdmitAtCap(t *testing.T) {
+	ts := newTCPServer(&Server{log: zerolog.Nop()}, TCPLimits{MaxConns: 2})
+	busy, _ := register(ts, connBusy)
+	idle, idleClient := register(ts, connWaiting)
+	idle.idleSince.Store(-1)
+
+	server, client := net.Pipe()
+	ts.admit(server)
+	if !closedPipe(idleClient) {
+		t.Errorf("the idle connection was not evicted")
+	}
+	ts.mu.Lock()
+	if _, ok := ts.conns[idle]; ok || len(ts.conns) != 2 {
+		t.Errorf("%d connections registered, the evicted one still among them: %v", len(ts.conns), ok)
+	}
+	// Now both slots are busy: the admitted one is serving (its goroutine
+	// waits for a query), so mark it busy as if it were answering.
+	for c := range ts.conns {
+		c.state.Store(connBusy)
+	}
+	ts.mu.Unlock()
+	refused, refusedClient := net.Pipe()
+	ts.admit(refused)
+	if !closedPipe(refusedClient) {
+		t.Errorf("a connection beyond a cap of busy ones was not closed")
+	}
+	ts.mu.Lock()
+	if _, ok := ts.conns[busy]; !ok {
+		t.Errorf("a busy connection was evicted")
+	}
+	for c := range ts.conns {
+		c.conn.Close()
+	}
+	ts.mu.Unlock()
+	client.Close()
+	ts.wg.Wait()
+}
