@@ -149,6 +149,7 @@ func start(ctx context.Context, p Params) (_ *App, err error) {
 
 	srv := dnsrr.New(cfg.Listen, cfg.Chaos, snap, a.log)
 	srv.SetHealth(h)
+	srv.TCP = cfg.TCP
 	if err := srv.Start(); err != nil {
 		a.log.Error().Err(err).Msg("cannot listen")
 		return nil, &Failure{KindListen, err}

@@ -5,6 +5,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -33,6 +34,9 @@ type Config struct {
 	LogFormat string // console or json
 	Chaos     dnsrr.Chaos
 	Health    HealthConfig
+	// TCP is the [tcp] table: limits on DNS-over-TCP clients; zero fields
+	// take dnsrr's defaults.
+	TCP dnsrr.TCPLimits
 	// Checks are health checks any zone's pools may name.
 	Checks map[string]*zones.Check
 	// Reload bounds every load of the zones: at startup, on reload and in
@@ -231,6 +235,9 @@ func Load(path string) (*Config, error) {
 		}
 		h.Done()
 	}
+	if t, ok := root.Table("tcp"); ok {
+		c.TCP = readTCP(t)
+	}
 	if checks, ok := root.Table("checks"); ok {
 		c.Checks = map[string]*zones.Check{}
 		for _, name := range checks.Keys() {
@@ -357,6 +364,34 @@ func ReadToken(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s must hold one token of at least %d characters and no spaces (e.g. from: openssl rand -hex 32)", path, minToken)
 	}
 	return tok, nil
+}
+
+// readTCP reads the [tcp] table (README, "Limits").
+func readTCP(t *tomlfile.Table) dnsrr.TCPLimits {
+	var l dnsrr.TCPLimits
+	count := func(key string, v *int) {
+		if n, ok := t.Int(key, 1, 1_000_000_000); ok {
+			*v = int(n)
+		}
+	}
+	count("max_connections", &l.MaxConns)
+	count("max_connections_per_prefix", &l.MaxConnsPerPrefix)
+	count("max_queries", &l.MaxQueries)
+	timeout := func(key string, v *time.Duration, hi time.Duration) {
+		if d, ok := t.Duration(key, time.Millisecond, hi); ok {
+			*v = d
+		}
+	}
+	timeout("idle_timeout", &l.IdleTimeout, time.Hour)
+	timeout("busy_idle_timeout", &l.BusyIdleTimeout, time.Hour)
+	timeout("frame_timeout", &l.FrameTimeout, time.Minute)
+	timeout("write_timeout", &l.WriteTimeout, time.Minute)
+	idle := cmp.Or(l.IdleTimeout, dnsrr.DefaultTCPLimits.IdleTimeout)
+	if l.BusyIdleTimeout > idle {
+		t.Errorf("busy_idle_timeout", "%v is longer than idle_timeout (%v): it is the shorter timeout used when more than half the connections are taken", l.BusyIdleTimeout, idle)
+	}
+	t.Done()
+	return l
 }
 
 // CheckListenAddr checks a listen address: an IP literal and a port.

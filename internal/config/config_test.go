@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dnsrr/dnsrr/dnsrr"
 )
 
 func TestCheckListenAddr(t *testing.T) {
@@ -92,5 +94,38 @@ func TestCheckNameUnquotedDots(t *testing.T) {
 	_, err := Load(path)
 	if err == nil || !strings.Contains(err.Error(), `dnsrr.toml:2: checks.web.eu`) || !strings.Contains(err.Error(), `[checks."web.eu"]`) {
 		t.Fatalf("error = %v, want the line and the quoted form", err)
+	}
+}
+
+// TestTCPTable: the [tcp] table fills dnsrr.TCPLimits (unset keys stay
+// zero: dnsrr's defaults), and bad values are reported with their line.
+func TestTCPTable(t *testing.T) {
+	load := func(t *testing.T, table string) (*Config, error) {
+		path := filepath.Join(t.TempDir(), "dnsrr.toml")
+		src := "zones = [\"z.toml\"]\n[tcp]\n" + table
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return Load(path)
+	}
+	c, err := load(t, "max_connections = 50\nmax_connections_per_prefix = 5\nidle_timeout = \"3s\"\nbusy_idle_timeout = \"500ms\"\nframe_timeout = 1\nmax_queries = 100\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := dnsrr.TCPLimits{MaxConns: 50, MaxConnsPerPrefix: 5, IdleTimeout: 3 * time.Second,
+		BusyIdleTimeout: 500 * time.Millisecond, FrameTimeout: time.Second, MaxQueries: 100}
+	if c.TCP != want {
+		t.Errorf("limits %+v, want %+v", c.TCP, want)
+	}
+	for _, tc := range []struct{ table, want string }{
+		{"max_connections = 0\n", "dnsrr.toml:3: tcp.max_connections: 0 is out of range"},
+		{"idle_timeout = \"soon\"\n", "dnsrr.toml:3: tcp.idle_timeout: \"soon\" is not a duration"},
+		{"busy_idle_timeout = \"20s\"\n", "dnsrr.toml:3: tcp.busy_idle_timeout: 20s is longer than idle_timeout (10s)"},
+		{"max_conns = 5\n", "dnsrr.toml:3: tcp.max_conns"},
+	} {
+		_, err := load(t, tc.table)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.table, err, tc.want)
+		}
 	}
 }
