@@ -61,7 +61,7 @@ var DefaultTCPLimits = TCPLimits{
 	BusyIdleTimeout:   time.Second,
 	FrameTimeout:      2 * time.Second,
 	WriteTimeout:      5 * time.Second,
-	MaxQueries:        10000,
+	MaxQueries:        100000,
 }
 
 // withDefaults fills the zero fields.
@@ -212,7 +212,7 @@ func (t *tcpServer) admit(nc net.Conn) {
 		nc.Close()
 		return
 	}
-	if t.perPrefix[prefix] >= t.limits.MaxConnsPerPrefix && !t.evictOldest(prefix) ||
+	if prefix.IsValid() && t.perPrefix[prefix] >= t.limits.MaxConnsPerPrefix && !t.evictOldest(prefix) ||
 		len(t.conns) >= t.limits.MaxConns && !t.evictOldest(netip.Prefix{}) {
 		t.mu.Unlock()
 		t.log.Debug().Str("client", nc.RemoteAddr().String()).Msg("tcp connection refused: every slot is busy")
