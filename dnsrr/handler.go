@@ -19,9 +19,9 @@ const (
 
 var _ dns.Handler = (*Server)(nil)
 
-// ServeDNS answers one query arriving over TCP (UDP has its own loop, see
-// udp.go). miekg/dns has already dropped responses (see acceptQuery) and
-// answered FORMERR to messages it cannot unpack.
+// ServeDNS answers one query as a dns.Handler, for callers that bring
+// their own miekg/dns server (tests, fuzzing). dnsrr's own UDP and TCP
+// loops call answerPacket instead (udp.go, tcp_conn.go).
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	_, udp := w.LocalAddr().(*net.UDPAddr)
 	defer func() {
