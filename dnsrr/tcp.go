@@ -166,6 +166,7 @@ func (t *tcpServer) serve(l net.Listener) {
 
 func (t *tcpServer) acceptLoop(l net.Listener) {
 	var delay time.Duration
+	var warned time.Time // at most one warning a minute
 	for {
 		c, err := l.Accept()
 		if err == nil {
@@ -179,11 +180,10 @@ func (t *tcpServer) acceptLoop(l net.Listener) {
 		// Out of descriptors (EMFILE, ENFILE) or buffers: pause, and give
 		// back the descriptor of the connection idle the longest, so that
 		// the one waiting in the backlog can be accepted.
-		if delay == 0 {
-			delay = acceptBackoffMin
-			t.log.Warn().Err(err).Msg("tcp accept failed; backing off")
-		} else {
-			delay = min(2*delay, acceptBackoffMax)
+		delay = max(acceptBackoffMin, min(2*delay, acceptBackoffMax))
+		if time.Since(warned) > time.Minute {
+			warned = time.Now()
+			t.log.Warn().Err(err).Msg("tcp accept failed; pausing up to 1s between tries")
 		}
 		t.mu.Lock()
 		if victim := t.oldestIdle(netip.Prefix{}); victim != nil {

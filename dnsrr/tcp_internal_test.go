@@ -28,12 +28,17 @@ func (l *failingListener) Close() error { return nil }
 
 // TestAcceptBackoff: accept errors pause the loop (5 ms, doubling to 1 s)
 // instead of spinning. Without the pause the loop makes millions of calls
-// in the time this test lets it run; with it, a handful.
+// in the time this test lets it run; with it, a handful. Each failure
+// also gives back the descriptor of the connection idle the longest.
 func TestAcceptBackoff(t *testing.T) {
 	s := &Server{log: zerolog.Nop()}
 	ts := newTCPServer(s, TCPLimits{})
+	_, idleClient := register(ts, connWaiting)
 	l := &failingListener{}
 	ts.serve(l)
+	if !closedPipe(idleClient) {
+		t.Errorf("out of descriptors, the idle connection was kept")
+	}
 	time.Sleep(300 * time.Millisecond)
 	ts.stopping.Store(true)
 	close(ts.stopped)
@@ -99,4 +104,21 @@ func TestAdmitAtCap(t *testing.T) {
 	ts.mu.Unlock()
 	client.Close()
 	ts.wg.Wait()
+}
+
+// TestClientPrefix: clients count against their /24 or /56.
+func TestClientPrefix(t *testing.T) {
+	for _, tc := range []struct{ addr, want string }{
+		{"192.0.2.77:5000", "192.0.2.0/24"},
+		{"[::ffff:192.0.2.77]:5000", "192.0.2.0/24"},
+		{"[2001:db8:aa:bbcc:1::5]:5000", "2001:db8:aa:bb00::/56"},
+	} {
+		a, err := net.ResolveTCPAddr("tcp", tc.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := clientPrefix(a).String(); got != tc.want {
+			t.Errorf("%s: prefix %s, want %s", tc.addr, got, tc.want)
+		}
+	}
 }
