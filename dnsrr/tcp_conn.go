@@ -117,6 +117,10 @@ func (c *tcpConn) run() {
 func (c *tcpConn) serve() error {
 	lim := &c.t.limits
 	for {
+		if (c.queries >= lim.MaxQueries || c.t.stopping.Load()) && !c.frameInHand() {
+			// Done: queries already read are answered, no more are read.
+			return nil
+		}
 		// Waiting for a query: only an answer resets this timer, and the
 		// timeout in force is the one at the start of the wait.
 		idleEnd := c.t.epoch.Add(time.Duration(c.idleSince.Load()) + c.t.idleTimeout())
@@ -148,15 +152,21 @@ func (c *tcpConn) serve() error {
 			_, _ = c.r.Discard(2 + n)
 		}
 		c.queries++
-		if c.queries >= lim.MaxQueries || c.t.stopping.Load() {
-			return nil
-		}
 		if len(c.out) >= tcpFlushSize {
 			if err := c.flush(); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// frameInHand reports whether a whole frame is buffered.
+func (c *tcpConn) frameInHand() bool {
+	if c.r.Buffered() < 2 {
+		return false
+	}
+	b, _ := c.r.Peek(2)
+	return c.r.Buffered() >= 2+int(be.Uint16(b))
 }
 
 var (

@@ -238,19 +238,20 @@ func TestTCPIdle(t *testing.T) {
 }
 
 // TestTCPQueryLimit: after MaxQueries answers the connection closes; the
-// answers are all delivered.
+// answers are all delivered, and a query sent later is not answered.
 func TestTCPQueryLimit(t *testing.T) {
 	lim := patient
 	lim.MaxQueries = 2
 	addr := startTCP(t, lim)
 	c := dialFrom(t, addr, "")
 	wire := frame(packQuery(t, newQuery(name("www"), dns.TypeA)))
-	send(t, c, append(append(append([]byte{}, wire...), wire...), wire...))
+	send(t, c, append(append([]byte{}, wire...), wire...))
 	for i := range 2 {
 		if _, err := readReply(c); err != nil {
 			t.Fatalf("answer %d: %v", i+1, err)
 		}
 	}
+	_, _ = c.Write(wire) // may fail: the server has half-closed
 	wantClosed(t, c, "after the query limit")
 }
 
