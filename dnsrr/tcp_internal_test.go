@@ -5,11 +5,13 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/rs/zerolog"
 )
 
@@ -121,4 +123,26 @@ func TestClientPrefix(t *testing.T) {
 			t.Errorf("%s: prefix %s, want %s", tc.addr, got, tc.want)
 		}
 	}
+}
+
+// FuzzKeepalive: the keepalive scanner and patcher read any bytes without
+// panicking, and a patched message that unpacked before still unpacks.
+func FuzzKeepalive(f *testing.F) {
+	q := new(dns.Msg)
+	q.SetQuestion("www.example.", dns.TypeA)
+	q.SetEdns0(1232, false)
+	q.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_TCP_KEEPALIVE{Code: dns.EDNS0TCPKEEPALIVE}}
+	wire, _ := q.Pack()
+	f.Add(wire)
+	f.Add(wire[:len(wire)-3])
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		scanKeepalive(pkt)
+		before := new(dns.Msg).Unpack(pkt)
+		out := appendKeepalive(slices.Clone(pkt), 10*time.Second)
+		if before == nil && len(out) != len(pkt) {
+			if err := new(dns.Msg).Unpack(out); err != nil {
+				t.Errorf("patched message does not unpack: %v", err)
+			}
+		}
+	})
 }

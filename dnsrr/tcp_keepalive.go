@@ -25,16 +25,9 @@ const (
 // scanKeepalive looks for the option in the OPT records of a query. A
 // malformed message reports none: the answer path judges it.
 func scanKeepalive(pkt []byte) keepaliveAsk {
-	if len(pkt) < headerLen {
+	off, ok := skipQuestions(pkt)
+	if !ok {
 		return keepaliveNone
-	}
-	off := headerLen
-	var ok bool
-	for range be.Uint16(pkt[4:]) {
-		if off, ok = skipName(pkt, off); !ok {
-			return keepaliveNone
-		}
-		off += 4
 	}
 	skip := int(be.Uint16(pkt[6:])) + int(be.Uint16(pkt[8:]))
 	total := skip + int(be.Uint16(pkt[10:]))
@@ -69,16 +62,9 @@ func scanKeepalive(pkt []byte) keepaliveAsk {
 // that is the message's last record (where both paths put it), and returns
 // resp unchanged otherwise (no OPT: the query had no EDNS).
 func appendKeepalive(resp []byte, timeout time.Duration) []byte {
-	if len(resp) < headerLen || len(resp)+6 > dns.MaxMsgSize || be.Uint16(resp[10:]) == 0 {
+	off, ok := skipQuestions(resp)
+	if !ok || len(resp)+6 > dns.MaxMsgSize || be.Uint16(resp[10:]) == 0 {
 		return resp
-	}
-	off := headerLen
-	var ok bool
-	for range be.Uint16(resp[4:]) {
-		if off, ok = skipName(resp, off); !ok {
-			return resp
-		}
-		off += 4
 	}
 	last := -1 // offset of the last record's fixed fields
 	records := int(be.Uint16(resp[6:])) + int(be.Uint16(resp[8:])) + int(be.Uint16(resp[10:]))
@@ -95,6 +81,21 @@ func appendKeepalive(resp []byte, timeout time.Duration) []byte {
 	units := min(timeout/(100*time.Millisecond), 0xFFFF) // RFC 7828 §3.1: units of 100 ms
 	be.PutUint16(resp[last+8:], be.Uint16(resp[last+8:])+6)
 	return append(resp, 0, dns.EDNS0TCPKEEPALIVE, 0, 2, byte(units>>8), byte(units))
+}
+
+// skipQuestions returns the offset just past a message's question section.
+func skipQuestions(msg []byte) (off int, ok bool) {
+	if len(msg) < headerLen {
+		return 0, false
+	}
+	off = headerLen
+	for range be.Uint16(msg[4:]) {
+		if off, ok = skipName(msg, off); !ok {
+			return 0, false
+		}
+		off += 4
+	}
+	return off, true
 }
 
 // keepaliveFormErr answers a query whose keepalive option holds a value.
