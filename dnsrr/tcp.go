@@ -111,6 +111,8 @@ func (l TCPLimits) Validate() error {
 }
 
 const (
+	// fdReserve is how many file descriptors the TCP cap leaves to the rest.
+	fdReserve = 256
 	// acceptBackoffMin and acceptBackoffMax bound the pause after a failed
 	// accept (EMFILE: out of file descriptors), doubling from the first to
 	// the second, as net/http does, instead of retrying in a tight loop.
@@ -138,10 +140,23 @@ type tcpServer struct {
 }
 
 func newTCPServer(s *Server, limits TCPLimits) *tcpServer {
+	limits = limits.withDefaults()
+	// Out of descriptors, accept fails before the cap is reached, and a
+	// fresh client waits in the backlog behind the flood instead of taking
+	// an idle connection's place; probes and reloads fail too. So the cap
+	// leaves fdReserve descriptors (or half, of a small limit) to UDP
+	// sockets, the admin API (32), probes (64), zone files.
+	if fds := fdLimit(); fds > 0 {
+		if n := max(fds/2, fds-fdReserve); limits.MaxConns > n {
+			s.log.Warn().Int("max_connections", limits.MaxConns).Int("fd_limit", fds).Int("lowered_to", n).
+				Msg("tcp max_connections lowered to fit the file descriptor limit; raise it (systemd LimitNOFILE=, ulimit -n) to allow more")
+			limits.MaxConns = n
+		}
+	}
 	return &tcpServer{
 		s:         s,
 		log:       s.log,
-		limits:    limits.withDefaults(),
+		limits:    limits,
 		epoch:     time.Now(),
 		conns:     map[*tcpConn]struct{}{},
 		perPrefix: map[netip.Prefix]int{},
@@ -177,19 +192,21 @@ func (t *tcpServer) acceptLoop(l net.Listener) {
 		if t.stopping.Load() || errors.Is(err, net.ErrClosed) {
 			return
 		}
-		// Out of descriptors (EMFILE, ENFILE) or buffers: pause, and give
-		// back the descriptor of the connection idle the longest, so that
-		// the one waiting in the backlog can be accepted.
-		delay = max(acceptBackoffMin, min(2*delay, acceptBackoffMax))
+		// Out of descriptors (EMFILE, ENFILE) or buffers. Give back the
+		// descriptor of the connection idle the longest, so that the one
+		// waiting in the backlog can be accepted at once; with none to
+		// give, pause instead of retrying in a tight loop.
 		if time.Since(warned) > time.Minute {
 			warned = time.Now()
-			t.log.Warn().Err(err).Msg("tcp accept failed; pausing up to 1s between tries")
+			t.log.Warn().Err(err).Msg("tcp accept failed; closing idle connections, or pausing up to 1s between tries")
 		}
 		t.mu.Lock()
-		if victim := t.oldestIdle(netip.Prefix{}); victim != nil {
-			t.evict(victim)
-		}
+		freed := t.evictOldest(netip.Prefix{})
 		t.mu.Unlock()
+		if freed {
+			continue
+		}
+		delay = max(acceptBackoffMin, min(2*delay, acceptBackoffMax))
 		timer := time.NewTimer(delay)
 		select {
 		case <-timer.C:

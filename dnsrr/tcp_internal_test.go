@@ -146,3 +146,16 @@ func FuzzKeepalive(f *testing.F) {
 		}
 	})
 }
+
+// TestCapFitsDescriptors: the TCP cap leaves descriptors to the rest of
+// the process.
+func TestCapFitsDescriptors(t *testing.T) {
+	fds := fdLimit()
+	if fds == 0 {
+		t.Skip("no descriptor limit on this platform")
+	}
+	ts := newTCPServer(&Server{log: zerolog.Nop()}, TCPLimits{MaxConns: 1 << 30})
+	if want := max(fds/2, fds-fdReserve); ts.limits.MaxConns != want {
+		t.Errorf("cap %d with %d descriptors, want %d", ts.limits.MaxConns, fds, want)
+	}
+}
