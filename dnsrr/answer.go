@@ -111,7 +111,7 @@ func (st *served) resolve(z *zones.Zone, qname string, qtype uint16, res *result
 	}
 	if set != nil && set.Pool != nil {
 		var servfail bool
-		if set, servfail = st.healthy(set); servfail {
+		if set, servfail = st.healthy(z, set); servfail {
 			// The pool's policy when too few members are up.
 			res.rcode, res.aa = dns.RcodeServerFailure, false
 			res.answer, res.ns, res.extra, res.pools = nil, nil, nil, nil

@@ -37,6 +37,10 @@ type fastZone struct {
 	slots   []atomic.Pointer[fastNode] // by zones.Node.ID
 	// wild holds what a wildcard node synthesizes, by its zones.Node.ID.
 	wild []atomic.Pointer[wildNode]
+	// gen counts health changes (HealthChangedAt), which empty the slots
+	// of the nodes whose answers they change. A template built across a
+	// change may hold the old answer, and is dropped again.
+	gen atomic.Uint64
 }
 
 type fastNode struct {
@@ -94,11 +98,25 @@ func (fz *fastZone) node(st *served, z *zones.Zone, n *zones.Node) *fastNode {
 	if fn := fz.slots[n.ID].Load(); fn != nil {
 		return fn
 	}
+	gen := fz.gen.Load()
 	fn := buildFastNode(st, z, n)
 	if !fz.slots[n.ID].CompareAndSwap(nil, fn) {
-		return fz.slots[n.ID].Load()
+		if other := fz.slots[n.ID].Load(); other != nil {
+			return other
+		}
+		return fn
+	}
+	if fz.gen.Load() != gen {
+		fz.slots[n.ID].CompareAndSwap(fn, nil)
 	}
 	return fn
+}
+
+// forget empties n's slots, so that its templates are built again from
+// what is served now.
+func (fz *fastZone) forget(n *zones.Node) {
+	fz.slots[n.ID].Store(nil)
+	fz.wild[n.ID].Store(nil)
 }
 
 func buildFastNode(st *served, z *zones.Zone, n *zones.Node) *fastNode {
@@ -315,9 +333,16 @@ func (fz *fastZone) wildcard(st *served, w *zones.Node) *wildNode {
 	if wn := fz.wild[w.ID].Load(); wn != nil {
 		return wn
 	}
+	gen := fz.gen.Load()
 	wn := buildWildNode(st, w)
 	if !fz.wild[w.ID].CompareAndSwap(nil, wn) {
-		return fz.wild[w.ID].Load()
+		if other := fz.wild[w.ID].Load(); other != nil {
+			return other
+		}
+		return wn
+	}
+	if fz.gen.Load() != gen {
+		fz.wild[w.ID].CompareAndSwap(wn, nil)
 	}
 	return wn
 }

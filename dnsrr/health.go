@@ -3,6 +3,7 @@ package dnsrr
 import (
 	"net/netip"
 	"slices"
+	"sync/atomic"
 
 	"github.com/dnsrr/dnsrr/zones"
 	"github.com/miekg/dns"
@@ -27,6 +28,23 @@ type Health interface {
 type healthySet struct {
 	set      *zones.RRset // the members to serve; nil: none (NODATA)
 	servfail bool
+	policy   bool // too few members up: on_all_down decided
+}
+
+// zoneHealth is what a zone's pool address sets serve in one served state,
+// by setSlot; a nil slot serves its set whole. A health change stores new
+// values into the slots of the current state, each atomically, so a query
+// sees every set either before or after the change, never half of it.
+type zoneHealth struct {
+	sets []atomic.Pointer[healthySet]
+}
+
+// setSlot is the index of a pool's address set of type typ in zoneHealth.
+func setSlot(p *zones.Pool, typ uint16) int {
+	if typ == dns.TypeAAAA {
+		return 2*p.ID + 1
+	}
+	return 2 * p.ID
 }
 
 // poolKey names a pool's address set across reloads, for logging changes
@@ -36,12 +54,16 @@ type poolKey struct {
 	qtype      uint16
 }
 
-// healthy returns the set as health allows it, or servfail.
-func (st *served) healthy(set *zones.RRset) (*zones.RRset, bool) {
-	if hs, ok := st.health[set]; ok {
-		return hs.set, hs.servfail
+// healthy returns the set of zone z as health allows it, or servfail.
+func (st *served) healthy(z *zones.Zone, set *zones.RRset) (*zones.RRset, bool) {
+	if st.health == nil || set.Pool == nil {
+		return set, false
 	}
-	return set, false
+	zh := st.health[z]
+	if zh == nil {
+		return set, false
+	}
+	return serving(zh.sets[setSlot(set.Pool, set.Type)].Load(), set)
 }
 
 // filterPools decides what every pool's address sets serve. In order:
@@ -55,12 +77,14 @@ func (st *served) healthy(set *zones.RRset) (*zones.RRset, bool) {
 //
 // Each address family is judged on its own, so IPv4-only clients are not
 // left without an answer because the IPv6 members are fine. Sets served
-// whole are left out of the map. short lists the sets whose policy
-// decided, so that only changes are logged: prev is the previous list.
-func filterPools(snap *zones.Snapshot, h Health, prev map[poolKey]bool, log zerolog.Logger) (out map[*zones.RRset]healthySet, short map[poolKey]bool) {
-	out, short = map[*zones.RRset]healthySet{}, map[poolKey]bool{}
+// whole keep a nil slot. prev lists the sets whose policy decided in the
+// previous state, so that only changes are logged.
+func filterPools(snap *zones.Snapshot, h Health, prev map[poolKey]bool, log zerolog.Logger) map[*zones.Zone]*zoneHealth {
+	out := make(map[*zones.Zone]*zoneHealth, len(snap.Zones()))
 	draining := h.Draining()
 	for _, z := range snap.Zones() {
+		zh := &zoneHealth{sets: make([]atomic.Pointer[healthySet], 2*len(z.PoolDefs))}
+		out[z] = zh
 		for _, p := range z.PoolDefs {
 			if p.Check == nil && !draining {
 				continue // nothing can withdraw a member
@@ -74,32 +98,47 @@ func filterPools(snap *zones.Snapshot, h Health, prev map[poolKey]bool, log zero
 				if set == nil {
 					continue
 				}
-				hs, whole, policy := decide(p, set, h)
-				if !whole {
-					out[set] = hs
-				}
+				hs := decide(p, set, h)
+				zh.sets[setSlot(p, typ)].Store(hs)
 				k := poolKey{z.Origin, p.Name, typ}
-				if policy {
-					short[k] = true
-				}
-				if policy != prev[k] {
-					ev, msg := log.Info(), "pool has enough members up again"
-					if policy {
-						ev, msg = log.Warn(), "too few pool members up"
-					}
-					ev.Str("pool", p.Name).Str("qtype", dns.TypeToString[typ]).Int("members", len(set.RRs)).
-						Int("need", p.Need(len(set.RRs))).Str("policy", p.OnAllDown.String()).Msg(msg)
+				if policy := hs != nil && hs.policy; policy != prev[k] {
+					logPolicy(log, p, set, policy)
 				}
 			}
 		}
 	}
-	return out, short
+	return out
 }
 
-// decide is filterPools for one set. whole: served as is; policy: too few
-// members, on_all_down decided.
-func decide(p *zones.Pool, set *zones.RRset, h Health) (hs healthySet, whole, policy bool) {
-	// Count first: most sets are served whole and need no new slice.
+// policies lists the sets of st whose on_all_down decided.
+func (st *served) policies() map[poolKey]bool {
+	out := map[poolKey]bool{}
+	for z, zh := range st.health {
+		for _, p := range z.PoolDefs {
+			for _, typ := range []uint16{dns.TypeA, dns.TypeAAAA} {
+				if hs := zh.sets[setSlot(p, typ)].Load(); hs != nil && hs.policy {
+					out[poolKey{z.Origin, p.Name, typ}] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
+// logPolicy logs a set's transition into (policy) or out of its pool's
+// on_all_down.
+func logPolicy(log zerolog.Logger, p *zones.Pool, set *zones.RRset, policy bool) {
+	ev, msg := log.Info(), "pool has enough members up again"
+	if policy {
+		ev, msg = log.Warn(), "too few pool members up"
+	}
+	ev.Str("pool", p.Name).Str("qtype", dns.TypeToString[set.Type]).Int("members", len(set.RRs)).
+		Int("need", p.Need(len(set.RRs))).Str("policy", p.OnAllDown.String()).Msg(msg)
+}
+
+// decide is filterPools for one set: nil when it is served whole and no
+// policy decided, which is most sets.
+func decide(p *zones.Pool, set *zones.RRset, h Health) *healthySet {
 	n := len(set.RRs)
 	var upBuf, drainedBuf [16]bool // no allocation for common pool sizes
 	up, drained := upBuf[:0], drainedBuf[:0]
@@ -119,39 +158,38 @@ func decide(p *zones.Pool, set *zones.RRset, h Health) (hs healthySet, whole, po
 		}
 	}
 	need := p.Need(n)
-	subset := func(keep func(i int) bool) (healthySet, bool) {
+	// subset serves the members keep selects; all of them or none (all
+	// drained and down: fail open to every member) is the whole set.
+	subset := func(keep func(i int) bool, policy bool) *healthySet {
 		var rrs []dns.RR
 		for i, rr := range set.RRs {
 			if keep(i) {
 				rrs = append(rrs, rr)
 			}
 		}
-		if len(rrs) == n {
-			return healthySet{}, true
+		switch {
+		case len(rrs) > 0 && len(rrs) < n:
+			return &healthySet{set: set.WithRRs(rrs), policy: policy}
+		case policy:
+			return &healthySet{set: set, policy: true}
 		}
-		if len(rrs) == 0 { // all drained and down: fail open to every member
-			return healthySet{}, true
-		}
-		return healthySet{set: set.WithRRs(rrs)}, false
+		return nil
 	}
 	switch {
 	case nServing == n:
-		return healthySet{}, true, false
+		return nil
 	case nServing >= need:
-		hs, whole = subset(func(i int) bool { return up[i] && !drained[i] })
-		return hs, whole, false
+		return subset(func(i int) bool { return up[i] && !drained[i] }, false)
 	case nUp >= need:
-		hs, whole = subset(func(i int) bool { return up[i] })
-		return hs, whole, false
+		return subset(func(i int) bool { return up[i] }, false)
 	}
 	switch p.OnAllDown {
 	case zones.PolicyNone:
-		return healthySet{}, false, true
+		return &healthySet{policy: true}
 	case zones.PolicyServfail:
-		return healthySet{servfail: true}, false, true
+		return &healthySet{servfail: true, policy: true}
 	}
-	hs, whole = subset(func(i int) bool { return up[i] || !drained[i] })
-	return hs, whole, true
+	return subset(func(i int) bool { return up[i] || !drained[i] }, true)
 }
 
 // Answers reports whether DNS answers addr for the pool named pool now:
@@ -171,7 +209,7 @@ func (s *Server) Answers(pool string, addr netip.Addr) bool {
 		if set == nil || !slices.ContainsFunc(set.RRs, func(rr dns.RR) bool { return zones.AddrOf(rr) == addr }) {
 			continue
 		}
-		served, servfail := st.healthy(set)
+		served, servfail := st.healthy(z, set)
 		return !servfail && served != nil &&
 			slices.ContainsFunc(served.RRs, func(rr dns.RR) bool { return zones.AddrOf(rr) == addr })
 	}

@@ -52,9 +52,11 @@ type Server struct {
 // served is what queries read: a snapshot, what health checks withdraw
 // from it, and the fast path's templates built from both, swapped together.
 type served struct {
-	snap   *zones.Snapshot
-	health map[*zones.RRset]healthySet
-	short  map[poolKey]bool // pools whose on_all_down decided
+	snap *zones.Snapshot
+	// health is what pool sets serve (nil without health checks), index
+	// finds them by member.
+	health map[*zones.Zone]*zoneHealth
+	index  *poolIndex
 	fast   *fastIndex
 }
 
@@ -84,7 +86,8 @@ func (s *Server) SetHealth(h Health) {
 	s.publish(s.state.Load().snap)
 }
 
-// HealthChanged recomputes what pools serve after the health view changed.
+// HealthChanged recomputes what every pool serves after the health view
+// changed; HealthChangedAt recomputes only some.
 func (s *Server) HealthChanged() {
 	s.rebuild.Lock()
 	defer s.rebuild.Unlock()
@@ -95,10 +98,16 @@ func (s *Server) publish(snap *zones.Snapshot) {
 	st := &served{snap: snap}
 	if s.health != nil {
 		var prev map[poolKey]bool
-		if old := s.state.Load(); old != nil {
-			prev = old.short
+		old := s.state.Load()
+		if old != nil {
+			prev = old.policies()
 		}
-		st.health, st.short = filterPools(snap, s.health, prev, s.log)
+		if old != nil && old.index != nil && old.snap == snap {
+			st.index = old.index
+		} else {
+			st.index = newPoolIndex(snap)
+		}
+		st.health = filterPools(snap, s.health, prev, s.log)
 	}
 	st.fast = buildFastIndex(st)
 	s.state.Store(st)

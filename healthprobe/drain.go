@@ -38,7 +38,7 @@ func (p *Prober) Drain(addr netip.Addr, until time.Time) error {
 	if err := p.saveDrains(next); err != nil {
 		return fmt.Errorf("drain %s: %w", addr, err)
 	}
-	p.setDrains(next)
+	p.setDrains(next, addr)
 	p.wakeDrainLoop()
 	ev := p.log.Info().Stringer("target", addr)
 	if !until.IsZero() {
@@ -63,7 +63,7 @@ func (p *Prober) Undrain(addr netip.Addr) error {
 	if err := p.saveDrains(next); err != nil {
 		return fmt.Errorf("undrain %s: %w", addr, err)
 	}
-	p.setDrains(next)
+	p.setDrains(next, addr)
 	p.wakeDrainLoop()
 	p.log.Info().Stringer("target", addr).Msg("address undrained")
 	return nil
@@ -125,7 +125,7 @@ func (p *Prober) expireDrains() (time.Duration, bool) {
 		if err := p.saveDrains(next); err != nil {
 			p.log.Error().Err(err).Msg("cannot persist drain expiry")
 		}
-		p.setDrains(next)
+		p.setDrains(next, expired...)
 		slices.SortFunc(expired, netip.Addr.Compare)
 		for _, a := range expired {
 			p.log.Info().Stringer("target", a).Msg("drain expired")

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -78,6 +79,7 @@ type Prober struct {
 	targets map[string]*target
 	order   []*target                // in SetTargets order
 	drains  map[netip.Addr]time.Time // replaced, never modified
+	pending pendingChanges           // since the last TakeChanges
 	runCtx  context.Context          // set by Run
 	started bool                     // Run was called
 	stopped bool                     // Run's context ended: start nothing more
@@ -161,8 +163,77 @@ func (p *Prober) View() *View { return p.view.Load() }
 // drains changed: whatever may change what is served. Notifications
 // coalesce (the channel holds one), so a reader must act on the View at
 // that time, not count signals. Views published only to record probe
-// details (LastCheck, counters, LastError) do not signal.
+// details (LastCheck, counters, LastError) do not signal. TakeChanges says
+// what changed.
 func (p *Prober) Changes() <-chan struct{} { return p.changes }
+
+// maxPendingChanges bounds the targets and addresses TakeChanges collects:
+// a caller that stops taking them must not grow memory without bound, and
+// past this many (a reload replacing a large zone's targets, say) a full
+// recomputation costs about what the list would.
+const maxPendingChanges = 1 << 16
+
+// Changed is what may have changed what is served since the previous
+// TakeChanges, so that a caller can recompute only what depends on it.
+type Changed struct {
+	// Targets whose State changed, or that were added or removed.
+	Targets []Target
+	// Addrs drained, undrained, or whose drain expired (unmapped).
+	Addrs []netip.Addr
+	// All: too much changed to list; recompute everything. Targets and
+	// Addrs are then empty.
+	All bool
+}
+
+// pendingChanges accumulates a Changed; guarded by Prober.mu.
+type pendingChanges struct {
+	targets map[string]Target
+	addrs   map[netip.Addr]struct{}
+	all     bool
+}
+
+func (c *pendingChanges) full() bool {
+	if !c.all && len(c.targets)+len(c.addrs) >= maxPendingChanges {
+		c.all, c.targets, c.addrs = true, nil, nil
+	}
+	return c.all
+}
+
+func (c *pendingChanges) target(key string, t Target) {
+	if c.full() {
+		return
+	}
+	if c.targets == nil {
+		c.targets = map[string]Target{}
+	}
+	c.targets[key] = t
+}
+
+func (c *pendingChanges) addr(a netip.Addr) {
+	if c.full() {
+		return
+	}
+	if c.addrs == nil {
+		c.addrs = map[netip.Addr]struct{}{}
+	}
+	c.addrs[a] = struct{}{}
+}
+
+// TakeChanges returns what changed since its previous call (or since New)
+// and starts a new list. Every change is recorded before the View showing
+// it is published and before Changes signals, so a caller that takes the
+// changes after a signal and then reads the View sees at least those
+// changes; a change recorded after the take signals again.
+func (p *Prober) TakeChanges() Changed {
+	p.mu.Lock()
+	c := p.pending
+	p.pending = pendingChanges{}
+	p.mu.Unlock()
+	if c.all {
+		return Changed{All: true}
+	}
+	return Changed{Targets: slices.Collect(maps.Values(c.targets)), Addrs: slices.Collect(maps.Keys(c.addrs))}
+}
 
 // SetTargets replaces the set of targets. Targets whose Key is unchanged
 // keep their state and schedule; new ones start in Options.InitialState and
@@ -205,6 +276,7 @@ func (p *Prober) SetTargets(ts []Target) error {
 			continue
 		}
 		changed = true
+		p.pending.target(k, t.Target)
 		t.removed = true
 		if t.cancel != nil {
 			t.cancel()
@@ -229,6 +301,7 @@ func (p *Prober) SetTargets(ts []Target) error {
 				status: Status{State: p.opts.InitialState, Since: now},
 			}
 			p.targets[k] = t
+			p.pending.target(k, t.Target)
 			if p.started && !p.stopped {
 				p.startLocked(t)
 			}
@@ -412,6 +485,7 @@ func (p *Prober) record(t *target, err error) {
 	if to != from {
 		s.State = to
 		s.Since = now
+		p.pending.target(t.key, t.Target)
 	}
 	p.publishLocked(t)
 	if to != from {
@@ -480,11 +554,15 @@ func (p *Prober) signal() {
 	}
 }
 
-// setDrains installs a new drain map and publishes it.
-func (p *Prober) setDrains(d map[netip.Addr]time.Time) {
+// setDrains installs a new drain map, in which the drains of changed
+// differ, and publishes it.
+func (p *Prober) setDrains(d map[netip.Addr]time.Time, changed ...netip.Addr) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.drains = d
+	for _, a := range changed {
+		p.pending.addr(a)
+	}
 	p.publishLocked(nil)
 	p.signal()
 }

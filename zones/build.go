@@ -367,7 +367,12 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 		z.PoolDefs = append(z.PoolDefs, p)
 	}
 	// Sorting a large zone's pools takes a while; the rest goes on meanwhile.
-	sortPools := func() { slices.SortFunc(z.PoolDefs, func(a, b *Pool) int { return strings.Compare(a.Name, b.Name) }) }
+	sortPools := func() {
+		slices.SortFunc(z.PoolDefs, func(a, b *Pool) int { return strings.Compare(a.Name, b.Name) })
+		for i, p := range z.PoolDefs {
+			p.ID = i
+		}
+	}
 	if len(z.PoolDefs) < 1<<14 {
 		sortPools() // not worth a goroutine (in the background, a thread)
 	} else {

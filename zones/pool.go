@@ -40,6 +40,9 @@ type Pool struct {
 	MinHealthy  int
 	MinFraction float64
 	OnAllDown   Policy
+	// ID is the pool's position in its zone's PoolDefs, so that the server
+	// keeps per-pool state in a slice rather than a map.
+	ID int
 }
 
 // Need is how many of n members of one address family must be up.

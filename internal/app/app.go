@@ -209,8 +209,9 @@ func (a *App) applyHealthChanges(ctx context.Context) {
 	}
 }
 
-// applyHealth makes DNS answers follow the prober's current view.
-func (a *App) applyHealth() { a.srv.HealthChanged() }
+// applyHealth makes DNS answers follow the prober's current view: it
+// recomputes what changed since the last call.
+func (a *App) applyHealth() { a.health.apply(a.srv) }
 
 // reloadOnRequest reloads on each request until ctx ends. Requests queued
 // when a reload starts are served by it: the files are read after them. So

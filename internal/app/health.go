@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/dnsrr/dnsrr/dnsrr"
 	"github.com/dnsrr/dnsrr/healthprobe"
 	"github.com/dnsrr/dnsrr/zones"
 )
@@ -21,6 +22,9 @@ type health struct {
 
 	mu   sync.RWMutex
 	plan *probePlan
+	// prev is the plan before the last reload: between setPlan and the
+	// server's swap, the server still asks about the old snapshot's checks.
+	prev *probePlan
 }
 
 // probePlan is what one snapshot asks the prober to do.
@@ -40,7 +44,7 @@ type member struct {
 
 func (h *health) setPlan(p *probePlan) {
 	h.mu.Lock()
-	h.plan = p
+	h.prev, h.plan = h.plan, p
 	h.mu.Unlock()
 }
 
@@ -51,6 +55,9 @@ func (h *health) Up(c *zones.Check, addr netip.Addr) bool {
 	}
 	h.mu.RLock()
 	key, ok := h.plan.keys[member{c, addr}]
+	if !ok && h.prev != nil {
+		key, ok = h.prev.keys[member{c, addr}]
+	}
 	h.mu.RUnlock()
 	if !ok {
 		return true // from a snapshot being replaced: fail open
@@ -71,6 +78,24 @@ func (h *health) Draining() bool {
 		return true
 	}
 	return false
+}
+
+// apply tells srv what changed since the last call: the pools holding the
+// addresses whose state or drain changed are recomputed, or every pool
+// when the prober could not list its changes.
+func (h *health) apply(srv *dnsrr.Server) {
+	c := h.prober.TakeChanges()
+	if c.All {
+		srv.HealthChanged()
+		return
+	}
+	addrs := c.Addrs
+	for _, t := range c.Targets {
+		addrs = append(addrs, t.Addr)
+	}
+	if len(addrs) > 0 {
+		srv.HealthChangedAt(addrs)
+	}
 }
 
 // planProbes derives probe targets from the snapshot's pools. Check
