@@ -1,6 +1,7 @@
 package dnsrr
 
 import (
+	"iter"
 	"net/netip"
 	"slices"
 	"sync/atomic"
@@ -85,45 +86,53 @@ func filterPools(snap *zones.Snapshot, h Health, prev map[poolKey]bool, log zero
 	for _, z := range snap.Zones() {
 		zh := &zoneHealth{sets: make([]atomic.Pointer[healthySet], 2*len(z.PoolDefs))}
 		out[z] = zh
-		for _, p := range z.PoolDefs {
-			if p.Check == nil && !draining {
-				continue // nothing can withdraw a member
-			}
-			n := z.Node(p.Name)
-			if n == nil {
-				continue
-			}
-			for _, typ := range []uint16{dns.TypeA, dns.TypeAAAA} {
-				set := n.Get(typ)
-				if set == nil {
-					continue
-				}
-				hs := decide(p, set, h)
-				zh.sets[setSlot(p, typ)].Store(hs)
-				k := poolKey{z.Origin, p.Name, typ}
-				if policy := hs != nil && hs.policy; policy != prev[k] {
-					logPolicy(log, p, set, policy)
-				}
+		// Without a drain, nothing can withdraw a member of an unchecked pool.
+		withdrawable := func(p *zones.Pool) bool { return p.Check != nil || draining }
+		for p, set := range poolSets(z, withdrawable) {
+			hs := decide(p, set, h)
+			zh.sets[setSlot(p, set.Type)].Store(hs)
+			if policy := hs != nil && hs.policy; policy != prev[poolKey{z.Origin, p.Name, set.Type}] {
+				logPolicy(log, p, set, policy)
 			}
 		}
 	}
 	return out
 }
 
+// poolSets iterates over the address sets of z's pools that keep selects.
+func poolSets(z *zones.Zone, keep func(*zones.Pool) bool) iter.Seq2[*zones.Pool, *zones.RRset] {
+	return func(yield func(*zones.Pool, *zones.RRset) bool) {
+		for _, p := range z.PoolDefs {
+			if !keep(p) {
+				continue
+			}
+			n := z.Node(p.Name)
+			if n == nil {
+				continue
+			}
+			for _, typ := range []uint16{dns.TypeA, dns.TypeAAAA} {
+				if set := n.Get(typ); set != nil && !yield(p, set) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // policies lists the sets of st whose on_all_down decided.
 func (st *served) policies() map[poolKey]bool {
 	out := map[poolKey]bool{}
 	for z, zh := range st.health {
-		for _, p := range z.PoolDefs {
-			for _, typ := range []uint16{dns.TypeA, dns.TypeAAAA} {
-				if hs := zh.sets[setSlot(p, typ)].Load(); hs != nil && hs.policy {
-					out[poolKey{z.Origin, p.Name, typ}] = true
-				}
+		for p, set := range poolSets(z, allPools) {
+			if hs := zh.sets[setSlot(p, set.Type)].Load(); hs != nil && hs.policy {
+				out[poolKey{z.Origin, p.Name, set.Type}] = true
 			}
 		}
 	}
 	return out
 }
+
+func allPools(*zones.Pool) bool { return true }
 
 // logPolicy logs a set's transition into (policy) or out of its pool's
 // on_all_down.

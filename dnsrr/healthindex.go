@@ -50,21 +50,11 @@ func compareMember(a, b memberRef) int {
 func newPoolIndex(snap *zones.Snapshot) *poolIndex {
 	ix := &poolIndex{snap: snap, cnamesTo: map[*zones.Zone]map[string][]*zones.Node{}}
 	for zi, z := range snap.Zones() {
-		for _, p := range z.PoolDefs {
-			n := z.Node(p.Name)
-			if n == nil {
-				continue
-			}
-			for _, typ := range []uint16{dns.TypeA, dns.TypeAAAA} {
-				set := n.Get(typ)
-				if set == nil {
-					continue
-				}
-				slot := int32(setSlot(p, typ))
-				for _, rr := range set.RRs {
-					hi, lo := addrWords(zones.AddrOf(rr))
-					ix.members = append(ix.members, memberRef{hi: hi, lo: lo, zone: int32(zi), slot: slot})
-				}
+		for p, set := range poolSets(z, allPools) {
+			slot := int32(setSlot(p, set.Type))
+			for _, rr := range set.RRs {
+				hi, lo := addrWords(zones.AddrOf(rr))
+				ix.members = append(ix.members, memberRef{hi: hi, lo: lo, zone: int32(zi), slot: slot})
 			}
 		}
 		if len(z.PoolDefs) == 0 {

@@ -1,0 +1,339 @@
+package dnsrr
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/dnsrr/dnsrr/zones"
+	"github.com/miekg/dns"
+	"github.com/rs/zerolog"
+)
+
+// fakeHealth is a health view a test sets by hand: members down per check
+// name (so that it answers alike for any snapshot of the same zones) and
+// drained addresses.
+type fakeHealth struct {
+	mu      sync.Mutex
+	down    map[string]bool // check name + " " + address
+	drained map[netip.Addr]bool
+}
+
+func newFakeHealth() *fakeHealth {
+	return &fakeHealth{down: map[string]bool{}, drained: map[netip.Addr]bool{}}
+}
+
+func (f *fakeHealth) Up(c *zones.Check, a netip.Addr) bool {
+	if c == nil {
+		return true
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.down[c.Name+" "+a.String()]
+}
+
+func (f *fakeHealth) Drained(a netip.Addr) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.drained[a.Unmap()]
+}
+
+func (f *fakeHealth) Draining() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.drained) > 0
+}
+
+// healthZone has pools that share members (so one change touches several
+// sets), both families, every policy, min_healthy counts and fractions,
+// two checks, unchecked pools (drains only), CNAME chains to pools and a
+// wildcard pool. Members come from a small set of addresses.
+func healthZone(t testing.TB) *zones.Snapshot {
+	t.Helper()
+	v4 := func(i int) string { return fmt.Sprintf("192.0.2.%d", i) }
+	v6 := func(i int) string { return fmt.Sprintf("2001:db8::%d", i) }
+	list := func(idx ...int) string {
+		var out []string
+		for _, i := range idx {
+			if i < 0 {
+				out = append(out, fmt.Sprintf("%q", v6(-i)))
+			} else {
+				out = append(out, fmt.Sprintf("%q", v4(i)))
+			}
+		}
+		return "[" + strings.Join(out, ", ") + "]"
+	}
+	var b strings.Builder
+	b.WriteString(`origin = "h.test."
+ns = ["ns1"]
+[soa]
+serial = 1
+[records.ns1]
+a = ["192.0.2.250"]
+[records.alias]
+cname = "www"
+[records.alias2]
+cname = "alias"
+[records.walias]
+cname = "x.apps"
+[records.static]
+a = ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
+aaaa = ["2001:db8::1", "2001:db8::2"]
+[checks.web]
+type = "tcp"
+port = 80
+[checks.api]
+type = "tcp"
+port = 8080
+`)
+	pools := []struct{ name, addrs, extra string }{
+		{"www", list(1, 2, 3, 4, -1, -2, -3), `check = "web"`},
+		{"api", list(2, 3, 4, 5, -2, -3), `check = "api"` + "\nmin_healthy = 2"},
+		{"none", list(1, 5, 6, -1, -4), `check = "web"` + "\non_all_down = \"none\"\nmin_healthy = 0.5"},
+		{"fail", list(3, 6, -3, -4), `check = "api"` + "\non_all_down = \"servfail\""},
+		{"mix", list(1, 2, 5, 6, -1, -4), `check = "api"` + "\nmin_healthy = 3"},
+		{"plain", list(4, 5, 6, -2), ""},
+		{"*.apps", list(1, 6, -1, -2), `check = "web"`},
+		{"big", list(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18), `check = "web"` + "\nmin_healthy = 0.25"},
+	}
+	for _, p := range pools {
+		fmt.Fprintf(&b, "[pools.%q]\naddresses = %s\n%s\n", p.name, p.addrs, p.extra)
+	}
+	path := filepath.Join(t.TempDir(), "h.test.toml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := zones.Load([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap
+}
+
+// healthAddrs are the addresses healthZone's members are drawn from.
+func healthAddrs() []netip.Addr {
+	var out []netip.Addr
+	for i := 1; i <= 18; i++ {
+		out = append(out, netip.MustParseAddr(fmt.Sprintf("192.0.2.%d", i)))
+	}
+	for i := 1; i <= 4; i++ {
+		out = append(out, netip.MustParseAddr(fmt.Sprintf("2001:db8::%d", i)))
+	}
+	return out
+}
+
+// healthNames are the names whose answers depend on health.
+var healthNames = []string{"www", "api", "none", "fail", "mix", "plain", "static", "big",
+	"alias", "alias2", "walias", "x.apps", "y.apps", "*.apps"}
+
+// A health change recomputes only the sets holding the changed addresses,
+// in place, and drops only some templates: after any sequence of changes,
+// every set must serve what a full recomputation serves, and the fast path
+// must answer what the full path answers. Templates are built between
+// changes (queries in random order), so stale ones would show.
+func TestHealthChangedAtMatchesFullRecompute(t *testing.T) {
+	for seed := range uint64(8) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 9))
+			snap := healthZone(t)
+			h := newFakeHealth()
+			var logs bytes.Buffer
+			s := New(nil, Chaos{}, snap, zerolog.New(&logs))
+			s.SetHealth(h)
+			addrs := healthAddrs()
+			checks := []string{"web", "api"}
+			transitions := 0
+			for step := range 150 {
+				warmTemplates(t, s, rng)
+				before := s.state.Load().policies()
+				// One to three changes at once: a check's verdict on an
+				// address, or a drain.
+				var changed []netip.Addr
+				for range 1 + rng.IntN(3) {
+					a := addrs[rng.IntN(len(addrs))]
+					h.mu.Lock()
+					if rng.IntN(3) == 0 {
+						if h.drained[a] {
+							delete(h.drained, a)
+						} else {
+							h.drained[a] = true
+						}
+					} else {
+						k := checks[rng.IntN(2)] + " " + a.String()
+						h.down[k] = !h.down[k]
+					}
+					h.mu.Unlock()
+					changed = append(changed, a)
+				}
+				s.HealthChangedAt(changed)
+				after := s.state.Load().policies()
+				for k := range after {
+					if !before[k] {
+						transitions++
+					}
+				}
+				for k := range before {
+					if !after[k] {
+						transitions++
+					}
+				}
+				compareWithFull(t, s, h, step)
+				compareFastWithFull(t, s, step)
+				if t.Failed() {
+					return
+				}
+			}
+			// Each policy transition is logged once, as the full path does.
+			logged := strings.Count(logs.String(), "too few pool members up") +
+				strings.Count(logs.String(), "pool has enough members up again")
+			if logged != transitions {
+				t.Errorf("logged %d policy transitions, want %d", logged, transitions)
+			}
+			if transitions == 0 {
+				t.Errorf("no policy ever decided: the sequence tests too little")
+			}
+		})
+	}
+}
+
+// warmTemplates queries some health-dependent names on the fast path.
+func warmTemplates(t *testing.T, s *Server, rng *rand.Rand) {
+	var wq wireQuery
+	for range 6 {
+		name := healthNames[rng.IntN(len(healthNames))] + ".h.test."
+		qt := []uint16{dns.TypeA, dns.TypeAAAA}[rng.IntN(2)]
+		pkt, err := new(dns.Msg).SetQuestion(name, qt).Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.answerUDP(pkt, make([]byte, 0, 4096), &wq)
+	}
+}
+
+// compareWithFull checks every pool set of s against a full recompute.
+func compareWithFull(t *testing.T, s *Server, h Health, step int) {
+	t.Helper()
+	st := s.state.Load()
+	want := filterPools(st.snap, h, st.policies(), zerolog.Nop())
+	for _, z := range st.snap.Zones() {
+		for p, set := range poolSets(z, allPools) {
+			slot := setSlot(p, set.Type)
+			got, exp := st.health[z].sets[slot].Load(), want[z].sets[slot].Load()
+			if !sameServing(got, exp, set) || !samePolicy(got, exp) {
+				t.Errorf("step %d: %s %s serves %s, a full recompute %s", step, p.Name,
+					dns.TypeToString[set.Type], describe(got, set), describe(exp, set))
+			}
+		}
+	}
+}
+
+func describe(hs *healthySet, set *zones.RRset) string {
+	served, servfail := serving(hs, set)
+	switch {
+	case servfail:
+		return "SERVFAIL"
+	case served == nil:
+		return "nothing"
+	}
+	var out []string
+	for _, rr := range served.RRs {
+		out = append(out, zones.AddrOf(rr).String())
+	}
+	return fmt.Sprintf("%v (policy %v)", out, hs != nil && hs.policy)
+}
+
+// compareFastWithFull checks the fast path's answers against the full
+// path's for every health-dependent name.
+func compareFastWithFull(t *testing.T, s *Server, step int) {
+	t.Helper()
+	var wq wireQuery
+	for _, n := range healthNames {
+		for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA} {
+			pkt, err := new(dns.Msg).SetQuestion(n+".h.test.", qt).Pack()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := s.answerUDP(pkt, make([]byte, 0, 4096), &wq)
+			want := s.answerSlow(pkt, make([]byte, 0, 4096), true)
+			if g, w := canonical(t, got), canonical(t, want); g != w {
+				t.Errorf("step %d: %s %s:\nfast path:\n%s\nfull path:\n%s", step, n, dns.TypeToString[qt], g, w)
+			}
+		}
+	}
+}
+
+// Queries racing with health changes never keep a stale template: once the
+// changes stop, the fast path answers what the full path does. Run with
+// -race, this also checks that sets are swapped, not modified.
+func TestHealthChangedAtRacingQueries(t *testing.T) {
+	snap := healthZone(t)
+	h := newFakeHealth()
+	s := New(nil, Chaos{}, snap, zerolog.Nop())
+	s.SetHealth(h)
+	addrs := healthAddrs()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 1))
+			var wq wireQuery
+			buf := make([]byte, 0, 4096)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				name := healthNames[rng.IntN(len(healthNames))] + ".h.test."
+				pkt, _ := new(dns.Msg).SetQuestion(name, dns.TypeA).Pack()
+				s.answerUDP(pkt, buf, &wq)
+			}
+		})
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	for range 2000 {
+		a := addrs[rng.IntN(len(addrs))]
+		h.mu.Lock()
+		if rng.IntN(2) == 0 {
+			h.drained[a] = !h.drained[a]
+			if !h.drained[a] {
+				delete(h.drained, a)
+			}
+		} else {
+			k := "web " + a.String()
+			h.down[k] = !h.down[k]
+		}
+		h.mu.Unlock()
+		s.HealthChangedAt([]netip.Addr{a})
+	}
+	close(stop)
+	wg.Wait()
+	compareWithFull(t, s, h, -1)
+	compareFastWithFull(t, s, -1)
+}
+
+// An address in no pool changes nothing, and a full recompute keeps the
+// member index of an unchanged snapshot.
+func TestHealthChangedAtUnknownAddress(t *testing.T) {
+	s := New(nil, Chaos{}, healthZone(t), zerolog.Nop())
+	s.SetHealth(newFakeHealth())
+	st := s.state.Load()
+	s.HealthChangedAt([]netip.Addr{netip.MustParseAddr("203.0.113.99")})
+	if s.state.Load() != st {
+		t.Error("a change of an address in no pool replaced the served state")
+	}
+	s.HealthChanged()
+	if s.state.Load().index != st.index {
+		t.Error("a full recompute of the same snapshot rebuilt the member index")
+	}
+	if !slices.IsSortedFunc(st.index.members, compareMember) {
+		t.Error("member index not sorted")
+	}
+}
