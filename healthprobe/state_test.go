@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -427,6 +428,85 @@ func TestProbePanic(t *testing.T) {
 		}
 		if logs.count(`"message":"probe panicked"`, "boom") != 1 {
 			t.Error("panic not logged")
+		}
+	})
+}
+
+// TestTakeChanges: each kind of change is listed once until taken (the
+// targets whose State moved, the drained, undrained and expired
+// addresses); probes that move no State list nothing; past
+// maxPendingChanges the list gives way to All.
+func TestTakeChanges(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeNet()
+		f.set(addrA, true)
+		f.set(addrB, true)
+		a, b := Target{addrA, fakeCheck()}, Target{addrB, fakeCheck()}
+		p, _ := startFake(t, Options{}, f, a, b)
+		if err := p.FirstRound(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		keys := func(c Changed) []string {
+			var out []string
+			for _, tg := range c.Targets {
+				out = append(out, tg.Key())
+			}
+			slices.Sort(out)
+			return out
+		}
+		if c := p.TakeChanges(); c.All || !slices.Equal(keys(c), []string{a.Key(), b.Key()}) {
+			t.Errorf("after the first round: %+v, want both targets (added, then up)", c)
+		}
+		time.Sleep(5 * time.Second) // probes that change nothing
+		synctest.Wait()
+		if c := p.TakeChanges(); c.All || len(c.Targets)+len(c.Addrs) > 0 {
+			t.Errorf("steady probes listed %+v", c)
+		}
+
+		f.set(addrB, false)
+		time.Sleep(5 * time.Second) // Fall = 3 failures
+		synctest.Wait()
+		if st := status(t, p, b); st.State != Down {
+			t.Fatalf("B is %s", st.State)
+		}
+		if c := p.TakeChanges(); !slices.Equal(keys(c), []string{b.Key()}) || len(c.Addrs) > 0 {
+			t.Errorf("after B went down: %+v", c)
+		}
+
+		if err := p.Drain(addrC, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Drain(netip.MustParseAddr("::ffff:192.0.2.1"), time.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Undrain(addrC); err != nil {
+			t.Fatal(err)
+		}
+		c := p.TakeChanges()
+		slices.SortFunc(c.Addrs, netip.Addr.Compare)
+		if !slices.Equal(c.Addrs, []netip.Addr{addrA, addrC}) || len(c.Targets) > 0 {
+			t.Errorf("after drains: %+v, want A (unmapped) and C once each", c)
+		}
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		if c := p.TakeChanges(); !slices.Equal(c.Addrs, []netip.Addr{addrA}) {
+			t.Errorf("after the drain expired: %+v", c)
+		}
+
+		// A flood of changes nobody takes stays bounded.
+		for i := range maxPendingChanges + 10 {
+			p.mu.Lock()
+			p.pending.addr(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}))
+			p.mu.Unlock()
+		}
+		if c := p.TakeChanges(); !c.All || len(c.Addrs) > 0 {
+			t.Errorf("past the bound: All=%v with %d addresses", c.All, len(c.Addrs))
+		}
+		if err := p.SetTargets([]Target{a}); err != nil {
+			t.Fatal(err)
+		}
+		if c := p.TakeChanges(); c.All || !slices.Equal(keys(c), []string{b.Key()}) {
+			t.Errorf("after SetTargets dropped B: %+v", c)
 		}
 	})
 }
