@@ -22,12 +22,17 @@ import (
 // drained addresses.
 type fakeHealth struct {
 	mu      sync.Mutex
-	down    map[string]bool // check name + " " + address
+	down    map[downKey]bool
 	drained map[netip.Addr]bool
 }
 
+type downKey struct {
+	check string
+	addr  netip.Addr
+}
+
 func newFakeHealth() *fakeHealth {
-	return &fakeHealth{down: map[string]bool{}, drained: map[netip.Addr]bool{}}
+	return &fakeHealth{down: map[downKey]bool{}, drained: map[netip.Addr]bool{}}
 }
 
 func (f *fakeHealth) Up(c *zones.Check, a netip.Addr) bool {
@@ -36,7 +41,7 @@ func (f *fakeHealth) Up(c *zones.Check, a netip.Addr) bool {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return !f.down[c.Name+" "+a.String()]
+	return !f.down[downKey{c.Name, a}]
 }
 
 func (f *fakeHealth) Drained(a netip.Addr) bool {
@@ -166,7 +171,7 @@ func TestHealthChangedAtMatchesFullRecompute(t *testing.T) {
 							h.drained[a] = true
 						}
 					} else {
-						k := checks[rng.IntN(2)] + " " + a.String()
+						k := downKey{checks[rng.IntN(2)], a}
 						h.down[k] = !h.down[k]
 					}
 					h.mu.Unlock()
@@ -307,7 +312,7 @@ func TestHealthChangedAtRacingQueries(t *testing.T) {
 				delete(h.drained, a)
 			}
 		} else {
-			k := "web " + a.String()
+			k := downKey{"web", a}
 			h.down[k] = !h.down[k]
 		}
 		h.mu.Unlock()
