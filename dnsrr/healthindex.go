@@ -49,12 +49,22 @@ func compareMember(a, b memberRef) int {
 
 func newPoolIndex(snap *zones.Snapshot) *poolIndex {
 	ix := &poolIndex{snap: snap, cnamesTo: map[*zones.Zone]map[string][]*zones.Node{}}
+	n := 0
+	for _, z := range snap.Zones() {
+		for _, p := range z.PoolDefs {
+			n += len(p.Members)
+		}
+	}
+	ix.members = make([]memberRef, 0, n)
 	for zi, z := range snap.Zones() {
-		for p, set := range poolSets(z, allPools) {
-			slot := int32(setSlot(p, set.Type))
-			for _, rr := range set.RRs {
-				hi, lo := addrWords(zones.AddrOf(rr))
-				ix.members = append(ix.members, memberRef{hi: hi, lo: lo, zone: int32(zi), slot: slot})
+		for _, p := range z.PoolDefs {
+			for _, a := range p.Members {
+				typ := dns.TypeA
+				if !a.Is4() {
+					typ = dns.TypeAAAA
+				}
+				hi, lo := addrWords(a)
+				ix.members = append(ix.members, memberRef{hi: hi, lo: lo, zone: int32(zi), slot: int32(setSlot(p, typ))})
 			}
 		}
 		if len(z.PoolDefs) == 0 {
@@ -95,7 +105,7 @@ func (s *Server) HealthChangedAt(addrs []netip.Addr) {
 	defer s.rebuild.Unlock()
 	st := s.state.Load()
 	if s.health == nil || st.index == nil {
-		s.publish(st.snap)
+		s.publish(st.snap, nil)
 		return
 	}
 	var refs []memberRef
@@ -122,6 +132,9 @@ func (s *Server) HealthChangedAt(addrs []netip.Addr) {
 		}
 		n := z.Node(p.Name)
 		set := n.Get(typ)
+		if set == nil {
+			continue // a pool beside a delegation, say: never served
+		}
 		slot := &st.health[z].sets[r.slot]
 		old, hs := slot.Load(), decide(p, set, s.health)
 		if samePolicy(old, hs) && sameServing(old, hs, set) {

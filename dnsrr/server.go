@@ -73,9 +73,18 @@ func (s *Server) Snapshot() *zones.Snapshot { return s.state.Load().snap }
 // Swap serves snap from the next query on; queries in flight finish on the
 // snapshot they started with.
 func (s *Server) Swap(snap *zones.Snapshot) {
+	// The member index of a large zone takes a while: health changes keep
+	// being applied to the old snapshot meanwhile.
+	s.rebuild.Lock()
+	checked := s.health != nil
+	s.rebuild.Unlock()
+	var ix *poolIndex
+	if checked {
+		ix = newPoolIndex(snap)
+	}
 	s.rebuild.Lock()
 	defer s.rebuild.Unlock()
-	s.publish(snap)
+	s.publish(snap, ix)
 }
 
 // SetHealth makes pools serve only their healthy members from now on.
@@ -83,7 +92,7 @@ func (s *Server) SetHealth(h Health) {
 	s.rebuild.Lock()
 	defer s.rebuild.Unlock()
 	s.health = h
-	s.publish(s.state.Load().snap)
+	s.publish(s.state.Load().snap, nil)
 }
 
 // HealthChanged recomputes what every pool serves after the health view
@@ -91,10 +100,12 @@ func (s *Server) SetHealth(h Health) {
 func (s *Server) HealthChanged() {
 	s.rebuild.Lock()
 	defer s.rebuild.Unlock()
-	s.publish(s.state.Load().snap)
+	s.publish(s.state.Load().snap, nil)
 }
 
-func (s *Server) publish(snap *zones.Snapshot) {
+// publish serves snap from now on, with what health allows; ix is snap's
+// member index if the caller built it, else nil.
+func (s *Server) publish(snap *zones.Snapshot, ix *poolIndex) {
 	st := &served{snap: snap}
 	if s.health != nil {
 		var prev map[poolKey]bool
@@ -102,9 +113,12 @@ func (s *Server) publish(snap *zones.Snapshot) {
 		if old != nil {
 			prev = old.policies()
 		}
-		if old != nil && old.index != nil && old.snap == snap {
+		switch {
+		case ix != nil && ix.snap == snap:
+			st.index = ix
+		case old != nil && old.index != nil && old.snap == snap:
 			st.index = old.index
-		} else {
+		default:
 			st.index = newPoolIndex(snap)
 		}
 		st.health = filterPools(snap, s.health, prev, s.log)
