@@ -161,7 +161,7 @@ func buildFastNode(st *served, z *zones.Zone, n *zones.Node) *fastNode {
 func buildTemplate(st *served, name string, qtype uint16) *template {
 	res := result{fileOrder: true}
 	lookup(st, name, qtype, &res)
-	if res.synthesized || !res.aa {
+	if res.synthesized || !res.aa || throughDNAME(res.answer) {
 		return nil
 	}
 	m := &dns.Msg{Compress: true}
@@ -191,6 +191,18 @@ func buildTemplate(st *served, name string, qtype uint16) *template {
 		t.pools = append(t.pools, run)
 	}
 	return t
+}
+
+// throughDNAME reports an answer that a DNAME redirected (a CNAME chain
+// into a name below one): the full path answers it, as a health change
+// drops templates by the CNAMEs that lead to a pool, not by redirections.
+func throughDNAME(answer []dns.RR) bool {
+	for _, rr := range answer {
+		if rr.Header().Rrtype == dns.TypeDNAME {
+			return true
+		}
+	}
+	return false
 }
 
 // negativeTail packs a zone's negative SOA record without its owner.

@@ -58,8 +58,8 @@ func (f *fakeHealth) Draining() bool {
 
 // healthZone has pools that share members (so one change touches several
 // sets), both families, every policy, min_healthy counts and fractions,
-// two checks, unchecked pools (drains only), CNAME chains to pools and a
-// wildcard pool. Members come from a small set of addresses.
+// two checks, unchecked pools (drains only), CNAME chains to pools (one
+// through a DNAME) and a wildcard pool. Members come from a small set of addresses.
 func healthZone(t testing.TB) *zones.Snapshot {
 	t.Helper()
 	v4 := func(i int) string { return fmt.Sprintf("192.0.2.%d", i) }
@@ -88,6 +88,10 @@ cname = "www"
 cname = "alias"
 [records.walias]
 cname = "x.apps"
+[records.old]
+dname = "new"
+[records.viadname]
+cname = "x.old"
 [records.static]
 a = ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
 aaaa = ["2001:db8::1", "2001:db8::2"]
@@ -105,6 +109,7 @@ port = 8080
 		{"fail", list(3, 6, -3, -4), `check = "api"` + "\non_all_down = \"servfail\""},
 		{"mix", list(1, 2, 5, 6, -1, -4), `check = "api"` + "\nmin_healthy = 3"},
 		{"plain", list(4, 5, 6, -2), ""},
+		{"x.new", list(2, 6, -3), `check = "web"`},
 		{"*.apps", list(1, 6, -1, -2), `check = "web"`},
 		{"big", list(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18), `check = "web"` + "\nmin_healthy = 0.25"},
 	}
@@ -136,7 +141,7 @@ func healthAddrs() []netip.Addr {
 
 // healthNames are the names whose answers depend on health.
 var healthNames = []string{"www", "api", "none", "fail", "mix", "plain", "static", "big",
-	"alias", "alias2", "walias", "x.apps", "y.apps", "*.apps"}
+	"alias", "alias2", "walias", "x.apps", "y.apps", "*.apps", "x.new", "x.old", "viadname"}
 
 // A health change recomputes only the sets holding the changed addresses,
 // in place, and drops only some templates: after any sequence of changes,

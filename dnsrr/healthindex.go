@@ -133,7 +133,7 @@ func (s *Server) HealthChangedAt(addrs []netip.Addr) {
 		n := z.Node(p.Name)
 		set := n.Get(typ)
 		if set == nil {
-			continue // a pool beside a delegation, say: never served
+			continue // the pool has no members of this family
 		}
 		slot := &st.health[z].sets[r.slot]
 		old, hs := slot.Load(), decide(p, set, s.health)
