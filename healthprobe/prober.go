@@ -78,6 +78,7 @@ type Prober struct {
 	mu      sync.Mutex
 	targets map[string]*target
 	order   []*target                // in SetTargets order
+	byAddr  map[netip.Addr][]*target // unmapped address: the targets probing it
 	drains  map[netip.Addr]time.Time // replaced, never modified
 	pending pendingChanges           // since the last TakeChanges
 	runCtx  context.Context          // set by Run
@@ -515,24 +516,44 @@ func (p *Prober) record(t *target, err error) {
 // shared).
 func (p *Prober) publishLocked(t *target) {
 	if old := p.view.Load(); t != nil && old != nil {
-		status := slices.Clone(old.status)
-		status[t.idx] = p.statusLocked(t)
-		p.view.Store(&View{index: old.index, keys: old.keys, status: status, drains: old.drains})
+		p.view.Store(old.withStatus(t.idx, p.statusLocked(t), false))
 		return
 	}
 	v := &View{
 		index:  make(map[string]int, len(p.order)),
 		keys:   make([]string, 0, len(p.order)),
-		status: make([]*Status, 0, len(p.order)),
+		status: make([][]*Status, 0, (len(p.order)+statusChunk-1)/statusChunk),
+		n:      len(p.order),
 		drains: p.drains,
 	}
+	p.byAddr = map[netip.Addr][]*target{}
 	for i, t := range p.order {
 		t.idx = i
 		v.index[t.key] = i
 		v.keys = append(v.keys, t.key)
-		v.status = append(v.status, p.statusLocked(t))
+		if i%statusChunk == 0 {
+			v.status = append(v.status, make([]*Status, 0, statusChunk))
+		}
+		last := &v.status[len(v.status)-1]
+		*last = append(*last, p.statusLocked(t))
+		a := t.Addr.Unmap()
+		p.byAddr[a] = append(p.byAddr[a], t)
 	}
 	slices.Sort(v.keys)
+	p.view.Store(v)
+}
+
+// publishDrainsLocked stores a View with the current drains, in which the
+// targets at the changed addresses have their Drained updated: the rest
+// of the previous View is shared. p.mu is held.
+func (p *Prober) publishDrainsLocked(changed []netip.Addr) {
+	old := p.view.Load()
+	v := &View{index: old.index, keys: old.keys, status: slices.Clone(old.status), n: old.n, drains: p.drains}
+	for _, a := range changed {
+		for _, t := range p.byAddr[a.Unmap()] {
+			v = v.withStatus(t.idx, p.statusLocked(t), true)
+		}
+	}
 	p.view.Store(v)
 }
 
@@ -563,7 +584,7 @@ func (p *Prober) setDrains(d map[netip.Addr]time.Time, changed ...netip.Addr) {
 	for _, a := range changed {
 		p.pending.addr(a)
 	}
-	p.publishLocked(nil)
+	p.publishDrainsLocked(changed)
 	p.signal()
 }
 
