@@ -71,6 +71,10 @@ latency() {
       label, sum / NR, a[int(NR * 0.5)], a[int(NR * 0.99)], a[int(NR * 0.999)], a[NR], NR }'
 }
 
+# cpu: the server's user and system time so far, in seconds (/proc/PID/stat):
+# less at the mercy of a busy machine than latency is.
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$pid/stat"; }
+
 for bin in "${bins[@]}"; do
   : > "$work/log"
   taskset -c "$server_cpu" env GOMAXPROCS=1 "$bin" serve -config "$work/dnsrr.toml" 2>"$work/log" &
@@ -79,8 +83,11 @@ for bin in "${bins[@]}"; do
   port=$(grep -o '"addrs":\["[^"]*' "$work/log" | head -1 | sed 's/.*://')
   admin=$(grep -o '"admin":"[^"]*' "$work/log" | head -1 | sed 's/.*"//')
   echo "$(basename "$bin"):"
+  c0=$(cpu)
   taskset -c "$client_cpu" dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries" -l "$duration" -Q "$rate" -c 4 -v > "$work/quiet" 2>&1 || true
+  c1=$(cpu)
   latency "$work/quiet" "quiet:"
+  awk -v a="$c1" -v b="$c0" 'BEGIN { printf "  server CPU: %.2f s\n", a - b }'
   # The drain loop: drain a random member, then put it back, on a fixed
   # schedule over one keep-alive connection (a process per request cannot
   # keep the pace on a busy machine), at most changes x duration requests.
@@ -103,9 +110,11 @@ open(out, "w").write("%d\n" % done)
 PY
   drainer=$!
   taskset -c "$client_cpu" dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries" -l "$duration" -Q "$rate" -c 4 -v > "$work/burst" 2>&1 || true
+  c2=$(cpu)
   wait "$drainer" 2>/dev/null || true
   drainer=
   latency "$work/burst" "$(cat "$work/changes" 2>/dev/null || echo "?") drain changes:"
+  awk -v a="$c2" -v b="$c1" 'BEGIN { printf "  server CPU: %.2f s\n", a - b }'
   grep -E "Queries lost" "$work/burst" | sed 's/^ */  /'
   kill "$pid"; wait "$pid" 2>/dev/null || true
   pid=
