@@ -142,11 +142,19 @@ func listenAdmin(addr string) (net.Listener, string, error) {
 }
 
 // limitBody refuses request bodies over max bytes: no endpoint reads one,
-// so a caller cannot make the server hold or drain one either.
+// so a caller cannot make the server hold or drain one either. A request
+// that has a body is answered without waiting for the rest of it, and its
+// connection closed: net/http would otherwise read what remains (up to
+// 256 KiB) before answering and after, and a client sending it a byte at a
+// time would hold its connection, busy, for admin_read_timeout, so a few
+// such clients would keep an operator out at the connection cap.
 func limitBody(h http.Handler, max int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > max {
+		if r.ContentLength != 0 {
 			w.Header().Set("Connection", "close")
+			defer func() { _ = http.NewResponseController(w).SetReadDeadline(time.Now()) }()
+		}
+		if r.ContentLength > max {
 			http.Error(w, "request body too large ([health] admin_max_body_bytes)", http.StatusRequestEntityTooLarge)
 			return
 		}

@@ -324,3 +324,46 @@ func TestServeAdminLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminSlowBodyHold: clients that send a request's headers and then its
+// declared body a byte at a time hold every slot of the cap busy, unless
+// the server answers without waiting for the body: an operator must still
+// get in.
+func TestAdminSlowBodyHold(t *testing.T) {
+	limits := config.DefaultAdminLimits
+	limits.MaxConns = 2
+	limits.ReadTimeout = 10 * time.Minute // the hold would last this long
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	stop, bound, err := serveAdmin("127.0.0.1:0", ok, nil, limits, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	for _, declared := range []string{"Content-Length: 100", "Transfer-Encoding: chunked", "Content-Length: 100000"} {
+		for range limits.MaxConns {
+			c, err := net.Dial("tcp", bound)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			fmt.Fprintf(c, "POST /drain HTTP/1.1\r\nHost: %s\r\n%s\r\n\r\n1", bound, declared)
+			k := &keepAlive{c: c, r: bufio.NewReader(c)}
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			resp, err := http.ReadResponse(k.r, nil)
+			if err != nil {
+				t.Fatalf("%s: no answer before the body was sent: %v", declared, err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if !k.closed() {
+				t.Errorf("%s: the connection stays open waiting for the body", declared)
+			}
+		}
+		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
+		resp, err := client.Get("http://" + bound + "/status")
+		if err != nil {
+			t.Fatalf("%s: an operator's request while slow bodies are held: %v", declared, err)
+		}
+		resp.Body.Close()
+	}
+}
