@@ -367,3 +367,50 @@ func TestAdminSlowBodyHold(t *testing.T) {
 		resp.Body.Close()
 	}
 }
+
+// TestConnLimitWriteStall: clients that ask for a large response and never
+// read it are evicted for a new connection once their response has waited
+// writeStall, instead of holding the cap for the whole write timeout.
+func TestConnLimitWriteStall(t *testing.T) {
+	defer func(d time.Duration) { writeStall = d }(writeStall)
+	writeStall = 50 * time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const max = 2
+	cl := newConnLimit(ln, max, zerolog.Nop())
+	big := strings.Repeat("x", 64<<20) // more than any socket buffers hold
+	mux := http.NewServeMux()
+	mux.HandleFunc("/fast", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, big) })
+	hs := &http.Server{Handler: mux, ConnState: cl.track, WriteTimeout: 10 * time.Minute}
+	go hs.Serve(cl)
+	t.Cleanup(func() { hs.Close() })
+	addr := ln.Addr().String()
+	for range max {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET /big HTTP/1.1\r\nHost: %s\r\n\r\n", addr) // and never read
+	}
+	waitOpen(t, cl, max)
+	// Poll: the stalled writes become evictable after writeStall.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := &keepAlive{c: c, r: bufio.NewReader(c)}
+		err = k.get(addr, "/fast")
+		c.Close()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a new connection is refused while clients that read nothing hold the cap: %v", err)
+		}
+	}
+}

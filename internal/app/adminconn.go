@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -13,8 +14,10 @@ import (
 // callers can never take the file descriptors DNS needs. At the cap, a new
 // connection takes the place of the oldest one that holds no request: idle
 // between keep-alive requests first, then one still sending its first
-// request's headers. If every connection is busy with a request, the new
-// one is closed at once: never queued, so it holds no descriptor.
+// request's headers, then one whose response has not been read for
+// writeStall (a client that stopped reading). If every connection is busy
+// with a request, the new one is closed at once: never queued, so it holds
+// no descriptor.
 type connLimit struct {
 	net.Listener
 	max int
@@ -33,6 +36,26 @@ type limitedConn struct {
 	l     *connLimit
 	state http.ConnState // guarded by l.mu
 	since time.Time      // when it entered state
+	// writing is when the Write in progress began (UnixNano), 0 if none.
+	writing atomic.Int64
+}
+
+// writeStall is how long a response may wait on its client before the
+// connection counts as evictable: an operator's client reads at once, one
+// that stops reading a large /status would otherwise hold its slot for
+// admin_write_timeout.
+var writeStall = time.Second
+
+func (c *limitedConn) Write(p []byte) (int, error) {
+	c.writing.Store(time.Now().UnixNano())
+	defer c.writing.Store(0)
+	return c.Conn.Write(p)
+}
+
+// stalled reports whether a Write has waited on the client since before t.
+func (c *limitedConn) stalled(t time.Time) bool {
+	w := c.writing.Load()
+	return w != 0 && w < t.UnixNano()
 }
 
 // capWarnEvery spaces the warnings that the cap was reached.
@@ -53,7 +76,7 @@ func (l *connLimit) Accept() (net.Conn, error) {
 		l.mu.Lock()
 		var victim *limitedConn
 		if len(l.conns) >= l.max {
-			if victim = l.evictable(); victim != nil {
+			if victim = l.evictable(now); victim != nil {
 				delete(l.conns, victim)
 				l.evicted++
 			} else {
@@ -78,10 +101,14 @@ func (l *connLimit) Accept() (net.Conn, error) {
 }
 
 // evictable is the connection to close for a new one, or nil: the one
-// idle longest, else the oldest that has not finished a request's headers.
-func (l *connLimit) evictable() *limitedConn {
-	var idle, fresh *limitedConn
+// idle longest, else the oldest that has not finished a request's headers,
+// else one whose client has not read its response for writeStall.
+func (l *connLimit) evictable(now time.Time) *limitedConn {
+	var idle, fresh, stalled *limitedConn
 	for c := range l.conns {
+		if c.state == http.StateActive && stalled == nil && c.stalled(now.Add(-writeStall)) {
+			stalled = c
+		}
 		switch c.state {
 		case http.StateIdle:
 			if idle == nil || c.since.Before(idle.since) {
@@ -93,10 +120,13 @@ func (l *connLimit) evictable() *limitedConn {
 			}
 		}
 	}
-	if idle != nil {
+	switch {
+	case idle != nil:
 		return idle
+	case fresh != nil:
+		return fresh
 	}
-	return fresh
+	return stalled
 }
 
 func (l *connLimit) warnLocked(now time.Time) {
