@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -296,5 +297,47 @@ func TestNoLoadBesideALeftBehindOne(t *testing.T) {
 	a := &App{loading: left}
 	if _, err := a.loadZones(context.Background(), budget{timeout: time.Hour, memory: 1 << 40}, config.Default(), nil); !errors.Is(err, errAbandoned) {
 		t.Errorf("loadZones beside a running load = %v, want errAbandoned", err)
+	}
+}
+
+// TestMemoryLimitRestoredOnVerdict: once a load is over its memory, the Go
+// memory limit is back to what it was while the load is still stopping
+// (or stuck): a live heap over the lowered limit would keep the collector
+// running flat out beside the server until the load returns or is left
+// behind.
+func TestMemoryLimitRestoredOnVerdict(t *testing.T) {
+	defer func(g time.Duration) { stopGrace = g }(stopGrace)
+	stopGrace = hangGuard
+	before := debug.SetMemoryLimit(-1)
+	var kept [][]byte
+	var during, afterVerdict int64
+	load := func(stop func(string) error) (*zones.Snapshot, error) {
+		during = debug.SetMemoryLimit(-1)
+		for len(kept) < 256 && stop(testFile) == nil { // at most 256 MiB
+			kept = append(kept, make([]byte, 1<<20))
+			time.Sleep(time.Millisecond)
+		}
+		// Told to stop: the load takes its time to notice, as a
+		// large one might.
+		for deadline := time.Now().Add(hangGuard); time.Now().Before(deadline); time.Sleep(pollInterval) {
+			if afterVerdict = debug.SetMemoryLimit(-1); afterVerdict == before {
+				break
+			}
+		}
+		return nil, &zones.Error{File: testFile, Msg: stop(testFile).Error()}
+	}
+	r := runLoad(context.Background(), budget{timeout: time.Hour, memory: 16 << 20, memoryNote: "16MiB"}, load)
+	kept = nil
+	if r.err == nil || !strings.Contains(r.err.Error(), "reload_memory") {
+		t.Fatalf("runLoad: %v, want over reload_memory", r.err)
+	}
+	if during >= before {
+		t.Errorf("memory limit during the load %d, want below %d", during, before)
+	}
+	if afterVerdict != before {
+		t.Errorf("memory limit after the verdict, while the load stops: %d, want %d back", afterVerdict, before)
+	}
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Errorf("memory limit after the load: %d, want %d", got, before)
 	}
 }
