@@ -24,6 +24,11 @@ import (
 // each probe is bounded by its own timeout well before that.
 const firstRoundLimit = 30 * time.Second
 
+// reloadExitWait bounds the wait at shutdown for a reload to notice it:
+// everything in a reload but reading the configuration ends with its
+// context at once.
+var reloadExitWait = 2 * time.Second
+
 // shutdownGrace bounds how long in-flight queries and TCP connections may
 // take to finish after SIGTERM.
 const shutdownGrace = 5 * time.Second
@@ -178,10 +183,22 @@ func start(ctx context.Context, p Params) (_ *App, err error) {
 func (a *App) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.applyHealthChanges(ctx) })
-	wg.Go(func() { a.reloadOnRequest(ctx) })
+	reloading := make(chan struct{})
+	go func() {
+		defer close(reloading)
+		a.reloadOnRequest(ctx)
+	}()
 	<-ctx.Done()
 	a.log.Info().Msg("shutting down")
 	wg.Wait()
+	// A load ends with ctx, but reading the configuration cannot be told
+	// to stop: a configuration file that blocks (a FIFO, a hung network
+	// file system) must not hold up shutdown.
+	select {
+	case <-reloading:
+	case <-time.After(reloadExitWait):
+		a.log.Warn().Dur("waited", reloadExitWait).Msg("a reload is stuck reading the configuration: shutting down without it")
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	a.srv.Shutdown(sctx)
 	cancel()

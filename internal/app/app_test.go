@@ -341,3 +341,21 @@ func TestMemoryLimitRestoredOnVerdict(t *testing.T) {
 		t.Errorf("memory limit after the load: %d, want %d", got, before)
 	}
 }
+
+// TestShutdownDuringStuckConfigRead: a reload stuck reading the
+// configuration (a FIFO as the configuration file) does not hold up
+// shutdown.
+func TestShutdownDuringStuckConfigRead(t *testing.T) {
+	p, reloads := testParams(t, nil)
+	stuck, entered := make(chan struct{}), make(chan struct{}, 1)
+	t.Cleanup(func() { close(stuck) })
+	p.LoadConfig = func() (*config.Config, error) {
+		entered <- struct{}{}
+		<-stuck
+		return nil, errors.New("unreachable")
+	}
+	_, stop := serve(t, p)
+	reloads <- syscall.SIGHUP
+	waitFor(t, "reload reading the configuration", entered)
+	stop() // fails the test if run waits for the read
+}
