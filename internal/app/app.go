@@ -5,6 +5,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -293,6 +294,12 @@ func (a *App) reload(ctx context.Context) {
 	}
 	if strings.Join(cfg.Listen, " ") != strings.Join(a.p.Config.Listen, " ") {
 		log.Warn().Strs("listen", cfg.Listen).Msg("listen addresses changed: restart to apply")
+	}
+	if was, now := a.p.Config.Health, cfg.Health; was.Admin != now.Admin || was.StatusListen != now.StatusListen ||
+		!bytes.Equal(was.AdminToken, now.AdminToken) || was.AdminLimits != now.AdminLimits {
+		// The admin API keeps what it started with: an operator who
+		// rotated the token must not believe the old one revoked.
+		log.Warn().Msg("admin API settings changed ([health] admin, status_listen, admin_token_file, limits): restart to apply")
 	}
 	old := srv.Snapshot()
 	snap, loadErr := a.loadZones(ctx, newBudget(cfg.Reload), cfg, old)

@@ -359,3 +359,39 @@ func TestShutdownDuringStuckConfigRead(t *testing.T) {
 	waitFor(t, "reload reading the configuration", entered)
 	stop() // fails the test if run waits for the read
 }
+
+// TestReloadWarnsAdminChange: the admin API is not restarted by a reload,
+// so a changed token or address is said to need a restart rather than
+// silently kept.
+func TestReloadWarnsAdminChange(t *testing.T) {
+	p, reloads := testParams(t, nil)
+	var logged syncBuffer
+	p.Log = zerolog.New(&logged)
+	cfg := *p.Config
+	cfg.Health.AdminToken = []byte("0123456789abcdef0123456789abcdef")
+	p.LoadConfig = func() (*config.Config, error) { c := cfg; return &c, nil }
+	serve(t, p)
+	reloads <- syscall.SIGHUP
+	poll(t, "reload applied", func() bool { return strings.Contains(logged.String(), "reload applied") })
+	if !strings.Contains(logged.String(), "admin API settings changed") {
+		t.Errorf("a reload with a new admin token logged no warning:\n%s", logged.String())
+	}
+}
+
+// syncBuffer is a log destination that tests read while the app writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
