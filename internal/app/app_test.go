@@ -347,6 +347,8 @@ func TestMemoryLimitRestoredOnVerdict(t *testing.T) {
 // shutdown.
 func TestShutdownDuringStuckConfigRead(t *testing.T) {
 	p, reloads := testParams(t, nil)
+	// The reload logs once released, after the test: not to t.
+	p.Log = zerolog.New(&syncBuffer{})
 	stuck, entered := make(chan struct{}), make(chan struct{}, 1)
 	t.Cleanup(func() { close(stuck) })
 	p.LoadConfig = func() (*config.Config, error) {
