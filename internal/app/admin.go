@@ -130,12 +130,8 @@ func listenAdmin(addr string) (net.Listener, string, error) {
 			return nil, "", err
 		}
 	}
-	ln, err := net.Listen("unix", path)
+	ln, err := listenUnix(path, adminSocketMode)
 	if err != nil {
-		return nil, "", err
-	}
-	if err := os.Chmod(path, adminSocketMode); err != nil {
-		ln.Close()
 		return nil, "", err
 	}
 	return ln, addr, nil
