@@ -310,7 +310,7 @@ func (a *App) reload(ctx context.Context) {
 	}
 	plan, err := planProbes(snap)
 	if err == nil {
-		err = h.prober.SetTargets(plan.targets)
+		err = h.setTargets(plan.targets)
 	}
 	if err != nil {
 		fail(errors.Join(loadErr, err))
