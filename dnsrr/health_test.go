@@ -418,3 +418,62 @@ alias IN CNAME www
 		}
 	}
 }
+
+// Health changes racing with reloads: a change applies to whichever
+// snapshot is served, and none is lost across a swap; queries racing with
+// both keep no stale template.
+func TestHealthChangedAtRacingSwaps(t *testing.T) {
+	snaps := []*zones.Snapshot{healthZone(t), healthZone(t)}
+	h := newFakeHealth()
+	s := New(nil, Chaos{}, snaps[0], zerolog.Nop())
+	s.SetHealth(h)
+	addrs := healthAddrs()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { // queries
+		rng := rand.New(rand.NewPCG(3, 3))
+		var wq wireQuery
+		buf := make([]byte, 0, 4096)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			name := healthNames[rng.IntN(len(healthNames))] + ".h.test."
+			pkt, _ := new(dns.Msg).SetQuestion(name, []uint16{dns.TypeA, dns.TypeAAAA}[rng.IntN(2)]).Pack()
+			s.answerUDP(pkt, buf, &wq)
+		}
+	})
+	wg.Go(func() { // reloads
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			s.Swap(snaps[i%2])
+		}
+	})
+	rng := rand.New(rand.NewPCG(5, 5))
+	for range 500 {
+		a := addrs[rng.IntN(len(addrs))]
+		h.mu.Lock()
+		if rng.IntN(2) == 0 {
+			if h.drained[a] {
+				delete(h.drained, a)
+			} else {
+				h.drained[a] = true
+			}
+		} else {
+			k := downKey{[]string{"web", "api"}[rng.IntN(2)], a}
+			h.down[k] = !h.down[k]
+		}
+		h.mu.Unlock()
+		s.HealthChangedAt([]netip.Addr{a})
+	}
+	close(stop)
+	wg.Wait()
+	compareWithFull(t, s, h, -1)
+	compareFastWithFull(t, s, -1)
+}
