@@ -327,6 +327,7 @@ func (a *App) reload(ctx context.Context) {
 	h.setPlan(plan)
 	planned := time.Now() // load_s: configuration and zones; probes_s: new targets' first round
 	srv.Swap(snap)
+	h.swapped()
 	swapped := time.Now()
 	if loadErr != nil {
 		// Zones whose file failed keep their old version; the rest are new.

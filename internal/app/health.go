@@ -52,6 +52,14 @@ func (h *health) setPlan(p *probePlan) {
 	h.mu.Unlock()
 }
 
+// swapped drops what only the old snapshot needed, once the server no
+// longer serves it.
+func (h *health) swapped() {
+	h.mu.Lock()
+	h.prev, h.replaced = nil, nil
+	h.mu.Unlock()
+}
+
 // setTargets gives the prober a new snapshot's targets, keeping the state
 // of those it drops for the old snapshot.
 func (h *health) setTargets(ts []healthprobe.Target) error {
