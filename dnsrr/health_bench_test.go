@@ -52,6 +52,24 @@ func BenchmarkHealthChange(b *testing.B) {
 				s.HealthChanged()
 			}
 		})
+		// A burst: 10,000 addresses changed at once (a rack going down),
+		// as one coalesced call.
+		burst := make([]netip.Addr, 0, 10_000)
+		for i := range min(10_000, pools) {
+			burst = append(burst, memberAddr(i*pools/min(10_000, pools), i%4))
+		}
+		down := false
+		b.Run(name+"/burst10k", func(b *testing.B) {
+			for b.Loop() {
+				down = !down
+				h.mu.Lock()
+				for _, a := range burst {
+					h.down[downKey{"web", a}] = down
+				}
+				h.mu.Unlock()
+				s.HealthChangedAt(burst)
+			}
+		})
 		// What a reload adds: the member index of the new snapshot.
 		b.Run(name+"/index", func(b *testing.B) {
 			for b.Loop() {

@@ -62,6 +62,16 @@ func (f *fakeHealth) Draining() bool {
 // through a DNAME) and a wildcard pool. Members come from a small set of addresses.
 func healthZone(t testing.TB) *zones.Snapshot {
 	t.Helper()
+	snap, err := zones.Load([]string{healthZonePath(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap
+}
+
+// healthZonePath writes healthZone's file and returns its path.
+func healthZonePath(t testing.TB) string {
+	t.Helper()
 	v4 := func(i int) string { return fmt.Sprintf("192.0.2.%d", i) }
 	v6 := func(i int) string { return fmt.Sprintf("2001:db8::%d", i) }
 	list := func(idx ...int) string {
@@ -120,11 +130,7 @@ port = 8080
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	snap, err := zones.Load([]string{path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return snap
+	return path
 }
 
 // healthAddrs are the addresses healthZone's members are drawn from.
@@ -346,4 +352,128 @@ func TestHealthChangedAtUnknownAddress(t *testing.T) {
 	if !slices.IsSortedFunc(st.index.members, compareMember) {
 		t.Error("member index not sorted")
 	}
+}
+
+// An IPv4 address and its IPv4-mapped IPv6 form are one member for a
+// drain, in every zone that holds either: a master file's name with
+// several addresses is a pool (unchecked) and may hold the mapped form.
+func TestHealthChangedAtMappedAcrossZones(t *testing.T) {
+	dir := t.TempDir()
+	master := filepath.Join(dir, "m.test.zone")
+	if err := os.WriteFile(master, []byte(`$ORIGIN m.test.
+$TTL 300
+@    IN SOA ns1 hostmaster 1 3600 900 1209600 60
+@    IN NS  ns1
+ns1  IN A   192.0.2.53
+www  IN A   192.0.2.1
+www  IN A   192.0.2.2
+www  IN AAAA ::ffff:192.0.2.1
+www  IN AAAA 2001:db8::9
+alias IN CNAME www
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := zones.Load([]string{master, healthZonePath(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newFakeHealth()
+	s := New(nil, Chaos{}, snap, zerolog.Nop())
+	s.SetHealth(h)
+	a := netip.MustParseAddr("192.0.2.1")
+	names := []string{"www.m.test.", "alias.m.test.", "www.h.test.", "alias.h.test."}
+	for step, drain := range []bool{true, false, true} {
+		for _, n := range names { // build templates from the state before
+			for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA} {
+				pkt, _ := new(dns.Msg).SetQuestion(n, qt).Pack()
+				s.answerUDP(pkt, make([]byte, 0, 4096), &wireQuery{})
+			}
+		}
+		h.mu.Lock()
+		if drain {
+			h.drained[a] = true
+		} else {
+			delete(h.drained, a)
+		}
+		h.mu.Unlock()
+		// The prober reports either form; both must find every set.
+		changed := a
+		if step == 2 {
+			changed = netip.AddrFrom16(a.As16())
+		}
+		s.HealthChangedAt([]netip.Addr{changed})
+		compareWithFull(t, s, h, step)
+		for _, n := range names {
+			for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA} {
+				pkt, _ := new(dns.Msg).SetQuestion(n, qt).Pack()
+				got := canonical(t, s.answerUDP(pkt, make([]byte, 0, 4096), &wireQuery{}))
+				want := canonical(t, s.answerSlow(pkt, make([]byte, 0, 4096), true))
+				if got != want {
+					t.Errorf("step %d: %s %s:\nfast path:\n%s\nfull path:\n%s", step, n, dns.TypeToString[qt], got, want)
+				}
+				if drain && strings.Contains(got, "192.0.2.1\n") {
+					t.Errorf("step %d: %s %s serves the drained 192.0.2.1:\n%s", step, n, dns.TypeToString[qt], got)
+				}
+			}
+		}
+	}
+}
+
+// Health changes racing with reloads: a change applies to whichever
+// snapshot is served, and none is lost across a swap; queries racing with
+// both keep no stale template.
+func TestHealthChangedAtRacingSwaps(t *testing.T) {
+	snaps := []*zones.Snapshot{healthZone(t), healthZone(t)}
+	h := newFakeHealth()
+	s := New(nil, Chaos{}, snaps[0], zerolog.Nop())
+	s.SetHealth(h)
+	addrs := healthAddrs()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { // queries
+		rng := rand.New(rand.NewPCG(3, 3))
+		var wq wireQuery
+		buf := make([]byte, 0, 4096)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			name := healthNames[rng.IntN(len(healthNames))] + ".h.test."
+			pkt, _ := new(dns.Msg).SetQuestion(name, []uint16{dns.TypeA, dns.TypeAAAA}[rng.IntN(2)]).Pack()
+			s.answerUDP(pkt, buf, &wq)
+		}
+	})
+	wg.Go(func() { // reloads
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			s.Swap(snaps[i%2])
+		}
+	})
+	rng := rand.New(rand.NewPCG(5, 5))
+	for range 500 {
+		a := addrs[rng.IntN(len(addrs))]
+		h.mu.Lock()
+		if rng.IntN(2) == 0 {
+			if h.drained[a] {
+				delete(h.drained, a)
+			} else {
+				h.drained[a] = true
+			}
+		} else {
+			k := downKey{[]string{"web", "api"}[rng.IntN(2)], a}
+			h.down[k] = !h.down[k]
+		}
+		h.mu.Unlock()
+		s.HealthChangedAt([]netip.Addr{a})
+	}
+	close(stop)
+	wg.Wait()
+	compareWithFull(t, s, h, -1)
+	compareFastWithFull(t, s, -1)
 }

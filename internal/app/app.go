@@ -310,7 +310,7 @@ func (a *App) reload(ctx context.Context) {
 	}
 	plan, err := planProbes(snap)
 	if err == nil {
-		err = h.prober.SetTargets(plan.targets)
+		err = h.setTargets(plan.targets)
 	}
 	if err != nil {
 		fail(errors.Join(loadErr, err))
@@ -327,6 +327,7 @@ func (a *App) reload(ctx context.Context) {
 	h.setPlan(plan)
 	planned := time.Now() // load_s: configuration and zones; probes_s: new targets' first round
 	srv.Swap(snap)
+	h.swapped()
 	swapped := time.Now()
 	if loadErr != nil {
 		// Zones whose file failed keep their old version; the rest are new.

@@ -25,6 +25,10 @@ type health struct {
 	// prev is the plan before the last reload: between setPlan and the
 	// server's swap, the server still asks about the old snapshot's checks.
 	prev *probePlan
+	// replaced is the prober's View before the last setTargets: the last
+	// state of the targets it removed (a changed check), which the old
+	// snapshot serves until the swap rather than failing open.
+	replaced *healthprobe.View
 }
 
 // probePlan is what one snapshot asks the prober to do.
@@ -48,6 +52,23 @@ func (h *health) setPlan(p *probePlan) {
 	h.mu.Unlock()
 }
 
+// swapped drops what only the old snapshot needed, once the server no
+// longer serves it.
+func (h *health) swapped() {
+	h.mu.Lock()
+	h.prev, h.replaced = nil, nil
+	h.mu.Unlock()
+}
+
+// setTargets gives the prober a new snapshot's targets, keeping the state
+// of those it drops for the old snapshot.
+func (h *health) setTargets(ts []healthprobe.Target) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.replaced = h.prober.View()
+	return h.prober.SetTargets(ts)
+}
+
 // Up implements dnsrr.Health: up or not decided yet (fail open).
 func (h *health) Up(c *zones.Check, addr netip.Addr) bool {
 	if c == nil {
@@ -58,11 +79,15 @@ func (h *health) Up(c *zones.Check, addr netip.Addr) bool {
 	if !ok && h.prev != nil {
 		key, ok = h.prev.keys[member{c, addr}]
 	}
+	replaced := h.replaced
 	h.mu.RUnlock()
 	if !ok {
 		return true // from a snapshot being replaced: fail open
 	}
 	st, ok := h.prober.View().Status(key)
+	if !ok && replaced != nil {
+		st, ok = replaced.Status(key)
+	}
 	return !ok || st.State != healthprobe.Down
 }
 
