@@ -298,7 +298,7 @@ func (z *tomlZone) readPool(t *tomlfile.Table, name string) {
 			continue
 		}
 		z.add(t, "addresses", i, rr, order)
-		pool.Members = append(pool.Members, AddrOf(rr))
+		pool.members = append(pool.members, AddrOf(rr))
 	}
 	z.src.pools = append(z.src.pools, pool)
 }
