@@ -70,6 +70,8 @@ func (src *source) originLine() int {
 type nodeSlab struct {
 	nodes []Node
 	sets  []RRset
+	ptrs  []*RRset // Node.Sets of one set
+	rrs   []dns.RR // RRset.RRs
 	ipv4  []byte
 }
 
@@ -91,6 +93,30 @@ func (s *nodeSlab) set() *RRset {
 	set := &s.sets[0]
 	s.sets = s.sets[1:]
 	return set
+}
+
+// firstSet makes s the only set of a node.
+func (s *nodeSlab) firstSet(set *RRset) []*RRset {
+	if len(s.ptrs) == 0 {
+		s.ptrs = make([]*RRset, slabChunk)
+	}
+	out := s.ptrs[:1:1]
+	out[0] = set
+	s.ptrs = s.ptrs[1:]
+	return out
+}
+
+// records is room for n records of a set; appending more moves them out.
+func (s *nodeSlab) records(n int) []dns.RR {
+	if n > slabChunk/4 {
+		return make([]dns.RR, 0, n)
+	}
+	if len(s.rrs) < n {
+		s.rrs = make([]dns.RR, 4*slabChunk)
+	}
+	out := s.rrs[:0:n]
+	s.rrs = s.rrs[n:]
+	return out
 }
 
 // compactA stores an A record's address in 4 bytes of a shared chunk: the
@@ -210,8 +236,12 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 			if s.Order == OrderCyclic {
 				s.rotation = new(atomic.Uint32)
 			}
-			s.RRs = make([]dns.RR, 0, setRun(src.entries[i:], raw, h.Rrtype))
-			n.Sets = append(n.Sets, s)
+			s.RRs = slab.records(setRun(src.entries[i:], raw, h.Rrtype))
+			if n.Sets == nil {
+				n.Sets = slab.firstSet(s)
+			} else {
+				n.Sets = append(n.Sets, s)
+			}
 		} else if j := findDuplicate(s.RRs, e.rr); j >= 0 {
 			if !src.foldDuplicates {
 				errorf(e, "duplicate record %q (first at line %d)", rdata(e.rr), setEntry(n, s, j).line())
@@ -387,6 +417,7 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 	var poolSlab []Pool
 	var wildcards []*Node
 	withData := len(list)
+	madeAbove := "" // the last ancestor whose own ancestors are made
 	for i, n := range list[:withData] {
 		name := n.Name
 		a, aaaa := n.Get(dns.TypeA), n.Get(dns.TypeAAAA)
@@ -424,13 +455,18 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 			if off == 0 {
 				continue
 			}
+			if name[off:] == madeAbove {
+				break
+			}
 			anc := z.nodes[name[off:]]
 			if anc != nil && (anc.ID < i || anc.ID >= withData) {
+				madeAbove = anc.Name
 				break
 			}
 			if anc == nil {
-				node(name[off:])
+				anc = node(name[off:])
 			}
+			madeAbove = anc.Name
 		}
 	}
 	for _, w := range wildcards {
