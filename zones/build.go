@@ -16,15 +16,13 @@ const maxTTL = 1<<31 - 1
 // headerAndQuestion is room for a header and the longest question.
 const headerAndQuestion = 12 + 255 + 4
 
-// entry is one record on its way into a zone, with where it came from:
-// element idx (or, when -1, the whole value) of key in table at. Lines are
-// looked up only when an error needs one: locating every key of a large
-// zone would cost more than decoding it.
+// entry is one record on its way into a zone, with where it came from.
+// Lines are looked up only when an error needs one: locating every key of
+// a large zone would cost more than decoding it. It is kept small: a
+// large master file has millions.
 type entry struct {
 	rr    dns.RR
-	at    *tomlfile.Table // nil for master files
-	key   string
-	idx   int
+	toml  *tomlPlace // nil for master files
 	order Order
 	// skip: build set the record aside (an error, or a duplicate folded).
 	skip bool
@@ -32,14 +30,22 @@ type entry struct {
 	masterLine int
 }
 
+// tomlPlace is where a TOML zone's record came from: element idx (or, when
+// -1, the whole value) of key in table at.
+type tomlPlace struct {
+	at  *tomlfile.Table
+	key string
+	idx int
+}
+
 func (e *entry) line() int {
 	switch {
-	case e.at == nil:
+	case e.toml == nil:
 		return e.masterLine
-	case e.idx < 0:
-		return e.at.Line(e.key)
+	case e.toml.idx < 0:
+		return e.toml.at.Line(e.toml.key)
 	}
-	return e.at.ElemLine(e.key, e.idx)
+	return e.toml.at.ElemLine(e.toml.key, e.toml.idx)
 }
 
 // source is what a loader hands to build: one file's records.
@@ -144,8 +150,8 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 	before := errs.Len()
 	errorf := func(e *entry, format string, args ...any) {
 		key := e.rr.Header().Name + " " + dns.TypeToString[e.rr.Header().Rrtype]
-		if e.at != nil {
-			key = e.at.KeyPath(e.key)
+		if e.toml != nil {
+			key = e.toml.at.KeyPath(e.toml.key)
 		}
 		errs.Add(src.file, e.line(), key, format, args...)
 	}
@@ -328,12 +334,32 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 			errorf(firstEntry(n, ds), "a DS record belongs at a delegation: %s has no NS records", name)
 		}
 	}
-	// cutAbove is the delegation at or above a name, or "".
+	// cutAbove is the highest delegation at or above a name inside the
+	// zone, or "" (Zone.cutAbove, with a map of the cuts alone: smaller
+	// than the map of every node, so cheaper to look up).
+	cuts := map[string]bool{}
+	if hasCuts {
+		for _, n := range list {
+			if n.Cut {
+				cuts[n.Name] = true
+			}
+		}
+	}
 	cutAbove := func(name string) string {
-		if !hasCuts {
+		if len(cuts) == 0 {
 			return ""
 		}
-		return z.cutAbove(name)
+		cut := ""
+		for off, end := 0, false; !end; off, end = dns.NextLabel(name, off) {
+			anc := name[off:]
+			if len(anc) <= len(origin) {
+				break
+			}
+			if cuts[anc] {
+				cut = anc
+			}
+		}
+		return cut
 	}
 
 	occludedByDNAME(z, list, dnames, src, errorf, firstEntry)
@@ -410,6 +436,9 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 		p.setAddresses(n.Get(dns.TypeA), n.Get(dns.TypeAAAA))
 		z.PoolDefs = append(z.PoolDefs, p)
 	}
+	// No error is found past this point: the records' places can go
+	// before the rest of the zone is made.
+	src.entries = nil
 
 	// Every other name with several addresses (master files, [records]) is
 	// a pool too, without a check: it can still be drained. Then additional
@@ -436,7 +465,7 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 		}
 		for _, s := range n.Sets {
 			if hasTargets(s.Type) {
-				s.Additional = z.additionalFor(s)
+				s.Additional = z.additionalFor(s, cutAbove)
 			}
 		}
 		if len(n.Sets) > 1 {
@@ -608,17 +637,9 @@ func (z *Zone) Delegation(name string) *Node {
 	return cut
 }
 
-// cutAbove returns the delegation point at or above name inside the zone, or "".
-func (z *Zone) cutAbove(name string) string {
-	if n := z.Delegation(name); n != nil {
-		return n.Name
-	}
-	return ""
-}
-
 // additionalFor collects the addresses of the in-zone names an NS, MX or SRV
 // set points at.
-func (z *Zone) additionalFor(s *RRset) []dns.RR {
+func (z *Zone) additionalFor(s *RRset, cutAbove func(string) string) []dns.RR {
 	var out []dns.RR
 	seen := map[string]bool{}
 	for _, rr := range s.RRs {
@@ -628,7 +649,7 @@ func (z *Zone) additionalFor(s *RRset) []dns.RR {
 		}
 		seen[target] = true
 		// Addresses occluded by a cut are glue: only referrals carry them.
-		if s.Type != dns.TypeNS && z.cutAbove(target) != "" {
+		if s.Type != dns.TypeNS && cutAbove(target) != "" {
 			continue
 		}
 		if t := z.nodes[target]; t != nil {

@@ -154,7 +154,7 @@ func (z *tomlZone) hdr(owner string, typ uint16, ttl uint32) dns.RR_Header {
 }
 
 func (z *tomlZone) add(at *tomlfile.Table, key string, idx int, rr dns.RR, order Order) {
-	z.src.entries = append(z.src.entries, entry{rr: rr, at: at, key: key, idx: idx, order: order})
+	z.src.entries = append(z.src.entries, entry{rr: rr, toml: &tomlPlace{at, key, idx}, order: order})
 }
 
 // name qualifies a name written in the zone: "@" is the origin, a name
