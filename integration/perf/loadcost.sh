@@ -59,6 +59,9 @@ if [ -n "$against" ]; then
   git -C "$root" archive "$against" | tar -x -C "$work/against"
   (cd "$work/against" && go build -o "$work/dnsrr-against" ./cmd/dnsrr)
   bins+=(dnsrr-against)
+  if grep -q BenchmarkLoadFile "$work/against/zones/scale_test.go" 2>/dev/null; then
+    (cd "$work/against/zones" && go test -c -o "$work/zones-against.test" .)
+  fi
 fi
 
 # mix: per host h$i (about 340 bytes): an address of each family, a pool
@@ -107,11 +110,11 @@ for z in "${only[@]}"; do
   echo "# $z: $(du -h "$work/$z.zone" | cut -f1), $(grep -vc '^\$' "$work/$z.zone") records"
 done
 
-# measure NAME CMD...: appends "seconds KB" to $work/NAME.
+# measure NAME CMD...: appends "seconds KB cpu-seconds" to $work/NAME.
 measure() {
   local name=$1; shift
-  /usr/bin/time -f "%e %M" -o "$work/t" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
-  cat "$work/t" >> "$work/$name"
+  /usr/bin/time -f "%e %M %U %S" -o "$work/t" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+  awk '{ print $1, $2, $3 + $4 }' "$work/t" >> "$work/$name"
 }
 # serving NAME BIN ZONE: seconds until dnsrr serve logs "serving", and its peak RSS then.
 serving() {
@@ -122,7 +125,7 @@ serving() {
   for _ in $(seq 6000); do grep -q '"serving"' "$work/log" && break; sleep 0.02; done
   end=$(date +%s.%N)
   grep -q '"serving"' "$work/log" || { cat "$work/log" >&2; exit 1; }
-  echo "$(echo "$end - $start" | bc) $(awk '$1 == "VmHWM:" { print $2 }' "/proc/$pid/status")" >> "$work/$name"
+  echo "$(echo "$end - $start" | bc) $(awk '$1 == "VmHWM:" { print $2 }' "/proc/$pid/status") -" >> "$work/$name"
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
 }
 for r in $(seq "$repeats"); do
@@ -137,17 +140,26 @@ for r in $(seq "$repeats"); do
 done
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
-printf "\n%-6s %-20s %9s %9s %9s %9s\n" zone loader "time s" "peak MB" "time/NSD" "mem/NSD"
+# Wall time is what a user waits; CPU time (user + system) is steadier on
+# a loaded machine. dnsrr parses large files on every core, NSD on one.
+printf "\n%-6s %-22s %8s %8s %8s %9s %9s %9s\n" zone loader "time s" "cpu s" "peak MB" "time/NSD" "cpu/NSD" "mem/NSD"
 for z in "${only[@]}"; do
   nt=$(cut -d' ' -f1 "$work/$z.nsd" | median) nm=$(cut -d' ' -f2 "$work/$z.nsd" | median)
-  printf "%-6s %-20s %9.2f %9.0f\n" "$z" nsd-checkzone "$nt" "$(echo "$nm / 1024" | bc -l)"
+  nc=$(cut -d' ' -f3 "$work/$z.nsd" | median)
+  printf "%-6s %-22s %8.2f %8.2f %8.0f\n" "$z" nsd-checkzone "$nt" "$nc" "$(echo "$nm / 1024" | bc -l)"
   for b in "${bins[@]}"; do
     for k in "$b" "$b-serve"; do
       [ -f "$work/$z.$k" ] || continue
       t=$(cut -d' ' -f1 "$work/$z.$k" | median) m=$(cut -d' ' -f2 "$work/$z.$k" | median)
       label="${k/dnsrr-serve/dnsrr serve}"; [ "$k" = dnsrr ] && label="dnsrr check"
-      printf "%-6s %-20s %9.2f %9.0f %8.2fx %8.2fx\n" "$z" "$label" "$t" "$(echo "$m / 1024" | bc -l)" \
-        "$(echo "$t / $nt" | bc -l)" "$(echo "$m / $nm" | bc -l)"
+      if [ "$(cut -d' ' -f3 "$work/$z.$k" | head -1)" = - ]; then
+        printf "%-6s %-22s %8.2f %8s %8.0f %8.2fx %9s %8.2fx\n" "$z" "$label" "$t" - "$(echo "$m / 1024" | bc -l)" \
+          "$(echo "$t / $nt" | bc -l)" - "$(echo "$m / $nm" | bc -l)"
+      else
+        c=$(cut -d' ' -f3 "$work/$z.$k" | median)
+        printf "%-6s %-22s %8.2f %8.2f %8.0f %8.2fx %8.2fx %8.2fx\n" "$z" "$label" "$t" "$c" "$(echo "$m / 1024" | bc -l)" \
+          "$(echo "$t / $nt" | bc -l)" "$(echo "$c / $nc" | bc -l)" "$(echo "$m / $nm" | bc -l)"
+      fi
     done
   done
 done
@@ -155,8 +167,11 @@ done
 echo
 echo "dnsrr, per load (deterministic): allocated, objects, live heap after load"
 for z in "${only[@]}"; do
-  DNSRR_LOAD_FILE="$work/$z.zone" "$work/zones.test" -test.run '^$' -test.bench '^BenchmarkLoadFile$' \
-    -test.benchtime 1x -test.benchmem | awk -v z="$z" '/^BenchmarkLoadFile/ {
-      for (i = 1; i < NF; i++) { if ($(i+1) == "B/op") b = $i; if ($(i+1) == "allocs/op") o = $i; if ($(i+1) == "live-MB") l = $i }
-      printf "%-6s %8.0f MB allocated, %10d objects, %6.0f MB live\n", z, b / 1048576, o, l }'
+  for t in zones zones-against; do
+    [ -x "$work/$t.test" ] || continue
+    DNSRR_LOAD_FILE="$work/$z.zone" "$work/$t.test" -test.run '^$' -test.bench '^BenchmarkLoadFile$' \
+      -test.benchtime 1x -test.benchmem | awk -v z="$z" -v t="${t/zones/dnsrr}" '/^BenchmarkLoadFile/ {
+        for (i = 1; i < NF; i++) { if ($(i+1) == "B/op") b = $i; if ($(i+1) == "allocs/op") o = $i; if ($(i+1) == "live-MB") l = $i }
+        printf "%-6s %-14s %8.0f MB allocated, %10d objects, %6.0f MB live\n", z, t, b / 1048576, o, l }'
+  done
 done
