@@ -287,7 +287,10 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 	dnames := map[string]bool{}
 	nsTargets := map[string]bool{}
 	hasCuts := false
-	for _, n := range list {
+	for i, n := range list {
+		if !p.yield(i) {
+			break
+		}
 		name := n.Name
 		for _, s := range n.Sets {
 			checkSet(n, s, setEntry, errorf)
@@ -364,7 +367,10 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 
 	occludedByDNAME(z, list, dnames, src, errorf, firstEntry)
 
-	for _, n := range list {
+	for i, n := range list {
+		if !p.yield(i) {
+			break
+		}
 		name := n.Name
 		// Data at or below a cut belongs to the child: only DS at the cut,
 		// and address records named by an NS record (glue) below it, are
