@@ -52,13 +52,15 @@ func newPoolIndex(snap *zones.Snapshot) *poolIndex {
 	n := 0
 	for _, z := range snap.Zones() {
 		for _, p := range z.PoolDefs {
-			n += len(p.Members)
+			n += p.MemberCount()
 		}
 	}
 	ix.members = make([]memberRef, 0, n)
+	var members []netip.Addr
 	for zi, z := range snap.Zones() {
 		for _, p := range z.PoolDefs {
-			for _, a := range p.Members {
+			members = p.AppendMembers(members[:0])
+			for _, a := range members {
 				typ := dns.TypeA
 				if !a.Is4() {
 					typ = dns.TypeAAAA

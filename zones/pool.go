@@ -4,6 +4,7 @@ import (
 	"math"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/dnsrr/dnsrr/zones/tomlfile"
@@ -31,9 +32,12 @@ func (p Policy) String() string { return policyNames[p] }
 // Pool is a name whose addresses clients are shared over, with how its
 // members are checked and what to serve when too few are up.
 type Pool struct {
-	Name    string       // owner, lower-case, fully qualified
-	Members []netip.Addr // file order, IPv4 and IPv6
-	Check   *Check       // nil: a static pool, never withdrawn
+	Name string // owner, lower-case, fully qualified
+	// members, when set, are the addresses in the order the zone listed
+	// them; otherwise they are those of sets (A, then AAAA).
+	members []netip.Addr
+	sets    [2]*RRset
+	Check   *Check // nil: a static pool, never withdrawn
 	// MinHealthy is how many members of an address family must be up for
 	// only the up ones to be served; MinFraction, when set, is the same as
 	// a fraction of the family's members. Default: 1.
@@ -43,6 +47,74 @@ type Pool struct {
 	// ID is the pool's position in its zone's PoolDefs, so that the server
 	// keeps per-pool state in a slice rather than a map.
 	ID int
+}
+
+// Members are the pool's addresses, IPv4 and IPv6, in file order. A large
+// zone has many pools whose members nobody asks for (without a check, they
+// only show on the admin API's status page): they are listed when asked.
+func (p *Pool) Members() []netip.Addr {
+	if p.members != nil {
+		return p.members
+	}
+	return p.AppendMembers(nil)
+}
+
+// AppendMembers appends the pool's addresses to dst: Members without an
+// allocation per pool, for passes over every pool.
+func (p *Pool) AppendMembers(dst []netip.Addr) []netip.Addr {
+	if p.members != nil {
+		return append(dst, p.members...)
+	}
+	for _, s := range p.sets {
+		if s != nil {
+			for _, rr := range s.RRs {
+				dst = append(dst, AddrOf(rr))
+			}
+		}
+	}
+	return dst
+}
+
+// MemberCount is len(Members()), without listing them.
+func (p *Pool) MemberCount() int {
+	if p.members != nil {
+		return len(p.members)
+	}
+	n := 0
+	for _, s := range p.sets {
+		if s != nil {
+			n += len(s.RRs)
+		}
+	}
+	return n
+}
+
+// HasMember reports whether a is one of the pool's addresses, without
+// listing them.
+func (p *Pool) HasMember(a netip.Addr) bool {
+	if p.members != nil {
+		return slices.Contains(p.members, a)
+	}
+	for _, s := range p.sets {
+		if s != nil {
+			for _, rr := range s.RRs {
+				if AddrOf(rr) == a {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// setAddresses links the pool and its address sets (either may be nil).
+func (p *Pool) setAddresses(a, aaaa *RRset) {
+	p.sets = [2]*RRset{a, aaaa}
+	for _, s := range p.sets {
+		if s != nil {
+			s.Pool = p
+		}
+	}
 }
 
 // Need is how many of n members of one address family must be up.

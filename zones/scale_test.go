@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -152,4 +153,28 @@ func TestInZone(t *testing.T) {
 			t.Errorf("inZone(%q, %q) = %v, want %v", c.origin, c.name, got, c.want)
 		}
 	}
+}
+
+// BenchmarkLoadFile loads the zone file named by $DNSRR_LOAD_FILE (skipped
+// without it), for integration/perf/loadcost.sh: besides time and
+// allocations it reports the heap still live with the zone loaded.
+func BenchmarkLoadFile(b *testing.B) {
+	path := os.Getenv("DNSRR_LOAD_FILE")
+	if path == "" {
+		b.Skip("DNSRR_LOAD_FILE is not set")
+	}
+	b.ReportAllocs()
+	var snap *Snapshot
+	for b.Loop() {
+		var err error
+		if snap, err = Load([]string{path}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "live-MB")
+	runtime.KeepAlive(snap)
 }

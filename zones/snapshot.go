@@ -46,6 +46,8 @@ type RRset struct {
 	RRs  []dns.RR // file order
 	// Order applies to address RRsets with more than one record.
 	Order Order
+	// first is where the loader found the set's first record, for errors.
+	first int32
 	// Additional holds the in-zone addresses of the names this RRset points
 	// at (NS, MX and SRV targets): glue for referrals, helpful extras
 	// otherwise. Computed at load so queries only copy.
@@ -53,7 +55,7 @@ type RRset struct {
 	// Pool is set on the address sets of a [pools] entry.
 	Pool *Pool
 	// rotation is the only state that changes after load: the step counter
-	// of a cyclic pool.
+	// of a cyclic pool (nil for other orders).
 	rotation *atomic.Uint32
 }
 

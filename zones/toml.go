@@ -154,7 +154,7 @@ func (z *tomlZone) hdr(owner string, typ uint16, ttl uint32) dns.RR_Header {
 }
 
 func (z *tomlZone) add(at *tomlfile.Table, key string, idx int, rr dns.RR, order Order) {
-	z.src.entries = append(z.src.entries, entry{rr: rr, at: at, key: key, idx: idx, order: order})
+	z.src.entries = append(z.src.entries, entry{rr: rr, toml: &tomlPlace{at, key, idx}, order: order})
 }
 
 // name qualifies a name written in the zone: "@" is the origin, a name
@@ -298,7 +298,7 @@ func (z *tomlZone) readPool(t *tomlfile.Table, name string) {
 			continue
 		}
 		z.add(t, "addresses", i, rr, order)
-		pool.Members = append(pool.Members, AddrOf(rr))
+		pool.members = append(pool.members, AddrOf(rr))
 	}
 	z.src.pools = append(z.src.pools, pool)
 }

@@ -182,7 +182,7 @@ func (h *health) groupPage(q healthprobe.GroupQuery, answers func(pool string, a
 			if name != "" && pool.Name != name {
 				break
 			}
-			if q.Address.IsValid() && !slices.Contains(pool.Members, q.Address) {
+			if q.Address.IsValid() && !pool.HasMember(q.Address) {
 				continue
 			}
 			picked = append(picked, pool)
@@ -208,7 +208,7 @@ func (h *health) groupPage(q healthprobe.GroupQuery, answers func(pool string, a
 		if pool.Check != nil {
 			g.Check, g.Policy = pool.Check.Name, pool.OnAllDown.String()
 		}
-		for _, a := range pool.Members {
+		for _, a := range pool.Members() {
 			g.Members = append(g.Members, healthprobe.Member{Addr: a, Check: hc})
 		}
 		g.Answered = func(a netip.Addr) bool { return answers(pool.Name, a) }
@@ -238,7 +238,7 @@ func (h *health) isMember(addr netip.Addr) bool {
 	h.mu.RUnlock()
 	for _, z := range p.snap.Zones() {
 		for _, pool := range z.PoolDefs {
-			if slices.Contains(pool.Members, addr) {
+			if pool.HasMember(addr) {
 				return true
 			}
 		}

@@ -144,7 +144,7 @@ func planProbes(snap *zones.Snapshot) (*probePlan, error) {
 			if hc == nil {
 				continue
 			}
-			for _, a := range pool.Members {
+			for _, a := range pool.Members() {
 				t := healthprobe.Target{Addr: a, Check: hc}
 				p.targets = append(p.targets, t)
 				p.keys[member{pool.Check, a}] = t.Key()
