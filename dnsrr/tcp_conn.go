@@ -124,6 +124,13 @@ func (c *tcpConn) serve() error {
 		// Waiting for a query: only an answer resets this timer, and the
 		// timeout in force is the one at the start of the wait.
 		idleEnd := c.t.epoch.Add(time.Duration(c.idleSince.Load()) + c.t.idleTimeout())
+		if c.r.Buffered() > 0 && len(c.out) == 0 && time.Now().After(idleEnd) {
+			// The frame's first byte came with the last frame, so fill
+			// does not wait and its deadline does not apply: frames that
+			// get no answer, each sent with a byte of the next, would
+			// otherwise hold the connection for good.
+			return errIdle
+		}
 		if err := c.fill(1, connWaiting, idleEnd); err != nil {
 			return err
 		}
@@ -172,6 +179,7 @@ func (c *tcpConn) frameInHand() bool {
 var (
 	errBadFrame = errors.New("malformed tcp frame")
 	errStopping = errors.New("server stopping")
+	errIdle     = errors.New("idle timeout")
 )
 
 // fill waits until k bytes are in hand, reading until deadline in state st

@@ -196,20 +196,31 @@ func TestTCPCaseEcho(t *testing.T) {
 // FrameTimeout.
 func TestTCPIdle(t *testing.T) {
 	short := dnsrr.TCPLimits{IdleTimeout: 300 * time.Millisecond, FrameTimeout: time.Minute}
-	t.Run("responses sent as junk do not reset it", func(t *testing.T) {
-		addr := startTCP(t, short)
-		c := dialFrom(t, addr, "")
-		resp := newQuery(name("www"), dns.TypeA)
-		resp.Response = true
-		junk := frame(packQuery(t, resp))
+	resp := newQuery(name("www"), dns.TypeA)
+	resp.Response = true
+	junk := frame(packQuery(t, resp))
+	// sendUntilClosed writes chunk every 50 ms until the server closes c.
+	sendUntilClosed := func(t *testing.T, c net.Conn, chunk []byte) {
 		deadline := time.Now().Add(closedWithin)
 		for time.Now().Before(deadline) {
-			if _, err := c.Write(junk); err != nil {
+			if _, err := c.Write(chunk); err != nil {
 				return // closed, as it should be
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
 		t.Errorf("connection kept open for %v by frames that were never answered", closedWithin)
+	}
+	t.Run("responses sent as junk do not reset it", func(t *testing.T) {
+		c := dialFrom(t, startTCP(t, short), "")
+		sendUntilClosed(t, c, junk)
+	})
+	t.Run("nor does the next frame's first byte sent with each", func(t *testing.T) {
+		// With a byte of the next frame always in the server's buffer,
+		// the loop never waited for a first byte, where the idle timer
+		// was checked.
+		c := dialFrom(t, startTCP(t, short), "")
+		send(t, c, junk[:1])
+		sendUntilClosed(t, c, append(junk[1:], junk[0]))
 	})
 	t.Run("answered queries reset it", func(t *testing.T) {
 		addr := startTCP(t, dnsrr.TCPLimits{IdleTimeout: 4 * time.Second, FrameTimeout: time.Minute})
