@@ -53,6 +53,7 @@ type source struct {
 	// apexReported: the loader already said the SOA or NS is missing.
 	apexReported bool
 	pools        []*Pool
+	limits       Limits // zero fields: defaults
 }
 
 func (src *source) originLine() int {
@@ -74,6 +75,11 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 		errs.Add(src.file, e.line(), key, format, args...)
 	}
 	origin := src.origin
+	lim := src.limits.WithDefaults()
+	if len(src.entries) > lim.MaxRecords {
+		errs.Append(tooManyRecords(src.file, lim))
+		return nil
+	}
 
 	// Group into RRsets by owner and type, in file order. Records of one
 	// set usually follow each other, so the previous group is tried before
@@ -85,6 +91,7 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 	type group struct {
 		key     setKey
 		entries []*entry
+		full    bool // above MaxRRsetRecords: reported once
 	}
 	index := map[setKey]int{}
 	var groups []group
@@ -113,14 +120,9 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 			errorf(e, "a wildcard must be the whole leftmost label")
 			continue
 		}
-		// The parser accepts some data it cannot encode (a DS digest that is
-		// not hex): find out now, not when a query asks for it. Addresses
-		// always encode.
-		if h.Rrtype != dns.TypeA && h.Rrtype != dns.TypeAAAA {
-			if _, err := dns.PackRR(e.rr, packBuf, 0, nil, false); err != nil {
-				errorf(e, "%q cannot be encoded: %v", rdata(e.rr), err)
-				continue
-			}
+		if err := checkRdata(e.rr, packBuf); err != nil {
+			errorf(e, "%v", err)
+			continue
 		}
 		k := setKey{h.Name, h.Rrtype}
 		g, found := last, last >= 0 && groups[last].key == k
@@ -134,6 +136,13 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 		} else if dup := findDuplicate(groups[g].entries, e.rr); dup != nil {
 			if !src.foldDuplicates {
 				errorf(e, "duplicate record %q (first at line %d)", rdata(e.rr), dup.line())
+			}
+			continue
+		}
+		if len(groups[g].entries) == lim.MaxRRsetRecords {
+			if !groups[g].full {
+				groups[g].full = true
+				errs.Append(rrsetTooLarge(src.file, e.line(), k.name, k.typ, lim))
 			}
 			continue
 		}
@@ -402,6 +411,10 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 	for name := range z.nodes {
 		for off, end := dns.NextLabel(name, 0); !end && inZone(origin, name[off:]); off, end = dns.NextLabel(name, off) {
 			node(name[off:])
+		}
+		if len(z.nodes) > lim.MaxNames {
+			errs.Append(tooManyNames(src.file, lim))
+			return nil
 		}
 	}
 	id := 0

@@ -1,0 +1,116 @@
+package zones
+
+import (
+	"errors"
+
+	"github.com/dnsrr/dnsrr/internal/safefile"
+	"github.com/dnsrr/dnsrr/zones/tomlfile"
+)
+
+// loadedFile is one zone file, read, parsed and built, waiting for the
+// other files of the load.
+type loadedFile struct {
+	id      safefile.ID
+	changed bool           // the file changed while it was read: not applied
+	origin  string         // "" when the file did not parse
+	line    func() int     // line of the origin
+	zone    *Zone          // nil when it failed
+	errs    *tomlfile.List // reading and parsing
+	built   *tomlfile.List // building: dropped when the origin is a duplicate
+}
+
+// loadFile reads, parses and builds one zone file. An error means the
+// load must stop (Loader.Stop).
+func (l Loader) loadFile(path string, lim Limits, p pace) (loadedFile, error) {
+	lf := loadedFile{errs: &tomlfile.List{}, built: &tomlfile.List{}}
+	if err := l.stopped(path); err != nil {
+		return lf, err
+	}
+	p.file = path
+	limit, key := lim.MaxZoneFileSize, "max_zone_file_size"
+	if IsTOML(path) {
+		limit, key = lim.MaxTOMLFileSize, "max_toml_file_size"
+	}
+	text, id, err := safefile.Read(path, limit)
+	if err != nil {
+		lf.changed = errors.As(err, new(*safefile.ChangedError))
+		lf.errs.Append(readError(path, key, err))
+		return lf, nil
+	}
+	lf.id = id
+	var src *source
+	if IsTOML(path) {
+		src = loadTOML(path, text, l.Checks, lim, lf.errs)
+	} else {
+		src = loadMaster(path, text, lim, lf.errs, p)
+	}
+	if src == nil {
+		return lf, l.stopped(path)
+	}
+	lf.origin, lf.line = src.origin, src.originLine
+	src.limits = lim
+	lf.zone = build(src, lf.built, p)
+	src.entries = nil // the zone has what it needs; the rest is garbage now
+	if err := l.stopped(path); err != nil {
+		return lf, err // what was read may be cut short
+	}
+	return lf, nil
+}
+
+// readError restates a failure to read a zone file as a located problem.
+func readError(path, key string, err error) error {
+	var tooLarge *safefile.TooLargeError
+	switch {
+	case errors.As(err, &tooLarge):
+		return limitError(path, 0, key, tooLarge.Limit, "the file is %d bytes", tooLarge.Size)
+	case errors.As(err, new(*safefile.ChangedError)):
+		return &Error{File: path, Msg: "changed while being read; write zone files by rename (mv)"}
+	}
+	return err // the system's error (no such file, not a regular file) names the path
+
+}
+
+// loadFiles loads every file, then looks at each once more: a file that
+// changed since it was read (size, mtime or inode) was being written while
+// it loaded, so what was read may be any part of it. Such a file is loaded
+// again, up to safefile.Reads times in all, and failed if it keeps
+// changing. The last look comes after every file is built, so the window a
+// change is seen in covers the whole load.
+func (l Loader) loadFiles(files []string, lim Limits, p pace) ([]loadedFile, error) {
+	loaded := make([]loadedFile, len(files))
+	for i, f := range files {
+		var err error
+		if loaded[i], err = l.loadFile(f, lim, p); err != nil {
+			return nil, err
+		}
+	}
+	changed := func(i int) bool {
+		lf := &loaded[i]
+		return lf.changed || lf.id != (safefile.ID{}) && !safefile.Unchanged(files[i], lf.id)
+	}
+	for read := 1; ; read++ {
+		var again []int
+		for i := range files {
+			if changed(i) {
+				again = append(again, i)
+			}
+		}
+		if len(again) == 0 {
+			return loaded, nil
+		}
+		for _, i := range again {
+			if read == safefile.Reads {
+				loaded[i] = loadedFile{errs: &tomlfile.List{}, built: &tomlfile.List{}}
+				loaded[i].errs.Append(readError(files[i], "", &safefile.ChangedError{Path: files[i]}))
+				continue
+			}
+			var err error
+			if loaded[i], err = l.loadFile(files[i], lim, p); err != nil {
+				return nil, err
+			}
+		}
+		if read == safefile.Reads {
+			return loaded, nil
+		}
+	}
+}
