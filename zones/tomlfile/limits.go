@@ -2,6 +2,7 @@ package tomlfile
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/dnsrr/dnsrr/internal/safefile"
@@ -12,7 +13,7 @@ import (
 // path above it), so depth is checked first, by a pass over the raw bytes
 // that costs nothing but the time to read them.
 type Limits struct {
-	MaxDepth      int    // tables, arrays, inline tables and dotted keys, nested
+	MaxDepth      int    // keys (each part of a dotted key) and array elements, nested
 	DepthKey      string // the setting that raises it, named in the error
 	MaxLineLength int    // bytes
 	LineLengthKey string
@@ -59,7 +60,8 @@ func checkShape(name, src string, lim Limits) error {
 	}
 	var stack []open
 	line, lineStart := 1, 0
-	tableDepth := 0 // of the current [table] header
+	tableDepth := 0             // of the current [table] header
+	arrays := map[string]bool{} // arrays of tables seen, by path
 	inKey, keyStart := false, true
 	keyDepth := 0 // depth of the key being read: its container's plus its segments
 	tooDeep := func(d int) error {
@@ -138,23 +140,49 @@ func checkShape(name, src string, lim Limits) error {
 				i = len(src) - 1
 			}
 		case keyStart && len(stack) == 0 && c == '[':
-			// A table header: its segments are its depth, and an array
-			// of tables one more.
-			d, j := 1, i+1
+			// A table header: one level per segment, and one more for
+			// each array of tables it passes through or makes.
+			array, j := false, i+1
 			if j < len(src) && src[j] == '[' {
-				d, j = 2, j+1
+				array, j = true, j+1
 			}
+			var segs []string
+			seg := strings.Builder{}
 			for ; j < len(src) && src[j] != ']' && src[j] != '\n'; j++ {
-				switch src[j] {
+				switch c := src[j]; c {
 				case '.':
-					d++
+					segs = append(segs, strings.TrimSpace(seg.String()))
+					seg.Reset()
+					if err := tooDeep(len(segs)); err != nil {
+						return err // before joining a long path's prefixes
+					}
 				case '"', '\'':
 					end, err := skipString(j)
 					if err != nil {
 						return err
 					}
+					raw := src[j:min(end+1, len(src))]
+					if u, err := strconv.Unquote(raw); c == '"' && err == nil {
+						raw = u
+					} else if len(raw) >= 2 {
+						raw = raw[1 : len(raw)-1]
+					}
+					seg.WriteString(raw)
 					j = end
+				default:
+					seg.WriteByte(c)
 				}
+			}
+			segs = append(segs, strings.TrimSpace(seg.String()))
+			d := len(segs)
+			for k := 1; k <= len(segs); k++ {
+				if arrays[strings.Join(segs[:k], "\x00")] {
+					d++
+				}
+			}
+			if array {
+				arrays[strings.Join(segs, "\x00")] = true
+				d++
 			}
 			if err := tooDeep(d); err != nil {
 				return err
@@ -177,14 +205,17 @@ func checkShape(name, src string, lim Limits) error {
 		case inKey && c == '=':
 			inKey = false
 		case !inKey && !keyStart && (c == '[' || c == '{'):
-			d := base() + 1
-			if len(stack) == 0 {
-				d = keyDepth + 1
-			} else if stack[len(stack)-1].table {
-				d = keyDepth + 1
+			// A container sits where its key or array element does; the
+			// keys of an inline table and the elements of an array are one
+			// level deeper.
+			d := keyDepth
+			if len(stack) > 0 && !stack[len(stack)-1].table {
+				d = stack[len(stack)-1].depth + 1
 			}
-			if err := tooDeep(d); err != nil {
-				return err
+			if c == '[' {
+				if err := tooDeep(d + 1); err != nil {
+					return err
+				}
 			}
 			stack = append(stack, open{table: c == '{', depth: d})
 			keyStart = c == '{'

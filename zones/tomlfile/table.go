@@ -16,10 +16,10 @@ type File struct {
 	Name  string
 	Errs  *List
 	src   string
-	lines keyLines // located on first use: only errors need lines
+	lines *keyLines // located on first use: only errors need lines
 }
 
-func (f *File) keyLines() keyLines {
+func (f *File) keyLines() *keyLines {
 	if f.lines == nil {
 		f.lines = scanKeyLines(f.src)
 	}

@@ -1,0 +1,121 @@
+package tomlfile
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/BurntSushi/toml"
+)
+
+var testLimits = Limits{MaxDepth: 8, DepthKey: "depth_key", MaxLineLength: 200, LineLengthKey: "line_key"}
+
+func TestCheckShapeDepth(t *testing.T) {
+	deep := func(open, mid, close string, n int) string {
+		return strings.Repeat(open, n) + mid + strings.Repeat(close, n)
+	}
+	tests := []struct {
+		name, src string
+		line      int // 0: accepted
+	}{
+		{"inline tables", "x = " + deep("{a=", "1", "}", 8000), 1},
+		{"arrays", "\n\nx = " + deep("[", "1", "]", 100000), 3},
+		{"dotted key", strings.Repeat("a.", 20000) + "a = 1", 1},
+		{"table header", "[" + strings.Repeat("a.", 20) + "a]\n", 1},
+		{"array of tables", "[[a.b.c.d.e.f.g.h]]\n", 1},
+		{"keys in a deep table", "[a.b.c.d.e.f]\ng.h.i = 1\n", 2},
+		{"arrays in inline tables", "x = {a = [{b = [[1]]}]}\ny = [[[[[[[[[1]]]]]]]]]\n", 2},
+		{"at the limit", "[a.b.c]\nd.e = {f = [[1]]}\n", 0},
+		{"sibling dotted keys do not add up", "x = {" + strings.Repeat("a.b.c.d = 1, ", 1) + "e.f.g.h = 2}\n", 0},
+		{"brackets in strings and comments", "x = \"[[[[[[[[[[\" # {{{{{{{{{{{\ny = '''\n[[[[[[[[[[[\n'''\n", 0},
+		{"a dnsrr zone", "origin = \"x.\"\n[records.\"*.a\"]\nns = { ttl = 1, data = [\"ns1\"] }\n", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkShape("f.toml", tt.src, testLimits)
+			if tt.line == 0 {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			e, ok := err.(*Error)
+			if !ok || e.Line != tt.line || !strings.Contains(e.Msg, "nesting deeper than 8 levels (depth_key)") {
+				t.Fatalf("error %v, want nesting too deep at line %d", err, tt.line)
+			}
+		})
+	}
+}
+
+func TestCheckShapeLineLength(t *testing.T) {
+	src := "a = 1\nb = \"" + strings.Repeat("x", 300) + "\"\n"
+	err := checkShape("f.toml", src, testLimits)
+	if e, ok := err.(*Error); !ok || e.Line != 2 || !strings.Contains(e.Msg, "line is 306 bytes long, above the limit of 200 (line_key)") {
+		t.Fatalf("error %v, want line 2 too long", err)
+	}
+	// Multi-line strings and comments count their own lines.
+	ok := "a = \"\"\"\n" + strings.Repeat(strings.Repeat("x", 150)+"\n", 5) + "\"\"\"\n# " + strings.Repeat("y", 150) + "\n"
+	if err := checkShape("f.toml", ok, testLimits); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReadRefusesSpecialAndLarge: the configuration goes through the same
+// reader as zones.
+func TestReadRefusesSpecialAndLarge(t *testing.T) {
+	if _, err := Read(t.TempDir()); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("directory: %v", err)
+	}
+	big := filepath.Join(t.TempDir(), "big.toml")
+	if err := os.WriteFile(big, make([]byte, MaxFileSize+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Read(big); err == nil || !strings.Contains(err.Error(), "above the limit") {
+		t.Errorf("large file: %v", err)
+	}
+}
+
+// depthOf is the nesting depth of a decoded value: how many keys and
+// array elements lead to its deepest value (empty tables and arrays hold
+// none).
+func depthOf(v any) int {
+	d := 0
+	switch v := v.(type) {
+	case map[string]any:
+		for _, c := range v {
+			d = max(d, depthOf(c)+1)
+		}
+	case []map[string]any:
+		for _, c := range v {
+			d = max(d, depthOf(c)+1)
+		}
+	case []any:
+		for _, c := range v {
+			d = max(d, depthOf(c)+1)
+		}
+	}
+	return d
+}
+
+// FuzzCheckShape: whatever the pre-scan lets through decodes no deeper
+// than the limit (a key of the root table is at depth 1), so it never
+// under-counts.
+func FuzzCheckShape(f *testing.F) {
+	f.Add("[a.b]\nc.d = {e = [1, {f = 2}]}\n")
+	f.Add("x = \"\"\"\n[[[\"\"\"\ny = [[[1]]]\n")
+	f.Add("[[a]]\nb = 1\n[[a.c]]\nd = [ # ]\n 1 ]\n")
+	f.Fuzz(func(t *testing.T, src string) {
+		lim := Limits{MaxDepth: 4, MaxLineLength: 1 << 16}
+		if checkShape("f", src, lim) != nil {
+			return
+		}
+		var m map[string]any
+		if _, err := toml.Decode(src, &m); err != nil {
+			return
+		}
+		if d := depthOf(m); d > lim.MaxDepth {
+			t.Fatalf("accepted at depth %d, limit %d", d, lim.MaxDepth)
+		}
+	})
+}
