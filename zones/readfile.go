@@ -54,8 +54,15 @@ func (l Loader) loadFile(path string, lim Limits, p pace) (loadedFile, error) {
 	if err := l.stopped(path); err != nil {
 		return lf, err // what was read may be cut short
 	}
+	if testHookLoaded != nil {
+		testHookLoaded(path)
+	}
 	return lf, nil
 }
+
+// testHookLoaded, when set by a test, runs after each file is built: it
+// can rewrite the file at the worst moment, deterministically.
+var testHookLoaded func(path string)
 
 // readError restates a failure to read a zone file as a located problem.
 func readError(path, key string, err error) error {

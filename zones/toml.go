@@ -41,7 +41,11 @@ type tomlZone struct {
 }
 
 func loadTOML(path string, text []byte, shared map[string]*Check, lim Limits, errs *tomlfile.List) *source {
-	root, err := tomlfile.ParseLimited(path, string(text), tomlLimits(lim))
+	if err := tomlfile.CheckShape(path, string(text), tomlLimits(lim)); err != nil {
+		errs.Append(err)
+		return nil
+	}
+	root, err := tomlfile.Parse(path, string(text))
 	if err != nil {
 		errs.Append(tomlfile.Flatten(redactTOMLSyntaxError(text, err))...) // syntax errors come joined
 		return nil

@@ -40,7 +40,7 @@ func Read(path string) (*Table, error) {
 
 // ParseLimited is Parse after checking the document against lim.
 func ParseLimited(name, src string, lim Limits) (*Table, error) {
-	if err := checkShape(name, src, lim); err != nil {
+	if err := CheckShape(name, src, lim); err != nil {
 		return nil, err
 	}
 	return Parse(name, src)
@@ -49,11 +49,11 @@ func ParseLimited(name, src string, lim Limits) (*Table, error) {
 // Line is the line of a key path in the document (0 when unknown).
 func (f *File) Line(path ...string) int { return f.keyLines().line(path...) }
 
-// checkShape measures the nesting depth and line length of src. It reads
+// CheckShape measures the nesting depth and line length of src. It reads
 // strings and comments as TOML does, so that brackets inside them do not
 // count, but is lenient otherwise: malformed input is the decoder's to
 // report, and the depth it finds is never less than the decoder's.
-func checkShape(name, src string, lim Limits) error {
+func CheckShape(name, src string, lim Limits) error {
 	type open struct {
 		table bool // '{': keys follow; '[': values
 		depth int  // depth of the container itself

@@ -33,7 +33,7 @@ func TestCheckShapeDepth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := checkShape("f.toml", tt.src, testLimits)
+			err := CheckShape("f.toml", tt.src, testLimits)
 			if tt.line == 0 {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -50,13 +50,13 @@ func TestCheckShapeDepth(t *testing.T) {
 
 func TestCheckShapeLineLength(t *testing.T) {
 	src := "a = 1\nb = \"" + strings.Repeat("x", 300) + "\"\n"
-	err := checkShape("f.toml", src, testLimits)
+	err := CheckShape("f.toml", src, testLimits)
 	if e, ok := err.(*Error); !ok || e.Line != 2 || !strings.Contains(e.Msg, "line is 306 bytes long, above the limit of 200 (line_key)") {
 		t.Fatalf("error %v, want line 2 too long", err)
 	}
 	// Multi-line strings and comments count their own lines.
 	ok := "a = \"\"\"\n" + strings.Repeat(strings.Repeat("x", 150)+"\n", 5) + "\"\"\"\n# " + strings.Repeat("y", 150) + "\n"
-	if err := checkShape("f.toml", ok, testLimits); err != nil {
+	if err := CheckShape("f.toml", ok, testLimits); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -107,7 +107,7 @@ func FuzzCheckShape(f *testing.F) {
 	f.Add("[[a]]\nb = 1\n[[a.c]]\nd = [ # ]\n 1 ]\n")
 	f.Fuzz(func(t *testing.T, src string) {
 		lim := Limits{MaxDepth: 4, MaxLineLength: 1 << 16}
-		if checkShape("f", src, lim) != nil {
+		if CheckShape("f", src, lim) != nil {
 			return
 		}
 		var m map[string]any
