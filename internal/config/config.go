@@ -42,6 +42,8 @@ type Config struct {
 	// Reload bounds every load of the zones: at startup, on reload and in
 	// `dnsrr check`.
 	Reload ReloadBudget
+	// Limits bound what loading each zone file may cost ([limits]).
+	Limits zones.Limits
 }
 
 // ReloadBudget is what one load of the zones may spend; a load that goes
@@ -135,7 +137,8 @@ var (
 
 // Default is the configuration before a file or flags change it.
 func Default() *Config {
-	return &Config{Listen: DefaultListen, LogLevel: "info", LogFormat: "console", Health: defaultHealth, Reload: defaultReload}
+	return &Config{Listen: DefaultListen, LogLevel: "info", LogFormat: "console", Health: defaultHealth, Reload: defaultReload,
+		Limits: zones.DefaultLimits()}
 }
 
 // Load reads and checks a configuration file, reporting every
@@ -252,6 +255,7 @@ func Load(path string) (*Config, error) {
 		c.Chaos.ID, _ = ch.String("id")
 		ch.Done()
 	}
+	readLimits(root, c)
 	root.Done()
 	return c, root.File().Errs.Err()
 }
@@ -435,7 +439,7 @@ func (c *Config) LoadZones(stop func(file string) error) (*zones.Snapshot, error
 }
 
 func (c *Config) loader(stop func(string) error) zones.Loader {
-	return zones.Loader{Checks: c.Checks, Stop: stop}
+	return zones.Loader{Checks: c.Checks, Stop: stop, Limits: c.Limits}
 }
 
 // ReloadZones loads the configured zones for a running server: see
