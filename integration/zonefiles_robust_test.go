@@ -5,6 +5,7 @@ package integration
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -330,4 +331,63 @@ func (s *server) linesFrom(from int) []logLine {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]logLine(nil), s.lines[from:]...)
+}
+
+// TestZoneFileConfiguredLimits: the [limits] table of the configuration
+// applies to zone files, and the error names the key to raise.
+func TestZoneFileConfiguredLimits(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	master := writeFile(t, dir, "robust.test.zone", robustMaster)
+	cfg := writeFile(t, dir, "dnsrr.toml", `zones = ["robust.test.zone"]
+[health]
+admin = ""
+[limits]
+max_zone_file_size = 400
+max_records = 7
+max_rrset_records = 3
+`)
+	s := startServer(t, "-config", cfg)
+	addr := s.addr("4")
+
+	replaceFile(t, master, robustMaster+strings.Repeat("; padding to pass the size limit\n", 10))
+	reloadFails(t, s, "robust.test.zone: the file is 458 bytes, above the limit of 400 ([limits] max_zone_file_size)")
+	wantAddrs(t, addr, "www."+robustOrigin, dns.TypeA, "192.0.2.1")
+
+	replaceFile(t, master, robustMaster+"a IN A 192.0.2.3\nb IN A 192.0.2.4\nc IN A 192.0.2.5\nd IN A 192.0.2.6\n")
+	reloadFails(t, s, "robust.test.zone: the zone has more than 7 records, above the limit of 7 ([limits] max_records)")
+	wantAddrs(t, addr, "www."+robustOrigin, dns.TypeA, "192.0.2.1")
+
+	replaceFile(t, master, strings.Replace(robustMaster, "www IN A 192.0.2.1\n", "www IN A 192.0.2.1\nwww IN A 192.0.2.2\n", 1)+
+		"www IN A 192.0.2.3\nwww IN A 192.0.2.4\n")
+	reloadFails(t, s, "robust.test.zone:9:", "([limits] max_rrset_records)")
+	wantAddrs(t, addr, "www."+robustOrigin, dns.TypeA, "192.0.2.1")
+}
+
+// TestCAFileNotRegular: a health check's ca_file is read like a zone file:
+// "/dev/zero" ran the server out of memory, a FIFO would block the reload.
+func TestCAFileNotRegular(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFile(t, dir, "zone.toml", testZoneHeader("ca.test.")+"\n[pools.www]\naddresses = [\"127.0.0.1\"]\ncheck = \"web\"\n")
+	config := func(check string) string {
+		return writeFile(t, dir, "dnsrr.toml", "zones = [\"zone.toml\"]\n[health]\nadmin = \"\"\ninitial_state = \"up\"\n[checks.web]\n"+check)
+	}
+	config("type = \"tcp\"\nport = 9\ninterval = \"60s\"\ntimeout = \"2s\"\n")
+	s := startServer(t, "-config", filepath.Join(dir, "dnsrr.toml"))
+	fifo := filepath.Join(dir, "ca.fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for ca, want := range map[string]string{"/dev/zero": "not a regular file (a device)", fifo: "not a regular file (a FIFO)"} {
+		config(fmt.Sprintf("type = \"https\"\nca_file = %q\ninterval = \"60s\"\ntimeout = \"2s\"\n", ca))
+		reloadFails(t, s, "dnsrr.toml", ca, want)
+		wantAddrs(t, s.addr("4"), "www.ca.test.", dns.TypeA, "127.0.0.1")
+	}
+	big := writeFile(t, dir, "big.pem", strings.Repeat("x", 2<<20))
+	config(fmt.Sprintf("type = \"https\"\nca_file = %q\n", big))
+	reloadFails(t, s, "above the limit of 1048576 ([limits] max_ca_file_size)")
+	if code, stopped := s.stop(); !stopped || code != 0 {
+		t.Fatalf("SIGTERM: exit %d, stopped by itself %v", code, stopped)
+	}
 }
