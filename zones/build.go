@@ -94,6 +94,7 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 		full    bool // above MaxRRsetRecords: reported once
 	}
 	index := map[setKey]int{}
+	dups := dupIndex{}
 	var groups []group
 	last := -1
 	packBuf := make([]byte, dns.MaxMsgSize)
@@ -133,7 +134,7 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 			g = len(groups)
 			groups = append(groups, group{key: k})
 			index[k] = g
-		} else if dup := findDuplicate(groups[g].entries, e.rr); dup != nil {
+		} else if dup := dups.find(g, groups[g].entries, e.rr); dup != nil {
 			if !src.foldDuplicates {
 				errorf(e, "duplicate record %q (first at line %d)", rdata(e.rr), dup.line())
 			}
@@ -147,6 +148,7 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 			continue
 		}
 		groups[g].entries = append(groups[g].entries, e)
+		dups.add(g, e)
 		last = g
 	}
 

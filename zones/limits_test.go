@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 const masterHead = `$ORIGIN limits.test.
@@ -293,4 +295,33 @@ func TestChangedWhileLoading(t *testing.T) {
 	if got := errorStrings(err); len(got) != 1 || got[0] != want {
 		t.Errorf("errors %q, want %q", got, want)
 	}
+}
+
+// TestDuplicatesInLargeSets: duplicates are found (folded in master files,
+// reported in TOML) in sets large enough to be indexed, letter case of
+// names aside.
+func TestDuplicatesInLargeSets(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(masterHead)
+	for i := range 100 {
+		fmt.Fprintf(&b, "www IN A 192.0.2.%d\nmx IN MX 10 Mail%d\n", i+1, i)
+	}
+	b.WriteString("www IN A 192.0.2.50\nmx IN MX 10 mail7\n")
+	snap := mustLoad(t, writeFile(t, "limits.test.zone", b.String()))
+	z := zoneOf(t, snap, "limits.test.")
+	for _, tt := range []struct {
+		name string
+		typ  uint16
+	}{{"www.limits.test.", dns.TypeA}, {"mx.limits.test.", dns.TypeMX}} {
+		if n := len(z.Node(tt.name).Get(tt.typ).RRs); n != 100 {
+			t.Errorf("%s: %d records, want 100 (duplicates folded)", tt.name, n)
+		}
+	}
+	var addrs []string
+	for i := range 100 {
+		addrs = append(addrs, fmt.Sprintf("%q", fmt.Sprintf("192.0.2.%d", i+1)))
+	}
+	addrs = append(addrs, `"192.0.2.50"`)
+	f := writeFile(t, "t.toml", tomlHead+"[pools.www]\naddresses = ["+strings.Join(addrs, ", ")+"]\n")
+	loadErr(t, Limits{}, f, `duplicate record "192.0.2.50"`)
 }
