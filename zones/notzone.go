@@ -60,23 +60,38 @@ func masterLike(text []byte, last int) bool {
 // tomlZoneKeys begin the lines that make a TOML file a zone file.
 var tomlZoneKeys = []string{"origin", "ttl", "ns", "ns_ttl", "[soa", "[pools", "[records", "[checks"}
 
-// redactTOMLSyntaxError replaces the message of a syntax error in a TOML
-// file that, up to the error's line, holds none of a zone's keys.
+// redactTOMLSyntaxError replaces the syntax errors of a TOML file that,
+// up to the line of its first error, holds none of a zone's keys, by one
+// that quotes nothing.
 func redactTOMLSyntaxError(text []byte, err error) error {
-	e, ok := err.(*tomlfile.Error)
-	if !ok {
+	first := &tomlfile.Error{Line: -1}
+	for _, e := range tomlfile.Flatten(err) {
+		te, ok := e.(*tomlfile.Error)
+		if !ok {
+			return err // not a syntax error of the document
+		}
+		if first.Line < 0 || te.Line < first.Line {
+			first = te
+		}
+	}
+	if first.Line < 0 || tomlLike(text, first.Line) {
 		return err
 	}
-	for i, l := range bytes.SplitN(text, []byte{'\n'}, max(e.Line, 1)+1) {
-		if i >= max(e.Line, 1) {
+	return &tomlfile.Error{File: first.File, Line: first.Line, Msg: notAZoneMsg}
+}
+
+// tomlLike reports whether lines 1 to last of a TOML file set a zone's key.
+func tomlLike(text []byte, last int) bool {
+	for i, l := range bytes.SplitN(text, []byte{'\n'}, max(last, 1)+1) {
+		if i >= max(last, 1) {
 			break
 		}
 		s := strings.TrimSpace(string(l))
 		for _, k := range tomlZoneKeys {
 			if rest, ok := strings.CutPrefix(s, k); ok && (k[0] == '[' || strings.HasPrefix(strings.TrimLeft(rest, " \t"), "=")) {
-				return err
+				return true
 			}
 		}
 	}
-	return &tomlfile.Error{File: e.File, Line: e.Line, Msg: notAZoneMsg}
+	return false
 }
