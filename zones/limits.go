@@ -101,6 +101,8 @@ func tomlLimits(lim Limits) tomlfile.Limits {
 	return tomlfile.Limits{
 		MaxDepth: lim.MaxTOMLDepth, DepthKey: "[limits] max_toml_depth",
 		MaxLineLength: lim.MaxTOMLLineLength, LineLengthKey: "[limits] max_toml_line_length",
+		// Key paths as long as the file: a zone's are a fraction of it.
+		MaxKeyBytes: lim.MaxTOMLFileSize, KeyBytesKey: "[limits] max_toml_file_size",
 	}
 }
 

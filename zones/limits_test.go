@@ -148,6 +148,14 @@ func TestTOMLShapeLimits(t *testing.T) {
 	loadErr(t, Limits{}, arrays, "arrays.toml:7:", "max_toml_depth")
 	dotted := writeFile(t, "dotted.toml", strings.Repeat("a.", 50000)+"a = 1\n")
 	loadErr(t, Limits{}, dotted, "dotted.toml:1:", "max_toml_depth")
+	var keys strings.Builder
+	keys.WriteString(tomlHead + "[\"" + strings.Repeat("n", 10000) + "\"]\n")
+	for i := range 30 {
+		fmt.Fprintf(&keys, "k%d = 1\n", i)
+	}
+	longName := writeFile(t, "name.toml", keys.String())
+	loadErr(t, Limits{MaxTOMLFileSize: 200_000}, longName, "name.toml:", "the full paths of the keys add up to more than 200000 bytes",
+		"([limits] max_toml_file_size)")
 	long := writeFile(t, "long.toml", tomlHead+"[records.x]\ntxt = \""+strings.Repeat("x", 2000)+"\"\n")
 	loadErr(t, Limits{MaxTOMLLineLength: 1000}, long, "long.toml:8:", "line is 2008 bytes long, above the limit of 1000 ([limits] max_toml_line_length)")
 }

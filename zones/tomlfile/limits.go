@@ -17,11 +17,16 @@ type Limits struct {
 	DepthKey      string // the setting that raises it, named in the error
 	MaxLineLength int    // bytes
 	LineLengthKey string
+	// MaxKeyBytes bounds the full paths of all keys, added up: the decoder
+	// keeps each key's path (its table's name and its own) as one string,
+	// so 20,000 keys under a table named by a 100 KB string took 2 GB.
+	MaxKeyBytes int64
+	KeyBytesKey string
 }
 
 // DefaultLimits hold a configuration file (whose limits cannot come from
 // the configuration itself).
-var DefaultLimits = Limits{MaxDepth: 32, MaxLineLength: 1 << 20}
+var DefaultLimits = Limits{MaxDepth: 32, MaxLineLength: 1 << 20, MaxKeyBytes: MaxFileSize}
 
 // MaxFileSize is the largest configuration file Read reads.
 const MaxFileSize = 4 << 20
@@ -57,13 +62,30 @@ func CheckShape(name, src string, lim Limits) error {
 	type open struct {
 		table bool // '{': keys follow; '[': values
 		depth int  // depth of the container itself
+		path  int  // bytes of its key path
 	}
 	var stack []open
 	line, lineStart := 1, 0
 	tableDepth := 0             // of the current [table] header
 	arrays := map[string]bool{} // arrays of tables seen, by path
 	inKey, keyStart := false, true
-	keyDepth := 0 // depth of the key being read: its container's plus its segments
+	keyDepth := 0                             // depth of the key being read: its container's plus its segments
+	tablePath, keyStartAt, keyPath := 0, 0, 0 // bytes of key paths
+	var keyBytes int64                        // all keys' paths, added up
+	addKey := func(n int) error {
+		keyBytes += int64(n)
+		if lim.MaxKeyBytes > 0 && keyBytes > lim.MaxKeyBytes {
+			return &Error{File: name, Line: line, Msg: fmt.Sprintf("the full paths of the keys add up to more than %d bytes: "+
+				"shorten the table names%s", lim.MaxKeyBytes, setting(lim.KeyBytesKey))}
+		}
+		return nil
+	}
+	basePath := func() int {
+		if len(stack) > 0 {
+			return stack[len(stack)-1].path
+		}
+		return tablePath
+	}
 	tooDeep := func(d int) error {
 		if lim.MaxDepth > 0 && d > lim.MaxDepth {
 			return &Error{File: name, Line: line,
@@ -187,10 +209,14 @@ func CheckShape(name, src string, lim Limits) error {
 			if err := tooDeep(d); err != nil {
 				return err
 			}
+			tablePath = j - i
+			if err := addKey(tablePath); err != nil {
+				return err
+			}
 			tableDepth, keyStart, i = d, false, j
 		case c == '"' || c == '\'':
 			if keyStart {
-				inKey, keyStart, keyDepth = true, false, base()+1
+				inKey, keyStart, keyDepth, keyStartAt = true, false, base()+1, i
 			}
 			end, err := skipString(i)
 			if err != nil {
@@ -204,20 +230,24 @@ func CheckShape(name, src string, lim Limits) error {
 			}
 		case inKey && c == '=':
 			inKey = false
+			keyPath = basePath() + i - keyStartAt
+			if err := addKey(keyPath); err != nil {
+				return err
+			}
 		case !inKey && !keyStart && (c == '[' || c == '{'):
 			// A container sits where its key or array element does; the
 			// keys of an inline table and the elements of an array are one
 			// level deeper.
-			d := keyDepth
+			d, path := keyDepth, keyPath
 			if len(stack) > 0 && !stack[len(stack)-1].table {
-				d = stack[len(stack)-1].depth + 1
+				d, path = stack[len(stack)-1].depth+1, stack[len(stack)-1].path
 			}
 			if c == '[' {
 				if err := tooDeep(d + 1); err != nil {
 					return err
 				}
 			}
-			stack = append(stack, open{table: c == '{', depth: d})
+			stack = append(stack, open{table: c == '{', depth: d, path: path})
 			keyStart = c == '{'
 		case !inKey && (c == ']' || c == '}'):
 			if len(stack) > 0 {
@@ -226,7 +256,7 @@ func CheckShape(name, src string, lim Limits) error {
 		case !inKey && c == ',':
 			keyStart = len(stack) > 0 && stack[len(stack)-1].table
 		case keyStart:
-			inKey, keyStart, keyDepth = true, false, base()+1
+			inKey, keyStart, keyDepth, keyStartAt = true, false, base()+1, i
 			if err := tooDeep(keyDepth); err != nil {
 				return err
 			}

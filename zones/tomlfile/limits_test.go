@@ -3,6 +3,7 @@ package tomlfile
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -118,4 +119,42 @@ func FuzzCheckShape(f *testing.F) {
 			t.Fatalf("accepted at depth %d, limit %d", d, lim.MaxDepth)
 		}
 	})
+}
+
+// TestCheckShapeKeyBytes: a long table name over many keys is refused
+// before the decoder stores its name once per key.
+func TestCheckShapeKeyBytes(t *testing.T) {
+	lim := Limits{MaxKeyBytes: 100_000, KeyBytesKey: "key_bytes"}
+	var b strings.Builder
+	b.WriteString("[\"" + strings.Repeat("A", 10000) + "\"]\n")
+	for i := range 20 {
+		b.WriteString("x" + strconv.Itoa(i) + " = {y = 1}\n")
+	}
+	err := CheckShape("f.toml", b.String(), lim)
+	if e, ok := err.(*Error); !ok || e.Line != 6 || !strings.Contains(e.Msg, "add up to more than 100000 bytes") || !strings.Contains(e.Msg, "(key_bytes)") {
+		t.Fatalf("error %v, want the key paths refused at line 6 (each inline key counts its table too)", err)
+	}
+	// The same keys under a short name are fine.
+	if err := CheckShape("f.toml", strings.Replace(b.String(), strings.Repeat("A", 10000), "a", 1), lim); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestListKeepsTheFirstProblems: a file with a mistake on every line
+// reports the first MaxProblems and counts the rest; long keys are cut.
+func TestListKeepsTheFirstProblems(t *testing.T) {
+	l := &List{}
+	for i := range MaxProblems + 500 {
+		l.Add("f", i+1, strings.Repeat("k", 1000), "unknown key")
+	}
+	errs := Flatten(l.Err())
+	if len(errs) != MaxProblems+1 || l.Len() != MaxProblems+500 {
+		t.Fatalf("%d problems kept, Len %d", len(errs), l.Len())
+	}
+	if last := errs[len(errs)-1].Error(); last != "f:1001: 500 more problems from here on; only the first 1000 are reported" {
+		t.Errorf("last problem %q", last)
+	}
+	if e := errs[0].(*Error); len(e.Key) > maxKey+len("…") {
+		t.Errorf("key of %d bytes kept", len(e.Key))
+	}
 }
