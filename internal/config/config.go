@@ -8,18 +8,16 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/dnsrr/dnsrr/dnsrr"
+	"github.com/dnsrr/dnsrr/internal/safefile"
 	"github.com/dnsrr/dnsrr/zones"
 	"github.com/dnsrr/dnsrr/zones/tomlfile"
 )
@@ -346,22 +344,12 @@ func unixRelative(config, addr string) string {
 // regular file (a FIFO must not hang the load), surrounding white space
 // dropped. Errors never quote the file's content.
 func ReadToken(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err != nil {
-		return nil, err
-	} else if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxTokenFile {
+	b, _, err := safefile.ReadStable(path, maxTokenFile)
+	if errors.As(err, new(*safefile.TooLargeError)) {
 		return nil, fmt.Errorf("%s is larger than %d bytes: a token is one line", path, maxTokenFile)
+	}
+	if err != nil {
+		return nil, err
 	}
 	tok := bytes.TrimSpace(b)
 	if len(tok) < minToken || bytes.ContainsAny(tok, " \t\r\n") {

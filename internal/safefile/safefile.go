@@ -92,13 +92,16 @@ func checkRegular(path string, fi fs.FileInfo) error {
 // the path is checked before it is opened, opened non-blocking, and checked
 // again on the open file (the path may have been swapped in between).
 func Read(path string, limit int64) ([]byte, ID, error) {
-	if err := func() error {
-		fi, err := os.Stat(path)
-		if err != nil {
-			return err
-		}
-		return checkRegular(path, fi)
-	}(); err != nil {
+	// Looked at first, so that a device is never opened (opening some has
+	// effects); a missing file reads as it would from open.
+	fi, err := os.Stat(path)
+	if pe, ok := err.(*fs.PathError); ok {
+		pe.Op = "open"
+	}
+	if err == nil {
+		err = checkRegular(path, fi)
+	}
+	if err != nil {
 		return nil, ID{}, err
 	}
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
@@ -106,7 +109,7 @@ func Read(path string, limit int64) ([]byte, ID, error) {
 		return nil, ID{}, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
+	fi, err = f.Stat()
 	if err != nil {
 		return nil, ID{}, err
 	}
