@@ -333,3 +333,31 @@ func TestDuplicatesInLargeSets(t *testing.T) {
 	f := writeFile(t, "t.toml", tomlHead+"[pools.www]\naddresses = ["+strings.Join(addrs, ", ")+"]\n")
 	loadErr(t, Limits{}, f, `duplicate record "192.0.2.50"`)
 }
+
+// TestSettle: with Settle set, a load does not finish before the newest
+// file it read has been unchanged that long (then it looks again, as
+// TestChangedWhileLoading shows); files unchanged for longer cost no wait.
+func TestSettle(t *testing.T) {
+	fresh := writeFile(t, "limits.test.zone", masterHead)
+	old := writeFile(t, "other.toml", strings.ReplaceAll(tomlHead, "limits.test.", "other.test."))
+	hourAgo := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(old, hourAgo, hourAgo); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const settle = 200 * time.Millisecond
+	if _, err := (Loader{Settle: settle}).Reload([]string{fresh, old}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if now := time.Now(); now.Before(fi.ModTime().Add(settle)) {
+		t.Errorf("the load ended %v after the file was written, before the settle time of %v", now.Sub(fi.ModTime()), settle)
+	}
+	// Only a file unchanged for an hour: nothing to wait for (a wrong
+	// wait would outlast the test's deadline).
+	if _, err := (Loader{Settle: time.Hour}).Reload([]string{old}, nil); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/dnsrr/dnsrr/zones/tomlfile"
 )
@@ -38,7 +39,18 @@ type Loader struct {
 	Stop func(file string) error
 	// Limits bound what each file may cost; zero fields take defaults.
 	Limits Limits
+	// Settle, when above zero, is how long a file must have gone
+	// unchanged before it is applied: a load waits (at most Settle) for a
+	// file modified more recently, then looks at it again. Files written
+	// in place in chunks are caught between two chunks even when the load
+	// is quicker than the writer's pauses. DefaultSettle suits servers;
+	// tests and `dnsrr check` have no writer to wait for.
+	Settle time.Duration
 }
+
+// DefaultSettle is the Settle of a running server's reloads: longer than
+// the pauses of a program writing a file in chunks, short beside a reload.
+const DefaultSettle = 300 * time.Millisecond
 
 // Load reads every zone file and returns one validated Snapshot, or every
 // problem found in any of them. Nothing partial is ever returned.

@@ -3,6 +3,8 @@ package zones
 import (
 	"errors"
 
+	"time"
+
 	"github.com/dnsrr/dnsrr/internal/safefile"
 	"github.com/dnsrr/dnsrr/zones/tomlfile"
 )
@@ -77,6 +79,24 @@ func readError(path, key string, err error) error {
 
 }
 
+// settle waits, when Loader.Settle is set, until every file read has
+// been unchanged that long (at most Settle): a file written a moment ago
+// may still be being written, in chunks with pauses between them.
+func (l Loader) settle(loaded []loadedFile) {
+	if l.Settle <= 0 {
+		return
+	}
+	var newest time.Time
+	for _, lf := range loaded {
+		if t := lf.id.ModTime(); t.After(newest) {
+			newest = t
+		}
+	}
+	if wait := min(time.Until(newest.Add(l.Settle)), l.Settle); wait > 0 {
+		time.Sleep(wait)
+	}
+}
+
 // loadFiles loads every file, then looks at each once more: a file that
 // changed since it was read (size, mtime or inode) was being written while
 // it loaded, so what was read may be any part of it. Such a file is loaded
@@ -96,6 +116,7 @@ func (l Loader) loadFiles(files []string, lim Limits, p pace) ([]loadedFile, err
 		return lf.changed || lf.id != (safefile.ID{}) && !safefile.Unchanged(files[i], lf.id)
 	}
 	for read := 1; ; read++ {
+		l.settle(loaded)
 		var again []int
 		for i := range files {
 			if changed(i) {

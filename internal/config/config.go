@@ -438,7 +438,10 @@ func (c *Config) ReloadZones(old *zones.Snapshot, stop func(file string) error) 
 	if err != nil {
 		return nil, err
 	}
-	return c.loader(stop).Reload(files, old)
+	l := c.loader(stop)
+	// A running server's zone files may be being written right now.
+	l.Settle = zones.DefaultSettle
+	return l.Reload(files, old)
 }
 
 // parseDuration reads "90s", "500ms" or a whole number of seconds.

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
+	"time"
 )
 
 // ID identifies one version of a file: if any of it differs between two
@@ -22,6 +23,14 @@ type ID struct {
 	mtime int64  // nanoseconds since the epoch
 	dev   uint64 // device and inode, where the system has them
 	ino   uint64
+}
+
+// ModTime is the version's modification time (zero for the zero ID).
+func (id ID) ModTime() time.Time {
+	if id == (ID{}) {
+		return time.Time{}
+	}
+	return time.Unix(0, id.mtime)
 }
 
 func idOf(fi fs.FileInfo) ID {
