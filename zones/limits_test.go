@@ -303,6 +303,29 @@ func TestChangedWhileLoading(t *testing.T) {
 	if got := errorStrings(err); len(got) != 1 || got[0] != want {
 		t.Errorf("errors %q, want %q", got, want)
 	}
+
+	// Replaced by rename after every read: each version read was whole,
+	// so the last one read is applied.
+	n = 0
+	testHookLoaded = func(path string) {
+		if path == f {
+			n++
+			tmp := f + ".tmp"
+			if err := os.WriteFile(tmp, []byte(fmt.Sprintf("%swww IN A 192.0.2.%d\n", masterHead, n)), 0o644); err != nil {
+				t.Error(err)
+			}
+			if err := os.Rename(tmp, f); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	snap, err = Reload([]string{f, other}, snap)
+	if err != nil || n != 3 {
+		t.Fatalf("replaced after each of %d reads: %v", n, err)
+	}
+	if got := AddrOf(zoneOf(t, snap, "limits.test.").Node("www.limits.test.").Get(dns.TypeA).RRs[0]).String(); got != "192.0.2.2" {
+		t.Errorf("applied www %s, want 192.0.2.2 (the version of the third read)", got)
+	}
 }
 
 // TestDuplicatesInLargeSets: duplicates are found (folded in master files,

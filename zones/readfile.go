@@ -97,12 +97,14 @@ func (l Loader) settle(loaded []loadedFile) {
 	}
 }
 
-// loadFiles loads every file, then looks at each once more: a file that
-// changed since it was read (size, mtime or inode) was being written while
-// it loaded, so what was read may be any part of it. Such a file is loaded
+// loadFiles loads every file, then looks at each once more: a file
+// written to since it was read (size or mtime) was being written while it
+// loaded, so what was read may be any part of it. Such a file is loaded
 // again, up to safefile.Reads times in all, and failed if it keeps
-// changing. The last look comes after every file is built, so the window a
-// change is seen in covers the whole load.
+// changing. A file replaced by rename meanwhile is loaded again while
+// reads are left, then applied as read (it was whole). The last look
+// comes after every file is built, so the window a change is seen in
+// covers the whole load.
 func (l Loader) loadFiles(files []string, lim Limits, p pace) ([]loadedFile, error) {
 	loaded := make([]loadedFile, len(files))
 	for i, f := range files {
@@ -111,15 +113,40 @@ func (l Loader) loadFiles(files []string, lim Limits, p pace) ([]loadedFile, err
 			return nil, err
 		}
 	}
-	changed := func(i int) bool {
+	// look tells how the file read as loaded[i] has changed since: written
+	// to in place (what was read may be any part of it: read again, or
+	// fail), or replaced, renamed into place (what was read was whole, but
+	// another version is there now: read again if there are reads left).
+	look := func(i int) (inPlace, replaced bool) {
 		lf := &loaded[i]
-		return lf.changed || lf.id != (safefile.ID{}) && !safefile.Unchanged(files[i], lf.id)
+		if lf.changed {
+			return true, false
+		}
+		if lf.id == (safefile.ID{}) {
+			return false, false // not read: its error stands
+		}
+		now, err := safefile.Stat(files[i])
+		switch {
+		case err != nil:
+			return false, true // gone, or something else now: read again to say so
+		case now == lf.id:
+			return false, false
+		case now.SameFile(lf.id):
+			return true, false
+		}
+		return false, true
 	}
 	for read := 1; ; read++ {
 		l.settle(loaded)
+		last := read == safefile.Reads
 		var again []int
 		for i := range files {
-			if changed(i) {
+			inPlace, replaced := look(i)
+			switch {
+			case inPlace && last:
+				loaded[i] = loadedFile{errs: &tomlfile.List{}, built: &tomlfile.List{}}
+				loaded[i].errs.Append(readError(files[i], "", &safefile.ChangedError{Path: files[i]}))
+			case (inPlace || replaced) && !last:
 				again = append(again, i)
 			}
 		}
@@ -127,18 +154,10 @@ func (l Loader) loadFiles(files []string, lim Limits, p pace) ([]loadedFile, err
 			return loaded, nil
 		}
 		for _, i := range again {
-			if read == safefile.Reads {
-				loaded[i] = loadedFile{errs: &tomlfile.List{}, built: &tomlfile.List{}}
-				loaded[i].errs.Append(readError(files[i], "", &safefile.ChangedError{Path: files[i]}))
-				continue
-			}
 			var err error
 			if loaded[i], err = l.loadFile(files[i], lim, p); err != nil {
 				return nil, err
 			}
-		}
-		if read == safefile.Reads {
-			return loaded, nil
 		}
 	}
 }

@@ -25,6 +25,11 @@ type ID struct {
 	ino   uint64
 }
 
+// SameFile reports whether id and other are versions of one file (the same
+// inode), rather than two files one of which replaced the other by rename.
+// Where the system has no inodes, every file is the same file.
+func (id ID) SameFile(other ID) bool { return id.dev == other.dev && id.ino == other.ino }
+
 // ModTime is the version's modification time (zero for the zero ID).
 func (id ID) ModTime() time.Time {
 	if id == (ID{}) {
