@@ -2,7 +2,6 @@ package zones
 
 import (
 	"errors"
-
 	"time"
 
 	"github.com/dnsrr/dnsrr/internal/safefile"
@@ -12,7 +11,9 @@ import (
 // loadedFile is one zone file, read, parsed and built, waiting for the
 // other files of the load.
 type loadedFile struct {
-	id      safefile.ID
+	// file is the version read, kept open until the load ends so that the
+	// last look at it is exact (see safefile.File).
+	file    *safefile.File
 	changed bool           // the file changed while it was read: not applied
 	origin  string         // "" when the file did not parse
 	line    func() int     // line of the origin
@@ -23,8 +24,13 @@ type loadedFile struct {
 
 // loadFile reads, parses and builds one zone file. An error means the
 // load must stop (Loader.Stop).
-func (l Loader) loadFile(path string, lim Limits, p pace) (loadedFile, error) {
-	lf := loadedFile{errs: &tomlfile.List{}, built: &tomlfile.List{}}
+func (l Loader) loadFile(path string, lim Limits, p pace) (lf loadedFile, err error) {
+	lf = loadedFile{errs: &tomlfile.List{}, built: &tomlfile.List{}}
+	defer func() {
+		if err != nil && lf.file != nil {
+			lf.file.Close()
+		}
+	}()
 	if err := l.stopped(path); err != nil {
 		return lf, err
 	}
@@ -33,13 +39,15 @@ func (l Loader) loadFile(path string, lim Limits, p pace) (loadedFile, error) {
 	if IsTOML(path) {
 		limit, key = lim.MaxTOMLFileSize, "max_toml_file_size"
 	}
-	text, id, err := safefile.Read(path, limit)
+	f, err := safefile.Open(path, limit)
 	if err != nil {
 		lf.changed = errors.As(err, new(*safefile.ChangedError))
 		lf.errs.Append(readError(path, key, err))
 		return lf, nil
 	}
-	lf.id = id
+	lf.file = f
+	text := f.Data
+	f.Data = nil // garbage once parsed
 	var src *source
 	if IsTOML(path) {
 		src = loadTOML(path, text, l.Checks, lim, lf.errs)
@@ -88,7 +96,10 @@ func (l Loader) settle(loaded []loadedFile) {
 	}
 	var newest time.Time
 	for _, lf := range loaded {
-		if t := lf.id.ModTime(); t.After(newest) {
+		if lf.file == nil {
+			continue
+		}
+		if t := lf.file.ID.ModTime(); t.After(newest) {
 			newest = t
 		}
 	}
@@ -107,6 +118,13 @@ func (l Loader) settle(loaded []loadedFile) {
 // covers the whole load.
 func (l Loader) loadFiles(files []string, lim Limits, p pace) ([]loadedFile, error) {
 	loaded := make([]loadedFile, len(files))
+	defer func() {
+		for _, lf := range loaded {
+			if lf.file != nil {
+				lf.file.Close()
+			}
+		}
+	}()
 	for i, f := range files {
 		var err error
 		if loaded[i], err = l.loadFile(f, lim, p); err != nil {
@@ -119,22 +137,15 @@ func (l Loader) loadFiles(files []string, lim Limits, p pace) ([]loadedFile, err
 	// another version is there now: read again if there are reads left).
 	look := func(i int) (inPlace, replaced bool) {
 		lf := &loaded[i]
-		if lf.changed {
-			return true, false
-		}
-		if lf.id == (safefile.ID{}) {
-			return false, false // not read: its error stands
-		}
-		now, err := safefile.Stat(files[i])
 		switch {
-		case err != nil:
-			return false, true // gone, or something else now: read again to say so
-		case now == lf.id:
-			return false, false
-		case now.SameFile(lf.id):
+		case lf.changed:
+			return true, false
+		case lf.file == nil:
+			return false, false // not read: its error stands
+		case lf.file.WrittenTo():
 			return true, false
 		}
-		return false, true
+		return false, lf.file.Replaced()
 	}
 	for read := 1; ; read++ {
 		l.settle(loaded)
@@ -144,6 +155,9 @@ func (l Loader) loadFiles(files []string, lim Limits, p pace) ([]loadedFile, err
 			inPlace, replaced := look(i)
 			switch {
 			case inPlace && last:
+				if loaded[i].file != nil {
+					loaded[i].file.Close()
+				}
 				loaded[i] = loadedFile{errs: &tomlfile.List{}, built: &tomlfile.List{}}
 				loaded[i].errs.Append(readError(files[i], "", &safefile.ChangedError{Path: files[i]}))
 			case (inPlace || replaced) && !last:
@@ -154,6 +168,9 @@ func (l Loader) loadFiles(files []string, lim Limits, p pace) ([]loadedFile, err
 			return loaded, nil
 		}
 		for _, i := range again {
+			if loaded[i].file != nil {
+				loaded[i].file.Close()
+			}
 			var err error
 			if loaded[i], err = l.loadFile(files[i], lim, p); err != nil {
 				return nil, err

@@ -106,6 +106,27 @@ func checkRegular(path string, fi fs.FileInfo) error {
 // the path is checked before it is opened, opened non-blocking, and checked
 // again on the open file (the path may have been swapped in between).
 func Read(path string, limit int64) ([]byte, ID, error) {
+	f, err := Open(path, limit)
+	if err != nil {
+		return nil, ID{}, err
+	}
+	f.Close()
+	return f.Data, f.ID, nil
+}
+
+// File is a file read whole by Open and kept open, so that later looks at
+// it are exact: while it is open its inode cannot be freed and reused by
+// another file, so "written to since" and "replaced by another file" are
+// told apart.
+type File struct {
+	Data []byte
+	ID   ID // of the version read
+	path string
+	f    *os.File
+}
+
+// Open is Read that keeps the file open; Close it.
+func Open(path string, limit int64) (*File, error) {
 	// Looked at first, so that a device is never opened (opening some has
 	// effects); a missing file reads as it would from open.
 	fi, err := os.Stat(path)
@@ -116,14 +137,22 @@ func Read(path string, limit int64) ([]byte, ID, error) {
 		err = checkRegular(path, fi)
 	}
 	if err != nil {
-		return nil, ID{}, err
+		return nil, err
 	}
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, ID{}, err
+		return nil, err
 	}
-	defer f.Close()
-	fi, err = f.Stat()
+	data, id, err := readOpen(f, path, limit)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &File{Data: data, ID: id, path: path, f: f}, nil
+}
+
+func readOpen(f *os.File, path string, limit int64) ([]byte, ID, error) {
+	fi, err := f.Stat()
 	if err != nil {
 		return nil, ID{}, err
 	}
@@ -161,6 +190,24 @@ func Read(path string, limit int64) ([]byte, ID, error) {
 	}
 	return buf, id, nil
 }
+
+// WrittenTo reports whether the file read was written to since (its size
+// or modification time changed), which means what was read may be any
+// part of what is being written.
+func (f *File) WrittenTo() bool {
+	fi, err := f.f.Stat()
+	return err != nil || idOf(fi) != f.ID
+}
+
+// Replaced reports whether the path names another file now (or none): a
+// new version renamed into place, say.
+func (f *File) Replaced() bool {
+	now, err := Stat(f.path)
+	return err != nil || !now.SameFile(f.ID)
+}
+
+// Close closes the file; Data stays.
+func (f *File) Close() error { return f.f.Close() }
 
 // ReadStable is Read that reads a file again (up to Reads times in all)
 // when it changed while being read, and also when the path names another
