@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/dnsrr/dnsrr/internal/safefile"
 )
 
 // Drain withdraws addr from service on every target with that address,
@@ -150,11 +152,16 @@ type drainEntry struct {
 
 const stateVersion = 1
 
+// maxStateFile bounds the state file read at startup: a drain takes about
+// 60 bytes in it, so this is room for a million. A path that names
+// something else (a device, a FIFO) must not hang or exhaust the process.
+const maxStateFile = 64 << 20
+
 // loadDrains reads the drains persisted in path. A missing file holds no
 // drains; drains that expired by now are dropped.
 func loadDrains(path string, now time.Time) (map[netip.Addr]time.Time, error) {
 	drains := map[netip.Addr]time.Time{}
-	b, err := os.ReadFile(path)
+	b, _, err := safefile.ReadStable(path, maxStateFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return drains, nil
 	}

@@ -61,6 +61,7 @@ type source struct {
 	// apexReported: the loader already said the SOA or NS is missing.
 	apexReported bool
 	pools        []*Pool
+	limits       Limits // zero fields: defaults
 }
 
 func (src *source) originLine() int {
@@ -156,6 +157,11 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 		errs.Add(src.file, e.line(), key, format, args...)
 	}
 	origin := src.origin
+	lim := src.limits.WithDefaults()
+	if len(src.entries) > lim.MaxRecords {
+		errs.Append(tooManyRecords(src.file, lim))
+		return nil
+	}
 
 	// Nodes are kept in a slice in the order they are made, which is their
 	// ID: the passes below walk it rather than the map, in file order.
@@ -188,6 +194,11 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 	}
 	firstEntry := func(n *Node, s *RRset) *entry { return &src.entries[s.first] }
 
+	// full marks the sets cut at max_rrset_records (reported once); dups
+	// indexes the records of large sets, to find duplicates.
+	var full map[*RRset]bool
+	dups := dupIndex{}
+
 	// Group into nodes and RRsets, in file order. Records of one set
 	// usually follow each other, so the previous set is tried first.
 	packBuf := make([]byte, dns.MaxMsgSize)
@@ -218,14 +229,9 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 			errorf(e, "a wildcard must be the whole leftmost label")
 			continue
 		}
-		// The parser accepts some data it cannot encode (a DS digest that is
-		// not hex): find out now, not when a query asks for it. Addresses
-		// always encode.
-		if h.Rrtype != dns.TypeA && h.Rrtype != dns.TypeAAAA {
-			if _, err := dns.PackRR(e.rr, packBuf, 0, nil, false); err != nil {
-				errorf(e, "%q cannot be encoded: %v", rdata(e.rr), err)
-				continue
-			}
+		if err := checkRdata(e.rr, packBuf); err != nil {
+			errorf(e, "%v", err)
+			continue
 		}
 		n := prevNode
 		if n == nil || n.Name != h.Name {
@@ -248,14 +254,25 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 			} else {
 				n.Sets = append(n.Sets, s)
 			}
-		} else if j := findDuplicate(s.RRs, e.rr); j >= 0 {
+		} else if j := dups.find(s, e.rr); j >= 0 {
 			if !src.foldDuplicates {
 				errorf(e, "duplicate record %q (first at line %d)", rdata(e.rr), setEntry(n, s, j).line())
 			}
 			continue
 		}
+		if len(s.RRs) == lim.MaxRRsetRecords {
+			if !full[s] {
+				if full == nil {
+					full = map[*RRset]bool{}
+				}
+				full[s] = true
+				errs.Append(rrsetTooLarge(src.file, e.line(), n.Name, s.Type, lim))
+			}
+			continue
+		}
 		e.skip = false
 		slab.compactA(e.rr)
+		dups.add(s, len(s.RRs), e.rr)
 		s.RRs = append(s.RRs, e.rr)
 		z.Records++
 		prevNode, prevSet = n, s
@@ -502,6 +519,10 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 				anc = node(name[off:])
 			}
 			madeAbove = anc.Name
+		}
+		if len(list) > lim.MaxNames { // empty non-terminals count too
+			errs.Append(tooManyNames(src.file, lim))
+			return nil
 		}
 	}
 	for _, w := range wildcards {

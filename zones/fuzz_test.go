@@ -33,12 +33,16 @@ func addSeeds(f *testing.F, patterns ...string) {
 // as a located *Error for the file, and whatever it accepts can be served:
 // each zone has its SOA and apex NS, each record packs into a message and
 // lies inside its zone with its RRset's TTL.
-func checkLoad(t *testing.T, name string, data []byte) {
+func checkLoad(t *testing.T, name string, data []byte) { checkLoadWith(t, Loader{}, name, data) }
+
+// checkLoadWith is checkLoad with a loader's settings; it returns what
+// the loader accepted (nil on error).
+func checkLoadWith(t *testing.T, l Loader, name string, data []byte) *Snapshot {
 	p := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	snap, err := Load([]string{p})
+	snap, err := l.Load([]string{p})
 	if (snap == nil) == (err == nil) {
 		t.Fatalf("Load returned snapshot %v and error %v", snap, err)
 	}
@@ -49,7 +53,7 @@ func checkLoad(t *testing.T, name string, data []byte) {
 				t.Fatalf("problem %q (%T) is not an *Error for %s", e, e, p)
 			}
 		}
-		return
+		return nil
 	}
 	if len(snap.Zones()) != 1 {
 		t.Fatalf("%d zones from one file", len(snap.Zones()))
@@ -92,6 +96,7 @@ func checkLoad(t *testing.T, name string, data []byte) {
 			}
 		}
 	}
+	return snap
 }
 
 // FuzzLoadTOML: go test -run=^$ -fuzz=FuzzLoadTOML ./zones/
@@ -107,5 +112,66 @@ func FuzzLoadMaster(f *testing.F) {
 	addSeeds(f, exampleMaster, "testdata/twins/*.zone", "testdata/bad/*.zone")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkLoad(t, "fuzz.zone", data)
+	})
+}
+
+// fuzzLimits are small, so that inputs the fuzzer finds can reach them.
+var fuzzLimits = Limits{
+	MaxZoneFileSize: 2048, MaxTOMLFileSize: 1024, MaxRecords: 40, MaxNames: 30, MaxRRsetRecords: 6,
+	MaxGenerateRange: 16, MaxGenerateTotal: 24, MaxTOMLDepth: 6, MaxTOMLLineLength: 200,
+}
+
+// checkLimits holds a load with fuzzLimits to them: whatever it accepts is
+// within every size and count limit, and a file over the size limit is
+// never accepted.
+func checkLimits(t *testing.T, name string, data []byte, maxSize int64) {
+	snap := checkLoadWith(t, Loader{Limits: fuzzLimits}, name, data)
+	if snap == nil {
+		return
+	}
+	lim := fuzzLimits
+	if int64(len(data)) > maxSize {
+		t.Fatalf("a file of %d bytes loaded; the limit is %d", len(data), maxSize)
+	}
+	for _, z := range snap.Zones() {
+		if z.Records > lim.MaxRecords {
+			t.Fatalf("%d records loaded; the limit is %d", z.Records, lim.MaxRecords)
+		}
+		if len(z.nodes) > lim.MaxNames {
+			t.Fatalf("%d names loaded; the limit is %d", len(z.nodes), lim.MaxNames)
+		}
+		for _, n := range z.nodes {
+			for _, s := range n.Sets {
+				if len(s.RRs) > lim.MaxRRsetRecords {
+					t.Fatalf("%s: a set of %d records loaded; the limit is %d", n.Name, len(s.RRs), lim.MaxRRsetRecords)
+				}
+			}
+		}
+	}
+}
+
+// FuzzLoadTOMLLimits: go test -run=^$ -fuzz=FuzzLoadTOMLLimits ./zones/
+func FuzzLoadTOMLLimits(f *testing.F) {
+	addSeeds(f, "testdata/twins/*.toml", "testdata/bad/*.toml")
+	f.Add([]byte("origin = \"x.\"\nns = [\"ns1\"]\n[soa]\nserial = 1\n[records.ns1]\na = \"192.0.2.1\"\n[pools.w]\naddresses = [\"192.0.2.1\", \"192.0.2.2\", \"192.0.2.3\", \"192.0.2.4\", \"192.0.2.5\", \"192.0.2.6\", \"192.0.2.7\"]\n"))
+	f.Add([]byte("origin = \"x.\"\nns = [\"ns1\"]\n[soa]\nserial = 1\n[records.\"a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z.a.b.c.d.e.f\"]\na = \"192.0.2.1\"\n"))
+	f.Add([]byte("x = {a={a={a={a={a={a={a=1}}}}}}}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkLimits(t, "fuzz.toml", data, fuzzLimits.MaxTOMLFileSize)
+	})
+}
+
+// FuzzLoadMasterLimits: go test -run=^$ -fuzz=FuzzLoadMasterLimits ./zones/
+func FuzzLoadMasterLimits(f *testing.F) {
+	addSeeds(f, "testdata/twins/*.zone", "testdata/bad/*.zone")
+	head := "$ORIGIN x.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n"
+	f.Add([]byte(head + "$GENERATE 1-16 h$ A 192.0.2.$\n"))
+	f.Add([]byte(head + "$GENERATE 1-10 a$ A 192.0.2.$\n$GENERATE 1-10 b$ A 192.0.2.$\n"))
+	f.Add([]byte(head + "$GENERATE 0-100000000000 h$ A 192.0.2.1\n"))
+	f.Add([]byte(head + "w A 192.0.2.1\nw A 192.0.2.2\nw A 192.0.2.3\nw A 192.0.2.4\nw A 192.0.2.5\nw A 192.0.2.6\n"))
+	f.Add([]byte(head + "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z.a.b.c.d A 192.0.2.1\n"))
+	f.Add([]byte(head + "www IN A "))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkLimits(t, "fuzz.zone", data, fuzzLimits.MaxZoneFileSize)
 	})
 }

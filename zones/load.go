@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/dnsrr/dnsrr/zones/tomlfile"
 )
@@ -36,7 +37,20 @@ type Loader struct {
 	// that error at that file, and nothing it read is kept. It is how the
 	// caller bounds a load's time and memory (internal/app).
 	Stop func(file string) error
+	// Limits bound what each file may cost; zero fields take defaults.
+	Limits Limits
+	// Settle, when above zero, is how long a file must have gone
+	// unchanged before it is applied: a load waits (at most Settle) for a
+	// file modified more recently, then looks at it again. Files written
+	// in place in chunks are caught between two chunks even when the load
+	// is quicker than the writer's pauses. DefaultSettle suits servers;
+	// tests and `dnsrr check` have no writer to wait for.
+	Settle time.Duration
 }
+
+// DefaultSettle is the Settle of a running server's reloads: longer than
+// the pauses of a program writing a file in chunks, short beside a reload.
+const DefaultSettle = 300 * time.Millisecond
 
 // Load reads every zone file and returns one validated Snapshot, or every
 // problem found in any of them. Nothing partial is ever returned.
@@ -64,31 +78,23 @@ func (l Loader) load(files []string, old *Snapshot, p pace) (*Snapshot, error) {
 	var list []*Zone
 	origins := map[string]string{} // origin -> file
 	p.stop = l.Stop
-	for _, f := range files {
-		if err := l.stopped(f); err != nil {
-			return nil, err
-		}
-		p.file = f
-		fileErrs := &tomlfile.List{}
-		var src *source
-		if IsTOML(f) {
-			src = loadTOML(f, l.Checks, fileErrs)
-		} else {
-			src = loadMaster(f, fileErrs, p)
-		}
-		var z *Zone
-		if src != nil {
-			if prev, dup := origins[src.origin]; dup {
-				fileErrs.Add(f, src.originLine(), "", "zone %s is already loaded from %s", src.origin, prev)
+	loaded, err := l.loadFiles(files, l.Limits.WithDefaults(), p)
+	if err != nil {
+		return nil, err
+	}
+	for i, lf := range loaded {
+		f := files[i]
+		z := lf.zone
+		if lf.origin != "" {
+			if prev, dup := origins[lf.origin]; dup {
+				lf.errs.Add(f, lf.line(), "", "zone %s is already loaded from %s", lf.origin, prev)
+				z = nil
 			} else {
-				z = build(src, fileErrs, p)
+				lf.errs.Append(lf.built.Sorted()...)
 			}
 		}
-		if err := l.stopped(f); err != nil {
-			return nil, err // what was read may be cut short
-		}
-		if fileErrs.Len() > 0 {
-			errs.Append(fileErrs.Sorted()...)
+		if lf.errs.Len() > 0 {
+			errs.Append(lf.errs.Sorted()...)
 			if z = old.fromFile(f); z == nil {
 				continue
 			}

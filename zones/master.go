@@ -3,7 +3,6 @@ package zones
 import (
 	"bytes"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -19,18 +18,25 @@ import (
 // relative to the origin guessed from the file name (lb.example.com.zone,
 // db.lb.example.com). An RRset of several addresses becomes a pool with the
 // default random order.
-func loadMaster(path string, errs *tomlfile.List, p pace) *source {
-	text, err := os.ReadFile(path)
-	if err != nil {
+func loadMaster(path string, text []byte, lim Limits, errs *tomlfile.List, p pace) *source {
+	if err := checkGenerate(path, text, lim); err != nil {
 		errs.Append(err)
 		return nil
 	}
 	src := &source{file: path, foldDuplicates: true}
 	origin := originFromFileName(path)
-	scan := scanMaster(text, p.parts(len(text)), origin)
-	rrs, parseErrs := parseMaster(text, scan.parts, origin, path, p)
+	scan := scanMasterLimited(text, p.parts(len(text)), origin, lim.MaxRecords)
+	if scan.tooMany {
+		errs.Append(tooManyRecords(path, lim))
+		return nil
+	}
+	rrs, parseErrs := parseMasterLimited(text, scan.parts, origin, path, p, lim.MaxRecords)
+	if len(rrs) > lim.MaxRecords {
+		errs.Append(tooManyRecords(path, lim))
+		return nil
+	}
 	if len(parseErrs) > 0 {
-		errs.Append(parseErrs...)
+		errs.Append(redactNotAZone(path, text, rrs, parseErrs)...)
 		return nil
 	}
 	src.entries = make([]entry, len(rrs))
@@ -67,6 +73,12 @@ func loadMaster(path string, errs *tomlfile.List, p pace) *source {
 // as it would in place. On any error the file is parsed again whole, so
 // that every error is reported, each on the line a sequential parse gives.
 func parseMaster(text []byte, parts []masterPart, origin, path string, p pace) ([]dns.RR, []error) {
+	return parseMasterLimited(text, parts, origin, path, p, DefaultLimits().MaxRecords)
+}
+
+// parseMasterLimited is parseMaster that stops after more than maxRecords
+// records (the caller reports it).
+func parseMasterLimited(text []byte, parts []masterPart, origin, path string, p pace, maxRecords int) ([]dns.RR, []error) {
 	if len(parts) > 0 {
 		results := make([][]dns.RR, len(parts)+1)
 		failed := make([]bool, len(parts)+1)
@@ -86,7 +98,7 @@ func parseMaster(text []byte, parts []masterPart, origin, path string, p pace) (
 				// Room for a record per line: growing the list as it fills
 				// made a fifth of a large file's garbage.
 				size := bytes.Count(text[from:to], []byte{'\n'}) + 1
-				results[k], failed[k] = parseAll(r, origin, path, p, size)
+				results[k], failed[k] = parseAll(r, origin, path, p, min(size, maxRecords+1), maxRecords)
 			})
 		}
 		wg.Wait()
@@ -94,14 +106,17 @@ func parseMaster(text []byte, parts []masterPart, origin, path string, p pace) (
 			return slices.Concat(results...), nil
 		}
 	}
-	return parseMasterResuming(text, origin, path, p)
+	return parseMasterResuming(text, origin, path, p, maxRecords)
 }
 
-func parseAll(r io.Reader, origin, path string, p pace, size int) (rrs []dns.RR, failed bool) {
+func parseAll(r io.Reader, origin, path string, p pace, size, maxRecords int) (rrs []dns.RR, failed bool) {
 	rrs = make([]dns.RR, 0, size)
 	zp := dns.NewZoneParser(r, origin, path)
 	zp.SetIncludeAllowed(false)
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		if len(rrs) == maxRecords {
+			return rrs, true // the whole file again: it stops there and says so
+		}
 		if !p.yield(len(rrs)) {
 			break
 		}

@@ -2,7 +2,7 @@ package zones
 
 import (
 	"bytes"
-	"strconv"
+	"math"
 	"strings"
 )
 
@@ -21,6 +21,9 @@ func recordLines(src []byte) (lines []int, ok bool) {
 type masterScan struct {
 	lines []int
 	ok    bool
+	// tooMany: the file holds more than maxRecords records; the scan
+	// stopped there.
+	tooMany bool
 	// parts start at records with an explicit owner, with the $ORIGIN and
 	// $TTL in force there; nil when the file cannot be cut safely (no $TTL
 	// before the first record, $GENERATE).
@@ -34,7 +37,14 @@ type masterPart struct {
 
 // scanMaster scans src; with parts > 1 it also cuts it into about that
 // many pieces of similar size. origin is the parser's initial origin.
-func scanMaster(src []byte, parts int, origin string) (sc masterScan) {
+func scanMaster(src []byte, parts int, origin string) masterScan {
+	return scanMasterLimited(src, parts, origin, DefaultLimits().MaxRecords)
+}
+
+// scanMasterLimited is scanMaster that stops at more than maxRecords
+// records ($GENERATE lines count for all theirs), before it has counted
+// them one by one.
+func scanMasterLimited(src []byte, parts int, origin string, maxRecords int) (sc masterScan) {
 	line, depth, inQuote := 1, 0, false
 	var tokens [2][]byte // the first two tokens of the current logical record
 	ntok := 0
@@ -76,6 +86,10 @@ func scanMaster(src []byte, parts int, origin string) (sc masterScan) {
 		case bytes.EqualFold(first, []byte("$GENERATE")):
 			cuttable = false
 			n, ok := generateCount(tokens[:ntok])
+			if n > maxRecords-len(lines) {
+				sc.tooMany = true
+				return false
+			}
 			for range n {
 				lines = append(lines, start)
 			}
@@ -87,6 +101,10 @@ func scanMaster(src []byte, parts int, origin string) (sc masterScan) {
 			cuttable = false // records inherit the previous record's TTL
 		}
 		seenRecord = true
+		if len(lines) == maxRecords {
+			sc.tooMany = true
+			return false
+		}
 		if cuttable && ownerSet && startOff >= nextCut && strings.HasSuffix(origin, ".") {
 			sc.parts = append(sc.parts, masterPart{offset: startOff, prefix: "$ORIGIN " + origin + "\n$TTL " + ttl + "\n"})
 			nextCut = startOff + len(src)/parts
@@ -161,22 +179,11 @@ func scanMaster(src []byte, parts int, origin string) (sc masterScan) {
 }
 
 // generateCount is how many records "$GENERATE start-stop[/step] ..."
-// yields.
+// yields (at most MaxInt).
 func generateCount(tokens [][]byte) (int, bool) {
 	if len(tokens) < 2 {
 		return 0, false
 	}
-	rng, stepStr, hasStep := strings.Cut(string(tokens[1]), "/")
-	from, to, ok := strings.Cut(rng, "-")
-	a, err1 := strconv.Atoi(from)
-	b, err2 := strconv.Atoi(to)
-	step := 1
-	var err3 error
-	if hasStep {
-		step, err3 = strconv.Atoi(stepStr)
-	}
-	if !ok || err1 != nil || err2 != nil || err3 != nil || step <= 0 || b < a {
-		return 0, false
-	}
-	return (b-a)/step + 1, true
+	n, ok := generateRange(string(tokens[1]))
+	return int(min(n, math.MaxInt)), ok
 }

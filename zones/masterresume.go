@@ -24,11 +24,11 @@ const maxMasterErrors = 100
 // record is skipped as if it were right: its owner and TTL, when they can
 // be read, are inherited by the records after it, so one mistake is one
 // error and moves no later record. Errors are file:line: message.
-func parseMasterResuming(text []byte, origin, path string, p pace) (rrs []dns.RR, errs []error) {
+func parseMasterResuming(text []byte, origin, path string, p pace, maxRecords int) (rrs []dns.RR, errs []error) {
 	st := masterState{origin: origin}
 	off, line := 0, 1
 	more, moreLine := 0, 0 // errors past maxMasterErrors
-	rrs = make([]dns.RR, 0, bytes.Count(text, []byte{'\n'})+1)
+	rrs = make([]dns.RR, 0, min(bytes.Count(text, []byte{'\n'})+1, maxRecords+1))
 	for {
 		prefix, dummy := st.prefix(text[off:])
 		var r io.Reader = bytes.NewReader(text[off:]) // read as before when whole
@@ -47,6 +47,9 @@ func parseMasterResuming(text []byte, origin, path string, p pace) (rrs []dns.RR
 				return rrs, errs // Loader.Stop: the load is thrown away
 			}
 			rrs = append(rrs, rr)
+			if len(rrs) > maxRecords {
+				return rrs, errs // [limits] max_records: the caller says so
+			}
 		}
 		err := zp.Err()
 		if err == nil {

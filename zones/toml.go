@@ -40,10 +40,14 @@ type tomlZone struct {
 	pools  map[string]bool   // owners of [pools] entries
 }
 
-func loadTOML(path string, shared map[string]*Check, errs *tomlfile.List) *source {
-	root, err := tomlfile.Read(path)
+func loadTOML(path string, text []byte, shared map[string]*Check, lim Limits, errs *tomlfile.List) *source {
+	if err := tomlfile.CheckShape(path, string(text), tomlLimits(lim)); err != nil {
+		errs.Append(err)
+		return nil
+	}
+	root, err := tomlfile.Parse(path, string(text))
 	if err != nil {
-		errs.Append(tomlfile.Flatten(err)...) // syntax errors come joined
+		errs.Append(tomlfile.Flatten(redactTOMLSyntaxError(text, err))...) // syntax errors come joined
 		return nil
 	}
 	z := &tomlZone{root: root, src: &source{file: path}, checks: map[string]*Check{}, shared: shared, pools: map[string]bool{}}
@@ -68,7 +72,9 @@ func (z *tomlZone) read() {
 	default:
 		z.origin = strings.ToLower(dns.Fqdn(origin))
 	}
-	z.src.origin, z.src.line = z.origin, func() int { return r.Line("origin") }
+	// The line is looked up later, if ever: hold the file, not its tree.
+	f := r.File()
+	z.src.origin, z.src.line = z.origin, func() int { return f.Line("origin") }
 	z.ttl = defaultTTL
 	if v, ok := r.Int("ttl", 0, maxTTL); ok {
 		z.ttl = uint32(v)
@@ -260,6 +266,15 @@ func (z *tomlZone) readSOA(t *tomlfile.Table, nsNames []string) {
 		t.Errorf("rname", "%q is not a valid mailbox name", rname)
 	}
 	t.Done()
+	// A name that failed is reported above (or its NS are missing, which
+	// build reports): a stand-in keeps the record whole, so that only the
+	// cause is reported, not an incomplete SOA as well.
+	if soa.Ns == "" {
+		soa.Ns = "."
+	}
+	if soa.Mbox == "" {
+		soa.Mbox = "."
+	}
 	z.add(t, "", -1, soa, OrderRandom)
 }
 

@@ -308,7 +308,7 @@ func (a *App) reload(ctx context.Context) {
 		fail(loadErr)
 		return
 	}
-	plan, err := planProbes(snap)
+	plan, err := planProbes(snap, cfg.Limits)
 	if err == nil {
 		err = h.setTargets(plan.targets)
 	}
@@ -361,7 +361,7 @@ func collectLoadGarbage() { go debug.FreeOSMemory() }
 // first round (bounded by the checks' timeouts), so that the first DNS
 // answer already knows which members are down.
 func startHealth(ctx context.Context, cfg *config.Config, snap *zones.Snapshot, version string, log zerolog.Logger) (*health, func(), error) {
-	plan, err := planProbes(snap)
+	plan, err := planProbes(snap, cfg.Limits)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -408,7 +408,7 @@ func Check(cfg *config.Config) ([]string, error) {
 	})
 	snap, err := r.snap, r.err
 	if err == nil {
-		_, err = planProbes(snap)
+		_, err = planProbes(snap, cfg.Limits)
 	}
 	if err != nil {
 		return nil, err

@@ -7,11 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"sync"
 
 	"github.com/dnsrr/dnsrr/dnsrr"
 	"github.com/dnsrr/dnsrr/healthprobe"
+	"github.com/dnsrr/dnsrr/internal/safefile"
 	"github.com/dnsrr/dnsrr/zones"
 )
 
@@ -125,7 +125,7 @@ func (h *health) apply(srv *dnsrr.Server) {
 
 // planProbes derives probe targets from the snapshot's pools. Check
 // problems come back as zone errors at the check's file:line.
-func planProbes(snap *zones.Snapshot) (*probePlan, error) {
+func planProbes(snap *zones.Snapshot, lim zones.Limits) (*probePlan, error) {
 	p := &probePlan{snap: snap, checks: map[*zones.Check]*healthprobe.Check{}, keys: map[member]string{}}
 	var errs []error
 	for _, z := range snap.Zones() {
@@ -136,7 +136,7 @@ func planProbes(snap *zones.Snapshot) (*probePlan, error) {
 			hc, ok := p.checks[pool.Check]
 			if !ok {
 				var err error
-				if hc, err = probeCheck(pool.Check); err != nil {
+				if hc, err = probeCheck(pool.Check, lim.WithDefaults().MaxCAFileSize); err != nil {
 					errs = append(errs, err)
 				}
 				p.checks[pool.Check] = hc
@@ -156,7 +156,7 @@ func planProbes(snap *zones.Snapshot) (*probePlan, error) {
 
 // probeCheck turns a check as written into the prober's, with defaults
 // applied and validated.
-func probeCheck(c *zones.Check) (*healthprobe.Check, error) {
+func probeCheck(c *zones.Check, maxCAFile int64) (*healthprobe.Check, error) {
 	hc := &healthprobe.Check{
 		Kind: c.Type, Port: c.Port, Interval: c.Interval, Timeout: c.Timeout, Fall: c.Fall, Rise: c.Rise,
 		Method: c.Method, Path: c.Path, Host: c.Host, BodyContains: c.Body, InsecureSkipVerify: c.Insecure,
@@ -171,7 +171,12 @@ func probeCheck(c *zones.Check) (*healthprobe.Check, error) {
 		}
 	}
 	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
+		// A regular file of bounded size: "/dev/zero" ran the process out
+		// of memory, a FIFO would block the reload.
+		pem, _, err := safefile.ReadStable(c.CAFile, maxCAFile)
+		if errors.As(err, new(*safefile.TooLargeError)) {
+			err = fmt.Errorf("ca_file %w ([limits] max_ca_file_size)", err)
+		}
 		if err != nil {
 			return fail(err)
 		}

@@ -8,18 +8,16 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/dnsrr/dnsrr/dnsrr"
+	"github.com/dnsrr/dnsrr/internal/safefile"
 	"github.com/dnsrr/dnsrr/zones"
 	"github.com/dnsrr/dnsrr/zones/tomlfile"
 )
@@ -42,6 +40,8 @@ type Config struct {
 	// Reload bounds every load of the zones: at startup, on reload and in
 	// `dnsrr check`.
 	Reload ReloadBudget
+	// Limits bound what loading each zone file may cost ([limits]).
+	Limits zones.Limits
 }
 
 // ReloadBudget is what one load of the zones may spend; a load that goes
@@ -135,7 +135,8 @@ var (
 
 // Default is the configuration before a file or flags change it.
 func Default() *Config {
-	return &Config{Listen: DefaultListen, LogLevel: "info", LogFormat: "console", Health: defaultHealth, Reload: defaultReload}
+	return &Config{Listen: DefaultListen, LogLevel: "info", LogFormat: "console", Health: defaultHealth, Reload: defaultReload,
+		Limits: zones.DefaultLimits()}
 }
 
 // Load reads and checks a configuration file, reporting every
@@ -252,6 +253,7 @@ func Load(path string) (*Config, error) {
 		c.Chaos.ID, _ = ch.String("id")
 		ch.Done()
 	}
+	readLimits(root, c)
 	root.Done()
 	return c, root.File().Errs.Err()
 }
@@ -342,22 +344,12 @@ func unixRelative(config, addr string) string {
 // regular file (a FIFO must not hang the load), surrounding white space
 // dropped. Errors never quote the file's content.
 func ReadToken(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err != nil {
-		return nil, err
-	} else if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxTokenFile {
+	b, _, err := safefile.ReadStable(path, maxTokenFile)
+	if errors.As(err, new(*safefile.TooLargeError)) {
 		return nil, fmt.Errorf("%s is larger than %d bytes: a token is one line", path, maxTokenFile)
+	}
+	if err != nil {
+		return nil, err
 	}
 	tok := bytes.TrimSpace(b)
 	if len(tok) < minToken || bytes.ContainsAny(tok, " \t\r\n") {
@@ -435,7 +427,7 @@ func (c *Config) LoadZones(stop func(file string) error) (*zones.Snapshot, error
 }
 
 func (c *Config) loader(stop func(string) error) zones.Loader {
-	return zones.Loader{Checks: c.Checks, Stop: stop}
+	return zones.Loader{Checks: c.Checks, Stop: stop, Limits: c.Limits}
 }
 
 // ReloadZones loads the configured zones for a running server: see
@@ -446,7 +438,10 @@ func (c *Config) ReloadZones(old *zones.Snapshot, stop func(file string) error) 
 	if err != nil {
 		return nil, err
 	}
-	return c.loader(stop).Reload(files, old)
+	l := c.loader(stop)
+	// A running server's zone files may be being written right now.
+	l.Settle = zones.DefaultSettle
+	return l.Reload(files, old)
 }
 
 // parseDuration reads "90s", "500ms" or a whole number of seconds.

@@ -5,48 +5,106 @@ import (
 	"strings"
 )
 
-// keyLines maps TOML key paths (and array elements, as "key\x00[i]") to the
-// 1-based line where they appear. BurntSushi/toml keeps key positions
-// private and stops at the first bad value, so to report every mistake with
-// its line we decode the document generically and locate keys with this
-// small scanner. It is meant for documents the real parser accepted, so it
-// is lenient about malformed input (syntaxErrors uses it on those only to
-// find where a statement starts and ends).
-type keyLines map[string]int
+// keyLines locates TOML key paths (and array elements, as "[i]" segments)
+// at the 1-based line where they appear. BurntSushi/toml keeps key
+// positions private and stops at the first bad value, so to report every
+// mistake with its line we decode the document generically and locate keys
+// with this small scanner. It is meant for documents the real parser
+// accepted, so it is lenient about malformed input (syntaxErrors uses
+// it on those only to find where a statement starts and ends).
+//
+// Keys are kept as a tree, each node holding one segment: its memory grows
+// with the document, where a map keyed by whole paths would hold each
+// path's prefix once per key below it (a long table name over many keys
+// made that quadratic).
+type keyLines struct{ root keyNode }
 
-func pathKey(path []string) string { return strings.Join(path, "\x00") }
+type keyNode struct {
+	line     int // 0: not seen as a key of its own (an ancestor's line stands for it)
+	children map[string]*keyNode
+	elems    []*keyNode // array elements
+}
 
-func elemKey(path []string, i int) string {
-	return pathKey(path) + "\x00[" + strconv.Itoa(i) + "]"
+func (n *keyNode) child(name string) *keyNode {
+	c := n.children[name]
+	if c == nil {
+		if n.children == nil {
+			n.children = map[string]*keyNode{}
+		}
+		c = &keyNode{}
+		n.children[name] = c
+	}
+	return c
+}
+
+func (n *keyNode) elem(i int) *keyNode {
+	for len(n.elems) <= i {
+		n.elems = append(n.elems, &keyNode{})
+	}
+	return n.elems[i]
+}
+
+// next is the node of one path segment below n, nil if never seen.
+func (n *keyNode) next(seg string) *keyNode {
+	if c := n.children[seg]; c != nil {
+		return c
+	}
+	if len(seg) > 2 && seg[0] == '[' && seg[len(seg)-1] == ']' {
+		if i, err := strconv.Atoi(seg[1 : len(seg)-1]); err == nil && i >= 0 && i < len(n.elems) {
+			return n.elems[i]
+		}
+	}
+	return nil
+}
+
+// walk follows path as far as it was seen: the node reached (nil unless
+// the whole path was) and the line of the closest node with one.
+func (kl *keyLines) walk(path []string) (*keyNode, int) {
+	n, line := &kl.root, 0
+	for _, seg := range path {
+		if n = n.next(seg); n == nil {
+			return nil, line
+		}
+		if n.line > 0 {
+			line = n.line
+		}
+	}
+	return n, line
 }
 
 // line returns the line of path, falling back to its closest ancestor.
-func (kl keyLines) line(path ...string) int {
-	for n := len(path); n > 0; n-- {
-		if l, ok := kl[pathKey(path[:n])]; ok {
-			return l
-		}
-	}
-	return 0
+func (kl *keyLines) line(path ...string) int {
+	_, l := kl.walk(path)
+	return l
 }
 
 // elemLine returns the line of element i of the array at path.
-func (kl keyLines) elemLine(path []string, i int) int {
-	if l, ok := kl[elemKey(path, i)]; ok {
-		return l
+func (kl *keyLines) elemLine(path []string, i int) int {
+	n, l := kl.walk(path)
+	if n != nil && i < len(n.elems) && n.elems[i].line > 0 {
+		return n.elems[i].line
 	}
-	return kl.line(path...)
+	return l
+}
+
+// get returns the line recorded for exactly path.
+func (kl *keyLines) get(path ...string) (int, bool) {
+	n, _ := kl.walk(path)
+	if n == nil || n.line == 0 {
+		return 0, false
+	}
+	return n.line, true
 }
 
 type tomlScanner struct {
 	src   string
 	pos   int
 	line  int
-	lines keyLines
+	lines *keyLines
 }
 
-func scanKeyLines(src string) keyLines {
-	s := &tomlScanner{src: src, line: 1, lines: keyLines{}}
+func scanKeyLines(src string) *keyLines {
+	s := &tomlScanner{src: src, line: 1, lines: &keyLines{}}
 	s.statements(nil)
 	return s.lines
 }
@@ -60,7 +118,7 @@ func (s *tomlScanner) statements(each func(first, last int) bool) {
 		// should it trip on one, errors lose their lines, not the process.
 		_ = recover()
 	}()
-	var table []string
+	table := &s.lines.root
 	for s.pos < len(s.src) {
 		s.skipSpace(true)
 		if s.pos >= len(s.src) {
@@ -73,15 +131,17 @@ func (s *tomlScanner) statements(each func(first, last int) bool) {
 			if s.peek() == '[' {
 				s.pos++
 			}
-			table = s.keyPath()
-			s.lines[pathKey(table)] = s.line
-			// [pool.www] also makes the table pool, which has no line of
-			// its own: a misspelt parent is reported at its first header.
-			for n := 1; n < len(table); n++ {
-				if _, ok := s.lines[pathKey(table[:n])]; !ok {
-					s.lines[pathKey(table[:n])] = s.line
+			table = &s.lines.root
+			for _, seg := range s.keyPath() {
+				table = table.child(seg)
+				// [pool.www] also makes the table pool, which has no line
+				// of its own: a misspelt parent is reported at its first
+				// header.
+				if table.line == 0 {
+					table.line = s.line
 				}
 			}
+			table.line = s.line
 			s.skipTo('\n')
 		default:
 			start := s.pos
@@ -182,27 +242,28 @@ func isBareKeyChar(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
 }
 
-func (s *tomlScanner) keyValue(table []string) {
+func (s *tomlScanner) keyValue(table *keyNode) {
 	line := s.line
 	key := s.keyPath()
 	if len(key) == 0 {
 		return
 	}
-	path := append(append([]string(nil), table...), key...)
-	// A dotted key also defines its intermediate tables (a.b.c = 1 makes
-	// a.b): they sit on this line unless already seen.
-	for n := len(table) + 1; n < len(path); n++ {
-		if _, ok := s.lines[pathKey(path[:n])]; !ok {
-			s.lines[pathKey(path[:n])] = line
+	n := table
+	for i, seg := range key {
+		n = n.child(seg)
+		// A dotted key also defines its intermediate tables (a.b.c = 1
+		// makes a.b): they sit on this line unless already seen.
+		if i < len(key)-1 && n.line == 0 {
+			n.line = line
 		}
 	}
-	s.lines[pathKey(path)] = line
-	s.value(path)
+	n.line = line
+	s.value(n)
 }
 
 // value skips one value, recording the lines of array elements and of keys
 // inside inline tables.
-func (s *tomlScanner) value(path []string) {
+func (s *tomlScanner) value(n *keyNode) {
 	s.skipSpace(false)
 	switch s.peek() {
 	case '"', '\'':
@@ -215,9 +276,10 @@ func (s *tomlScanner) value(path []string) {
 				s.pos++
 				return
 			}
-			s.lines[elemKey(path, i)] = s.line
+			e := n.elem(i)
+			e.line = s.line
 			start := s.pos
-			s.value(append(path, "["+strconv.Itoa(i)+"]"))
+			s.value(e)
 			s.skipSpace(true)
 			if s.peek() == ',' {
 				s.pos++
@@ -238,7 +300,7 @@ func (s *tomlScanner) value(path []string) {
 				continue
 			}
 			start := s.pos
-			s.keyValue(path)
+			s.keyValue(n)
 			if s.pos == start {
 				s.advance()
 			}

@@ -1,6 +1,7 @@
 package tomlfile
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -96,7 +97,7 @@ func TestScanKeyLines(t *testing.T) {
 		{"not", "a", "table"}, {"c"}, {"also", "not"}, {"e"}, {"s"}, {"v"},
 		{"spaced", "x y", "v"}, {"tbl", "s"},
 	} {
-		if l, ok := kl[pathKey(ghost)]; ok {
+		if l, ok := kl.get(ghost...); ok {
 			t.Errorf("string content %q recorded as a key at line %d", ghost, l)
 		}
 	}
@@ -164,7 +165,7 @@ func TestScanKeyLinesCRLF(t *testing.T) {
 	src := "a = 1\r\nb = [\r\n  1,\r\n  2,\r\n]\r\n[t]\r\nc = 3\r\n"
 	kl := scanKeyLines(src)
 	for path, want := range map[string]int{"a": 1, "b": 2, "t": 6, "t\x00c": 7} {
-		if got := kl[path]; got != want {
+		if got, _ := kl.get(strings.Split(path, "\x00")...); got != want {
 			t.Errorf("%q at line %d, want %d", path, got, want)
 		}
 	}
@@ -187,10 +188,18 @@ func FuzzScanKeyLines(f *testing.F) {
 		}
 		kl := scanKeyLines(src)
 		lines := strings.Count(src, "\n") + 1
-		for k, l := range kl {
-			if l < 1 || l > lines {
-				t.Fatalf("key %q at line %d of a %d-line document", k, l, lines)
+		var check func(path string, n *keyNode)
+		check = func(path string, n *keyNode) {
+			if n.line < 0 || n.line > lines {
+				t.Fatalf("key %q at line %d of a %d-line document", path, n.line, lines)
+			}
+			for k, c := range n.children {
+				check(path+"."+k, c)
+			}
+			for i, e := range n.elems {
+				check(path+"["+strconv.Itoa(i)+"]", e)
 			}
 		}
+		check("", &kl.root)
 	})
 }

@@ -150,7 +150,7 @@ func hasBareEquals(line string) bool {
 // statementAt is the first and last line of the statement holding line.
 func statementAt(lines []string, line int) (first, last int) {
 	first, last = line, line
-	s := &tomlScanner{src: strings.Join(lines, ""), line: 1, lines: keyLines{}}
+	s := &tomlScanner{src: strings.Join(lines, ""), line: 1, lines: &keyLines{}}
 	s.statements(func(f, l int) bool {
 		if f > line {
 			return false

@@ -3,7 +3,6 @@ package tomlfile
 import (
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,10 +16,10 @@ type File struct {
 	Name  string
 	Errs  *List
 	src   string
-	lines keyLines // located on first use: only errors need lines
+	lines *keyLines // located on first use: only errors need lines
 }
 
-func (f *File) keyLines() keyLines {
+func (f *File) keyLines() *keyLines {
 	if f.lines == nil {
 		f.lines = scanKeyLines(f.src)
 	}
@@ -35,18 +34,6 @@ type Table struct {
 	path []string
 	m    map[string]any
 	used map[string]bool
-}
-
-// Read parses the file at path. Syntax errors end reading (the rest of the
-// document cannot be trusted) and are returned, every one (see
-// syntaxErrors), each an *Error with its line; otherwise the root table is
-// returned and value errors accumulate in File.Errs.
-func Read(path string) (*Table, error) {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return Parse(path, string(src))
 }
 
 // Parse is Read for a document already in memory; name is used in errors.
