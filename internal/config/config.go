@@ -471,39 +471,53 @@ var sizeUnits = []struct {
 	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1},
 }
 
-// parseMemory reads a size ("512MiB", "2GB", a number of bytes) or a
-// share of the process's memory ("50%", 1 to 90).
-func parseMemory(v any) (bytes uint64, percent int, err error) {
+// parseSize reads a size: "512MiB", "2GB", or a number of bytes.
+func parseSize(v any) (uint64, error) {
 	switch v := v.(type) {
 	case int64:
-		if v < 1<<20 {
-			return 0, 0, fmt.Errorf("%d bytes is below the minimum of 1MiB", v)
+		if v < 0 {
+			return 0, fmt.Errorf("%d bytes is not a size", v)
 		}
-		return uint64(v), 0, nil
+		return uint64(v), nil
 	case string:
 		s := strings.TrimSpace(v)
-		if p, ok := strings.CutSuffix(s, "%"); ok {
-			n, err := strconv.Atoi(strings.TrimSpace(p))
-			if err != nil || n < 1 || n > 90 {
-				return 0, 0, fmt.Errorf("%q: a share of memory is 1%% to 90%%", v)
-			}
-			return 0, n, nil
-		}
 		for _, u := range sizeUnits {
 			if num, ok := strings.CutSuffix(s, u.suffix); ok {
 				f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-				if err != nil || f <= 0 || f*float64(u.bytes) > 1<<50 {
+				if err != nil || f < 0 || f*float64(u.bytes) > 1<<50 {
 					break
 				}
-				if b := uint64(f * float64(u.bytes)); b >= 1<<20 {
-					return b, 0, nil
-				}
-				return 0, 0, fmt.Errorf("%q is below the minimum of 1MiB", v)
+				return uint64(f * float64(u.bytes)), nil
 			}
 		}
-		return 0, 0, fmt.Errorf("%q is not a size such as \"512MiB\" or \"2GB\", or a share such as \"50%%\"", v)
+		if n, err := strconv.ParseUint(s, 10, 64); err == nil && n <= 1<<50 {
+			return n, nil
+		}
+		return 0, fmt.Errorf("%q is not a size such as \"512MiB\" or \"2GB\"", v)
 	}
-	return 0, 0, fmt.Errorf("must be a size such as \"512MiB\" or a share such as \"50%%\"")
+	return 0, fmt.Errorf("must be a size such as \"512MiB\" or a number of bytes")
+}
+
+// parseMemory reads a size ("512MiB", "2GB", a number of bytes) or a
+// share of the process's memory ("50%", 1 to 90).
+func parseMemory(v any) (bytes uint64, percent int, err error) {
+	if s, ok := v.(string); ok {
+		if p, ok := strings.CutSuffix(strings.TrimSpace(s), "%"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(p))
+			if err != nil || n < 1 || n > 90 {
+				return 0, 0, fmt.Errorf("%q: a share of memory is 1%% to 90%%", s)
+			}
+			return 0, n, nil
+		}
+	}
+	b, err := parseSize(v)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%v, or a share such as \"50%%\"", err)
+	}
+	if b < 1<<20 {
+		return 0, 0, fmt.Errorf("%v is below the minimum of 1MiB", v)
+	}
+	return b, 0, nil
 }
 
 // FormatSize writes a number of bytes for people: "512MiB", "1.5GiB".

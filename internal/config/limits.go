@@ -14,8 +14,18 @@ func readLimits(root *tomlfile.Table, c *Config) {
 	const maxSize = 1 << 40 // bytes: far above any file worth reading
 	l := &c.Limits
 	size := func(key string, v *int64) {
-		if n, ok := t.Int(key, 1, maxSize); ok {
-			*v = n
+		raw, ok := t.Get(key)
+		if !ok {
+			return
+		}
+		n, err := parseSize(raw)
+		switch {
+		case err != nil:
+			t.Errorf(key, "%v", err)
+		case n < 1 || n > maxSize:
+			t.Errorf(key, "%v is out of range: 1 byte to 1TiB", raw)
+		default:
+			*v = int64(n)
 		}
 	}
 	count := func(key string, v *int, hi int64) {

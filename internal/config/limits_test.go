@@ -75,3 +75,19 @@ func TestLimitsBad(t *testing.T) {
 		}
 	}
 }
+
+// Sizes take units, as reload_memory does.
+func TestLimitsSizeUnits(t *testing.T) {
+	c, err := loadConfigText(t, "zones = [\"z.toml\"]\n[limits]\nmax_zone_file_size = \"256MiB\"\nmax_toml_file_size = \"2MB\"\nmax_ca_file_size = \"64KiB\"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Limits.MaxZoneFileSize != 256<<20 || c.Limits.MaxTOMLFileSize != 2e6 || c.Limits.MaxCAFileSize != 64<<10 {
+		t.Errorf("limits %+v", c.Limits)
+	}
+	_, err = loadConfigText(t, "zones = [\"z.toml\"]\n[limits]\nmax_zone_file_size = \"lots\"\nmax_ca_file_size = 0\n")
+	got := zones.Errors(err)
+	if len(got) != 2 || !strings.Contains(got[0].Error(), "dnsrr.toml:3: limits.max_zone_file_size:") || !strings.Contains(got[1].Error(), "dnsrr.toml:4: limits.max_ca_file_size:") {
+		t.Errorf("errors %q, want one per bad size with its line", got)
+	}
+}
