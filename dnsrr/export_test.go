@@ -2,6 +2,9 @@ package dnsrr
 
 import "slices"
 
+// MinEvictIdle is how long a TCP connection is idle before it may be evicted.
+const MinEvictIdle = minEvictIdle
+
 // Hooks for the external tests (package dnsrr_test). UDP queries do not go
 // through ServeDNS: the server's own UDP loop calls answerUDP (fast path,
 // then the full path), so the handler tests run their cases through it

@@ -31,11 +31,14 @@ const (
 
 // A connection is idle (evictable) while it waits for a query or for the
 // rest of one, and busy from a complete query until its answer is written.
+// A new one, whose goroutine has not read yet, is evicted only when no
+// other is idle (see oldestIdle).
 const (
 	connBusy int32 = iota
 	connWaiting
 	connReading
 	connStopped
+	connNew
 )
 
 var errEvicted = errors.New("connection evicted")
@@ -64,14 +67,14 @@ type tcpConn struct {
 func newTCPConn(t *tcpServer, nc net.Conn, prefix netip.Prefix) *tcpConn {
 	c := &tcpConn{t: t, conn: nc, prefix: prefix}
 	c.idleSince.Store(t.now())
-	c.state.Store(connWaiting)
+	c.state.Store(connNew)
 	return c
 }
 
 // idle reports whether the connection may be evicted.
 func (c *tcpConn) idle() bool {
 	s := c.state.Load()
-	return s == connWaiting || s == connReading
+	return s == connWaiting || s == connReading || s == connNew
 }
 
 // stop closes the connection unless it is busy answering; its goroutine

@@ -74,7 +74,7 @@ func TestAdmitAtCap(t *testing.T) {
 	ts := newTCPServer(&Server{log: zerolog.Nop()}, TCPLimits{MaxConns: 2})
 	busy, _ := register(ts, connBusy)
 	idle, idleClient := register(ts, connWaiting)
-	idle.idleSince.Store(-1)
+	idle.idleSince.Store(-int64(time.Hour)) // idle long enough to be evicted
 
 	server, client := net.Pipe()
 	ts.admit(server)
@@ -157,5 +157,76 @@ func TestCapFitsDescriptors(t *testing.T) {
 	ts := newTCPServer(&Server{log: zerolog.Nop()}, TCPLimits{MaxConns: 1 << 30})
 	if want := max(fds/2, fds-fdReserve); ts.limits.MaxConns != want {
 		t.Errorf("cap %d with %d descriptors, want %d", ts.limits.MaxConns, fds, want)
+	}
+}
+
+// TestEvictNewLast: a connection whose goroutine has not read yet may hold
+// a query: an idle one that was read goes first, however young, and a new
+// one goes only when no other is idle (then the oldest new one).
+func TestEvictNewLast(t *testing.T) {
+	ts := newTCPServer(&Server{log: zerolog.Nop()}, TCPLimits{MaxConns: 3})
+	fresh, _ := register(ts, connNew)
+	fresh.idleSince.Store(-2 * int64(time.Hour)) // the oldest of all
+	waiting, _ := register(ts, connWaiting)
+	waiting.idleSince.Store(-int64(time.Hour))
+	younger, _ := register(ts, connNew)
+	if got := ts.oldestIdle(netip.Prefix{}); got != waiting {
+		t.Errorf("evicted %p, want the waiting connection %p before the new ones", got, waiting)
+	}
+	waiting.state.Store(connBusy)
+	if got := ts.oldestIdle(netip.Prefix{}); got != fresh {
+		t.Errorf("evicted %p, want the oldest new connection %p (the younger is %p)", got, fresh, younger)
+	}
+}
+
+// TestWaitForRoom: with every slot answering or not read yet, the accept
+// loop waits (new connections stay in the kernel's queue) until a
+// connection that was read turns idle, or the server stops.
+func TestWaitForRoom(t *testing.T) {
+	ts := newTCPServer(&Server{log: zerolog.Nop()}, TCPLimits{MaxConns: 2})
+	busy, _ := register(ts, connBusy)
+	register(ts, connNew)
+	room := make(chan bool, 1)
+	go func() { room <- ts.waitForRoom() }()
+	select {
+	case r := <-room:
+		t.Fatalf("waitForRoom = %v with every slot busy or new, want a wait", r)
+	case <-time.After(50 * time.Millisecond):
+	}
+	busy.state.Store(connWaiting) // answered, now idle: evictable after minEvictIdle
+	select {
+	case r := <-room:
+		if !r {
+			t.Errorf("waitForRoom = false, want true once a connection is idle")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("waitForRoom still waiting with an idle connection to evict")
+	}
+	busy.state.Store(connBusy)
+	go func() { room <- ts.waitForRoom() }()
+	ts.stopping.Store(true)
+	close(ts.stopped)
+	select {
+	case r := <-room:
+		if r {
+			t.Errorf("waitForRoom = true after stop")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("waitForRoom did not return on stop")
+	}
+}
+
+// TestMinEvictIdle: a connection that was read but has been idle for less
+// than minEvictIdle is not evicted: its client may not have sent its query
+// yet. One idle longer is.
+func TestMinEvictIdle(t *testing.T) {
+	ts := newTCPServer(&Server{log: zerolog.Nop()}, TCPLimits{MaxConns: 2})
+	young, _ := register(ts, connWaiting)
+	if got := ts.oldestIdle(netip.Prefix{}); got != nil {
+		t.Errorf("evicted %p, idle for less than %v", got, minEvictIdle)
+	}
+	young.idleSince.Store(ts.now() - int64(minEvictIdle) - 1)
+	if got := ts.oldestIdle(netip.Prefix{}); got != young {
+		t.Errorf("evicted %p, want %p (idle past %v)", got, young, minEvictIdle)
 	}
 }

@@ -346,6 +346,7 @@ func TestTCPPrefixCap(t *testing.T) {
 	a := dialFrom(t, addr, "127.0.0.1")
 	b := dialFrom(t, addr, "127.0.0.2")
 	wantOpen(t, b, "second connection of 127.0.0.0/24")
+	time.Sleep(dnsrr.MinEvictIdle) // idle long enough to give way (a lower bound, however loaded)
 	c := dialFrom(t, addr, "127.0.0.3")
 	wantOpen(t, c, "third connection of 127.0.0.0/24")
 	wantClosed(t, a, "the network's oldest idle connection")
