@@ -414,3 +414,19 @@ func TestConnLimitWriteStall(t *testing.T) {
 		}
 	}
 }
+
+// TestConnLimitFreshAge: a connection that has not sent its request yet is
+// not evicted before freshEvictAge (its request may be on its way); past
+// it, it is.
+func TestConnLimitFreshAge(t *testing.T) {
+	l := newConnLimit(nil, 1, zerolog.Nop())
+	now := time.Now()
+	c := &limitedConn{l: l, state: http.StateNew, since: now}
+	l.conns[c] = struct{}{}
+	if v := l.evictable(now.Add(freshEvictAge / 2)); v != nil {
+		t.Errorf("evictable %p before freshEvictAge", v)
+	}
+	if v := l.evictable(now.Add(freshEvictAge)); v != c {
+		t.Errorf("evictable %p, want %p once freshEvictAge has passed", v, c)
+	}
+}

@@ -65,9 +65,20 @@ func newConnLimit(ln net.Listener, max int, log zerolog.Logger) *connLimit {
 	return &connLimit{Listener: ln, max: max, log: log, conns: map[*limitedConn]struct{}{}}
 }
 
+// freshEvictAge is how long a connection may go without a request before
+// a new one may take its place: an operator's client sends its request
+// right after the handshake, but under a flood of connections (each
+// evicting the oldest) it was evicted before its request arrived.
+const freshEvictAge = 200 * time.Millisecond
+
+// roomWait bounds how long Accept leaves new connections in the kernel's
+// queue while no slot can be freed, before it takes one and refuses it.
+const roomWait = time.Second
+
 // Accept returns the next connection within the cap.
 func (l *connLimit) Accept() (net.Conn, error) {
 	for {
+		l.waitForRoom()
 		c, err := l.Listener.Accept()
 		if err != nil {
 			return nil, err
@@ -100,9 +111,24 @@ func (l *connLimit) Accept() (net.Conn, error) {
 	}
 }
 
+// waitForRoom waits, up to roomWait, while the cap is reached and no
+// connection can give way, so that new ones wait in the listen queue, in
+// order, rather than being accepted only to be refused.
+func (l *connLimit) waitForRoom() {
+	for deadline := time.Now().Add(roomWait); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		l.mu.Lock()
+		full := len(l.conns) >= l.max && l.evictable(time.Now()) == nil
+		l.mu.Unlock()
+		if !full {
+			return
+		}
+	}
+}
+
 // evictable is the connection to close for a new one, or nil: the one
-// idle longest, else the oldest that has not finished a request's headers,
-// else one whose client has not read its response for writeStall.
+// idle longest, else the oldest that has not finished a request's headers
+// within freshEvictAge, else one whose client has not read its response
+// for writeStall.
 func (l *connLimit) evictable(now time.Time) *limitedConn {
 	var idle, fresh, stalled *limitedConn
 	for c := range l.conns {
@@ -115,6 +141,9 @@ func (l *connLimit) evictable(now time.Time) *limitedConn {
 				idle = c
 			}
 		case http.StateNew:
+			if now.Sub(c.since) < freshEvictAge {
+				continue // its request may be on its way
+			}
 			if fresh == nil || c.since.Before(fresh.since) {
 				fresh = c
 			}
