@@ -50,17 +50,14 @@ while [ $# -gt 0 ]; do
 done
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
+. "$root/integration/lib.sh"
 NSD=$(command -v nsd || echo /usr/sbin/nsd)
 [ -x "$NSD" ] || { [ "$only" = 1 ] || echo "# NSD not installed: dnsrr only (apt-get install nsd)"; only=1; }
 
 work=$(mktemp -d /tmp/dnsrr-attack.XXXXXX)
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
-  done
+  stop_pids "${pids[@]}"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -76,8 +73,6 @@ if [ -z "$dnsrr_bin" ]; then
   (cd "$root" && go build -o "$work/dnsrr" ./cmd/dnsrr)
   dnsrr_bin=$work/dnsrr
 fi
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Each server gets its own directory: the example zone (RFC 1035 twin of
 # the TOML example) and the zone the rewrite attack rewrites.

@@ -41,6 +41,7 @@ done
 if [ "$(nproc)" -lt 2 ]; then server_cpu=0; fi
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
+. "$root/integration/lib.sh"
 need=()
 command -v dnsperf >/dev/null || need+=(dnsperf)
 command -v nsd >/dev/null || [ -x /usr/sbin/nsd ] || need+=(nsd)
@@ -56,11 +57,7 @@ GDNSD=$(command -v gdnsd || echo /usr/sbin/gdnsd)
 work=$(mktemp -d /tmp/dnsrr-perf.XXXXXX)
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
-  done
+  stop_pids "${pids[@]}"
   rm -rf "$work"
   # A --against build interrupted midway leaves git's record of its worktree.
   [ -z "$against" ] || git -C "$root" worktree prune
@@ -110,7 +107,6 @@ awk 'BEGIN { srand(42) }
     }
   }' "$zone" "$zone" > "$work/queries"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port_nsd=$(free_port)
 port_gdnsd=$(free_port)
 
