@@ -405,7 +405,7 @@ func TestProtocol(t *testing.T) {
 		// RFC 1996: we are no secondary, so a NOTIFY is refused.
 		{name: "NOTIFY: REFUSED", qname: name(""), qtype: dns.TypeSOA, mod: opcode(dns.OpcodeNotify), rcode: dns.RcodeRefused},
 		// RFC 1035 §4.1.1 / RFC 2136 §3: unsupported opcodes get NOTIMP.
-		// The listeners screen these in acceptQuery (TestAcceptFunc);
+		// TestListeners checks these over UDP and TCP sockets;
 		// ServeDNS must agree when it sees them.
 		{name: "UPDATE: NOTIMP", qname: name(""), qtype: dns.TypeSOA, mod: opcode(dns.OpcodeUpdate), rcode: dns.RcodeNotImplemented},
 		{name: "STATUS: NOTIMP", mod: opcode(dns.OpcodeStatus), rcode: dns.RcodeNotImplemented},

@@ -351,8 +351,8 @@ const (
 	// udpHandler is ServeDNS with a UDP writer: the full path with UDP
 	// size limits, as any dns.Handler caller would use it.
 	udpHandler
-	// tcpHandler is ServeDNS with a TCP writer, as miekg/dns's TCP server
-	// calls it: no size limit below 64 KiB.
+	// tcpHandler is ServeDNS with a TCP writer, as any dns.Handler caller
+	// on TCP would use it: no size limit below 64 KiB.
 	tcpHandler
 	// udpFast is the UDP fast path alone: no reply when it declines a
 	// query, so a test over it proves the fast path answered.
