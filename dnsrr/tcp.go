@@ -19,8 +19,9 @@ import (
 // so idle connections held every slot; and its accept loop retried errors
 // such as EMFILE without pausing. Here connections are counted in total and
 // per client network, only an answered query counts as activity, and at
-// the cap a new connection takes the place of the one idle the longest, so
-// a fresh client gets in unless every slot is busy answering.
+// the cap a new connection takes the place of the one idle the longest
+// (for at least minEvictIdle); while none is, new connections wait in the
+// kernel's listen queue (waitForRoom).
 //
 // These limits are meant for queries. Zone transfers, if a later version
 // serves them, must not be cut by them: a transfer is one long answer
@@ -315,12 +316,12 @@ func (t *tcpServer) oldestIn(prefix netip.Prefix, a, b int32) *tcpConn {
 
 // waitForRoom holds the accept loop while every slot is taken by a
 // connection answering a query, not read yet, or idle for less than
-// minEvictIdle, and reports false once the server stops. Accepting then would evict a connection before its query
-// is read: under a flood of short connections (each sending an empty frame
-// and reconnecting when closed) the goroutines of new connections wait
-// their turn longer than the flood takes to make one the oldest, and fresh
-// clients were evicted unanswered (12 of 20 answered in integration/attack's
-// tcp-zero). Waiting instead leaves new connections in the kernel's listen
+// minEvictIdle, and reports false once the server stops. Accepting then
+// would evict a connection before its query is read: under a flood of
+// short connections (each sending an empty frame and reconnecting when
+// closed) the goroutines of new connections wait their turn longer than
+// the flood takes to make one the oldest, and fresh clients were evicted
+// unanswered (12 of 20 answered in integration/attack's tcp-zero). Waiting instead leaves new connections in the kernel's listen
 // queue, in order, as NSD's do, until a slot frees or a connection that was
 // read turns idle.
 func (t *tcpServer) waitForRoom() bool {

@@ -14,10 +14,10 @@ import (
 // callers can never take the file descriptors DNS needs. At the cap, a new
 // connection takes the place of the oldest one that holds no request: idle
 // between keep-alive requests first, then one still sending its first
-// request's headers, then one whose response has not been read for
-// writeStall (a client that stopped reading). If every connection is busy
-// with a request, the new one is closed at once: never queued, so it holds
-// no descriptor.
+// request's headers after freshEvictAge, then one whose response has not
+// been read for writeStall (a client that stopped reading). While none can
+// give way, new connections wait in the kernel's listen queue for up to
+// roomWait; then the next one is accepted and closed at once.
 type connLimit struct {
 	net.Listener
 	max int

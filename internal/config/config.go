@@ -95,7 +95,7 @@ type HealthConfig struct {
 // reason for each default.
 type AdminLimits struct {
 	// MaxConns is the most connections open at once; at the cap the
-	// oldest idle one is closed, or the new one if none is idle.
+	// oldest idle one gives way to a new one (internal/app's connLimit).
 	MaxConns       int
 	MaxHeaderBytes int
 	MaxBodyBytes   int64
