@@ -161,15 +161,7 @@ func Load(path string) (*Config, error) {
 	} else if !root.Has("zones") {
 		root.Errorf("", "zones is missing: list zone files or globs, e.g. zones = [\"zones/*.toml\"]")
 	}
-	if root.Has("reload_timeout") {
-		v, _ := root.Get("reload_timeout")
-		d, err := parseDuration(v)
-		if err == nil && (d < time.Millisecond || d > time.Hour) {
-			err = fmt.Errorf("%v is out of range: 1ms to 1h", d)
-		}
-		if err != nil {
-			root.Errorf("reload_timeout", "%v", err)
-		}
+	if d, ok := root.Duration("reload_timeout", time.Millisecond, time.Hour); ok {
 		c.Reload.Timeout = d
 	}
 	if root.Has("reload_memory") {
@@ -442,24 +434,6 @@ func (c *Config) ReloadZones(old *zones.Snapshot, stop func(file string) error) 
 	// A running server's zone files may be being written right now.
 	l.Settle = zones.DefaultSettle
 	return l.Reload(files, old)
-}
-
-// parseDuration reads "90s", "500ms" or a whole number of seconds.
-func parseDuration(v any) (time.Duration, error) {
-	switch v := v.(type) {
-	case int64:
-		if v < 0 || v > math.MaxInt64/int64(time.Second) {
-			return 0, fmt.Errorf("%d seconds is out of range", v)
-		}
-		return time.Duration(v) * time.Second, nil
-	case string:
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return 0, fmt.Errorf("%q is not a duration such as \"90s\" or \"2m\"", v)
-		}
-		return d, nil
-	}
-	return 0, fmt.Errorf("must be a duration such as \"90s\"")
 }
 
 // sizeUnits are the suffixes a memory size may have.
