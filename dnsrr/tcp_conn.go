@@ -71,12 +71,6 @@ func newTCPConn(t *tcpServer, nc net.Conn, prefix netip.Prefix) *tcpConn {
 	return c
 }
 
-// idle reports whether the connection may be evicted.
-func (c *tcpConn) idle() bool {
-	s := c.state.Load()
-	return s == connWaiting || s == connReading || s == connNew
-}
-
 // stop closes the connection unless it is busy answering; its goroutine
 // sees the closed socket and ends.
 func (c *tcpConn) stop() bool {

@@ -589,25 +589,6 @@ func ask(dnsAddr string, w way, qname string, qtype uint16) (reply, *dns.Msg, er
 	return out, r, nil
 }
 
-// askAll queries every way and returns the UDP reply; the test fails if the
-// ways disagree.
-func askAll(t *testing.T, dnsAddr, qname string, qtype uint16) reply {
-	t.Helper()
-	var first reply
-	for i, w := range ways {
-		got, _, err := ask(dnsAddr, w, qname, qtype)
-		if err != nil {
-			t.Fatalf("%s %s %s: %v", w, qname, dns.TypeToString[qtype], err)
-		}
-		if i == 0 {
-			first = got
-		} else if !got.equal(first) {
-			t.Errorf("%s %s: %s answers %v but %s answers %v", qname, dns.TypeToString[qtype], ways[0], first, w, got)
-		}
-	}
-	return first
-}
-
 // wantDNS asks once, every way, and checks the reply.
 func wantDNS(t *testing.T, dnsAddr, qname string, qtype uint16, want reply) {
 	t.Helper()

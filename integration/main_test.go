@@ -344,19 +344,6 @@ func (s *server) stopWith(sig syscall.Signal) (code int, stopped bool) {
 	return s.exitCode, stopped
 }
 
-// waitExit waits (bounded) for a process that is expected to exit by
-// itself, e.g. on a startup error, and returns its exit code.
-func (s *server) waitExit(t *testing.T, d time.Duration) int {
-	t.Helper()
-	select {
-	case <-s.done:
-		return s.exitCode
-	case <-time.After(d):
-		t.Fatalf("dnsrr still running after %v", d)
-		return 0
-	}
-}
-
 // addr returns the server's bound address of the given family ("4" or "6").
 func (s *server) addr(family string) string {
 	for _, a := range s.addrs {
