@@ -192,7 +192,6 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 		}
 		return &src.entries[s.first]
 	}
-	firstEntry := func(n *Node, s *RRset) *entry { return &src.entries[s.first] }
 
 	// full marks the sets cut at max_rrset_records (reported once); dups
 	// indexes the records of large sets, to find duplicates.
@@ -313,7 +312,7 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 			checkSet(n, s, setEntry, errorf)
 			switch {
 			case s.Type == dns.TypeSOA && name != origin:
-				errorf(firstEntry(n, s), "SOA record is only allowed at the apex %s", origin)
+				errorf(src.firstEntry(s), "SOA record is only allowed at the apex %s", origin)
 			case s.Type == dns.TypeNS:
 				for _, rr := range s.RRs {
 					nsTargets[strings.ToLower(rr.(*dns.NS).Ns)] = true
@@ -324,7 +323,7 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 			continue // the common case: nothing below applies
 		}
 		if c := n.Get(dns.TypeCNAME); c != nil {
-			e := firstEntry(n, c)
+			e := src.firstEntry(c)
 			switch {
 			case name == origin:
 				errorf(e, "CNAME is not allowed at the zone apex (RFC 1912 §2.4)")
@@ -344,14 +343,14 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 		if name != origin && ns != nil {
 			n.Cut, hasCuts = true, true
 			if strings.HasPrefix(name, "*.") {
-				errorf(firstEntry(n, ns), "a wildcard cannot be delegated (RFC 4592 §4.2)")
+				errorf(src.firstEntry(ns), "a wildcard cannot be delegated (RFC 4592 §4.2)")
 			}
 		}
 		if ds := n.Get(dns.TypeDS); ds == nil {
 		} else if name == origin {
-			errorf(firstEntry(n, ds), "DS records belong in the parent zone, not at the apex")
+			errorf(src.firstEntry(ds), "DS records belong in the parent zone, not at the apex")
 		} else if ns == nil {
-			errorf(firstEntry(n, ds), "a DS record belongs at a delegation: %s has no NS records", name)
+			errorf(src.firstEntry(ds), "a DS record belongs at a delegation: %s has no NS records", name)
 		}
 	}
 	// cutAbove is the highest delegation at or above a name inside the
@@ -382,7 +381,7 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 		return cut
 	}
 
-	occludedByDNAME(z, list, dnames, src, errorf, firstEntry)
+	occludedByDNAME(z, list, dnames, src, errorf)
 
 	for i, n := range list {
 		if !p.yield(i) {
@@ -394,7 +393,7 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 		// allowed.
 		if cut := cutAbove(name); cut != "" {
 			for _, s := range n.Sets {
-				e := firstEntry(n, s)
+				e := src.firstEntry(s)
 				switch {
 				case name == cut && (s.Type == dns.TypeNS || s.Type == dns.TypeDS):
 				case name == cut && (s.Type == dns.TypeA || s.Type == dns.TypeAAAA) && nsTargets[name]:
@@ -423,7 +422,7 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 					continue
 				}
 				t := z.nodes[target]
-				e := firstEntry(n, s)
+				e := src.firstEntry(s)
 				if t != nil && t.Get(dns.TypeCNAME) != nil {
 					errorf(e, "%s target %s is a CNAME, which RFC 2181 §10.3 forbids", dns.TypeToString[s.Type], target)
 				}
@@ -453,7 +452,7 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 		if cut := cutAbove(p.Name); cut != "" {
 			// Glue is the child's data, handed out in referrals: it is not
 			// ours to check or drain.
-			errorf(firstEntry(n, n.Sets[0]), "a pool cannot be at or below the delegation %s", cut)
+			errorf(src.firstEntry(n.Sets[0]), "a pool cannot be at or below the delegation %s", cut)
 			continue
 		}
 		p.setAddresses(n.Get(dns.TypeA), n.Get(dns.TypeAAAA))
@@ -602,10 +601,14 @@ func hasTargets(t uint16) bool {
 	return t == dns.TypeNS || t == dns.TypeMX || t == dns.TypeSRV
 }
 
+// firstEntry is the entry of the first record of s, for errors about the
+// set as a whole.
+func (src *source) firstEntry(s *RRset) *entry { return &src.entries[s.first] }
+
 // occludedByDNAME reports data below a DNAME: a DNAME redirects every name
 // below its owner, so records there would never be served (RFC 6672 §2.3).
 // Only zones with a DNAME pay for the walk.
-func occludedByDNAME(z *Zone, list []*Node, owners map[string]bool, src *source, errorf func(*entry, string, ...any), firstEntry func(*Node, *RRset) *entry) {
+func occludedByDNAME(z *Zone, list []*Node, owners map[string]bool, src *source, errorf func(*entry, string, ...any)) {
 	if len(owners) == 0 {
 		return
 	}
@@ -618,7 +621,7 @@ func occludedByDNAME(z *Zone, list []*Node, owners map[string]bool, src *source,
 		if owner := dnameAbove(z, owners, name); owner != "" {
 			poolReported := false
 			for _, s := range n.Sets {
-				e := firstEntry(n, s)
+				e := src.firstEntry(s)
 				switch {
 				case pools[name] && (s.Type == dns.TypeA || s.Type == dns.TypeAAAA):
 					if !poolReported {
