@@ -50,6 +50,25 @@ func (f *fakeHealth) Drained(a netip.Addr) bool {
 	return f.drained[a.Unmap()]
 }
 
+// toggleDrain drains a, or undrains it if it was drained.
+func (f *fakeHealth) toggleDrain(a netip.Addr) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.drained[a] {
+		delete(f.drained, a)
+	} else {
+		f.drained[a] = true
+	}
+}
+
+// toggleDown flips check's verdict on a.
+func (f *fakeHealth) toggleDown(check string, a netip.Addr) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := downKey{check, a}
+	f.down[k] = !f.down[k]
+}
+
 func (f *fakeHealth) Draining() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -174,18 +193,11 @@ func TestHealthChangedAtMatchesFullRecompute(t *testing.T) {
 				var changed []netip.Addr
 				for range 1 + rng.IntN(3) {
 					a := addrs[rng.IntN(len(addrs))]
-					h.mu.Lock()
 					if rng.IntN(3) == 0 {
-						if h.drained[a] {
-							delete(h.drained, a)
-						} else {
-							h.drained[a] = true
-						}
+						h.toggleDrain(a)
 					} else {
-						k := downKey{checks[rng.IntN(2)], a}
-						h.down[k] = !h.down[k]
+						h.toggleDown(checks[rng.IntN(2)], a)
 					}
-					h.mu.Unlock()
 					changed = append(changed, a)
 				}
 				s.HealthChangedAt(changed)
@@ -316,17 +328,11 @@ func TestHealthChangedAtRacingQueries(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	for range 2000 {
 		a := addrs[rng.IntN(len(addrs))]
-		h.mu.Lock()
 		if rng.IntN(2) == 0 {
-			h.drained[a] = !h.drained[a]
-			if !h.drained[a] {
-				delete(h.drained, a)
-			}
+			h.toggleDrain(a)
 		} else {
-			k := downKey{"web", a}
-			h.down[k] = !h.down[k]
+			h.toggleDown("web", a)
 		}
-		h.mu.Unlock()
 		s.HealthChangedAt([]netip.Addr{a})
 	}
 	close(stop)
@@ -458,18 +464,11 @@ func TestHealthChangedAtRacingSwaps(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 5))
 	for range 500 {
 		a := addrs[rng.IntN(len(addrs))]
-		h.mu.Lock()
 		if rng.IntN(2) == 0 {
-			if h.drained[a] {
-				delete(h.drained, a)
-			} else {
-				h.drained[a] = true
-			}
+			h.toggleDrain(a)
 		} else {
-			k := downKey{[]string{"web", "api"}[rng.IntN(2)], a}
-			h.down[k] = !h.down[k]
+			h.toggleDown([]string{"web", "api"}[rng.IntN(2)], a)
 		}
-		h.mu.Unlock()
 		s.HealthChangedAt([]netip.Addr{a})
 	}
 	close(stop)
