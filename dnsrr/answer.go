@@ -26,6 +26,10 @@ type result struct {
 	fileOrder bool
 	// synthesized is set when a wildcard produced the answer.
 	synthesized bool
+	// zone is the origin of the zone that answered, wildcard the owner of
+	// the wildcard that synthesized the answer to the query's own name:
+	// rate limiting counts responses under them (classify).
+	zone, wildcard string
 }
 
 // poolSpan is answer[start:start+len(set.RRs)] holding a reordered set.
@@ -53,6 +57,7 @@ func lookup(st *served, qname string, qtype uint16, res *result) {
 	}
 	res.rcode = dns.RcodeSuccess
 	res.aa = true
+	res.zone = z.Origin
 	st.resolve(z, qname, qtype, res, 0)
 }
 
@@ -96,6 +101,9 @@ func (st *served) resolve(z *zones.Zone, qname string, qtype uint16, res *result
 		}
 		node, synthesized = ce.Wildcard, true
 		res.synthesized = true
+		if depth == 0 {
+			res.wildcard = node.Name
+		}
 	}
 
 	var set *zones.RRset

@@ -34,7 +34,9 @@ type fastZone struct {
 	// negTail is the negative SOA record after its owner name (which is a
 	// pointer into the question): type, class, TTL, RDLENGTH, RDATA.
 	negTail []byte
-	slots   []atomic.Pointer[fastNode] // by zones.Node.ID
+	// negKey is the rate limiting key of the zone's negative answers.
+	negKey uint64
+	slots  []atomic.Pointer[fastNode] // by zones.Node.ID
 	// wild holds what a wildcard node synthesizes, by its zones.Node.ID.
 	wild []atomic.Pointer[wildNode]
 	// gen counts health changes (HealthChangedAt), which empty the slots
@@ -62,6 +64,7 @@ type template struct {
 	msg        []byte
 	patchQtype bool // a NODATA template serves every absent type
 	pools      []rdataRun
+	class      classification
 }
 
 // rdataRun locates the RDATA of one reordered RRset in a template: n
@@ -85,6 +88,7 @@ func buildFastIndex(st *served) *fastIndex {
 		ix.zones[z] = &fastZone{
 			originLen: len(wireName(z.Origin)),
 			negTail:   tail,
+			negKey:    rrlKey(kindNXDomain, z.Origin, 0),
 			slots:     make([]atomic.Pointer[fastNode], z.NodeCount()),
 			wild:      make([]atomic.Pointer[wildNode], z.NodeCount()),
 		}
@@ -172,7 +176,7 @@ func buildTemplate(st *served, name string, qtype uint16) *template {
 	if err != nil || len(msg) > dns.MaxMsgSize-optLen {
 		return nil
 	}
-	t := &template{msg: msg}
+	t := &template{msg: msg, class: res.classify(name, qtype)}
 	if len(res.pools) == 0 {
 		return t
 	}
@@ -274,12 +278,11 @@ func (ix *fastIndex) respond(q *wireQuery, pkt, out []byte, limit int) []byte {
 
 func (t *template) write(q *wireQuery, pkt, out []byte, limit int) []byte {
 	size := len(t.msg)
-	if q.edns {
-		size += optLen
-	}
+	size += q.optSize()
 	if size > limit {
 		return nil // the full path truncates properly
 	}
+	q.class = t.class
 	out = append(out[:0], t.msg...)
 	be.PutUint16(out, q.id)
 	be.PutUint16(out[2:], be.Uint16(t.msg[2:])|q.flags&(flagRD|flagCD))
@@ -292,7 +295,7 @@ func (t *template) write(q *wireQuery, pkt, out []byte, limit int) []byte {
 	}
 	if q.edns {
 		be.PutUint16(out[10:], be.Uint16(out[10:])+1)
-		out = appendOPT(out, q.do)
+		out = appendOPT(out, q)
 	}
 	return out
 }
@@ -301,11 +304,13 @@ func (t *template) write(q *wireQuery, pkt, out []byte, limit int) []byte {
 // the zone's negative SOA, whose owner points into the question.
 func (fz *fastZone) negative(q *wireQuery, pkt, out []byte, limit, rcode int) []byte {
 	size := q.qend + 2 + len(fz.negTail)
-	if q.edns {
-		size += optLen
-	}
+	size += q.optSize()
 	if size > limit {
 		return nil
+	}
+	q.class = classification{kindNoData, fz.negKey}
+	if rcode == dns.RcodeNameError {
+		q.class.kind = kindNXDomain
 	}
 	out = append(out[:0], pkt[:q.qend]...)
 	be.PutUint16(out[2:], flagQR|flagAA|q.flags&(flagRD|flagCD)|uint16(rcode))
@@ -318,7 +323,7 @@ func (fz *fastZone) negative(q *wireQuery, pkt, out []byte, limit, rcode int) []
 	out = append(out, fz.negTail...)
 	if q.edns {
 		be.PutUint16(out[10:], 1)
-		out = appendOPT(out, q.do)
+		out = appendOPT(out, q)
 	}
 	return out
 }
@@ -333,6 +338,7 @@ type wildNode struct {
 
 type wildSet struct {
 	qtype uint16
+	key   uint64 // for rate limiting: the wildcard's name and qtype
 	tails []byte // each record after its owner: type, class, TTL, RDLENGTH, RDATA
 	n     int
 	// pools locate RDATA relative to the start of the answer section, each
@@ -377,7 +383,7 @@ func buildWildNode(st *served, w *zones.Node) *wildNode {
 			wn.types = append(wn.types, wildSet{qtype: set.Type, n: -1}) // full path
 			continue
 		}
-		ws := wildSet{qtype: set.Type, n: len(res.answer)}
+		ws := wildSet{qtype: set.Type, n: len(res.answer), key: rrlKey(kindAnswer, w.Name, set.Type)}
 		offs := make([]int, len(res.answer))
 		for i, rr := range res.answer {
 			n, err := dns.PackRR(dns.Copy(rr), buf, 0, nil, false)
@@ -419,12 +425,11 @@ func (wn *wildNode) write(q *wireQuery, pkt, out []byte, limit int, fz *fastZone
 		return nil
 	}
 	size := q.qend + 2*ws.n + len(ws.tails)
-	if q.edns {
-		size += optLen
-	}
+	size += q.optSize()
 	if size > limit {
 		return nil
 	}
+	q.class = classification{kindAnswer, ws.key}
 	out = append(out[:0], pkt[:q.qend]...)
 	be.PutUint16(out[2:], flagQR|flagAA|q.flags&(flagRD|flagCD))
 	be.PutUint16(out[6:], uint16(ws.n))
@@ -444,7 +449,7 @@ func (wn *wildNode) write(q *wireQuery, pkt, out []byte, limit int, fz *fastZone
 	}
 	if q.edns {
 		be.PutUint16(out[10:], 1)
-		out = appendOPT(out, q.do)
+		out = appendOPT(out, q)
 	}
 	return out
 }

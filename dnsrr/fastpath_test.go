@@ -1,10 +1,13 @@
 package dnsrr
 
 import (
+	"encoding/hex"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dnsrr/dnsrr/zones"
 	"github.com/miekg/dns"
@@ -104,10 +107,20 @@ func compareFastFull(t *testing.T, s *Server, names []string) (fast, total int) 
 		payload uint16
 		do      bool
 		upper   bool
+		options []dns.EDNS0
 	}
+	clientCookie := "0102030405060708"
+	validCookie := clientCookie + hex.EncodeToString(fakeCookies{}.Append(nil, []byte{1, 2, 3, 4, 5, 6, 7, 8}, netip.Addr{}, time.Time{}))
 	variants := []variant{{name: "plain"}, {name: "edns", edns: true, payload: 1232},
 		{name: "do", edns: true, payload: 4096, do: true}, {name: "small", edns: true, payload: 100},
-		{name: "upper", upper: true, edns: true, payload: 1232}}
+		{name: "upper", upper: true, edns: true, payload: 1232},
+		{name: "cookie", edns: true, payload: 1232, options: []dns.EDNS0{&dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: clientCookie}}},
+		{name: "valid-cookie+nsid", edns: true, payload: 1232, options: []dns.EDNS0{
+			&dns.EDNS0_NSID{Code: dns.EDNS0NSID}, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: validCookie}}},
+		{name: "bad-cookie", edns: true, payload: 1232, options: []dns.EDNS0{&dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: clientCookie + "01"}}},
+	}
+	s.SetPolicy(Policy{NSID: "ns-test", Cookies: fakeCookies{}})
+	defer s.SetPolicy(Policy{})
 
 	var wq wireQuery
 	for _, name := range names {
@@ -121,13 +134,19 @@ func compareFastFull(t *testing.T, s *Server, names []string) (fast, total int) 
 				q.Id = 0xBEEF
 				if v.edns {
 					q.SetEdns0(v.payload, v.do)
+					q.IsEdns0().Option = v.options
 				}
 				pkt, err := q.Pack()
 				if err != nil {
 					t.Fatal(err)
 				}
 				got := s.answerUDP(pkt, make([]byte, 0, 4096), &wq)
-				want := s.answerSlow(pkt, make([]byte, 0, 4096), true)
+				var full wireQuery
+				want := s.answerSlow(pkt, make([]byte, 0, 4096), &full, true)
+				if wq.class != full.class || wq.cookieValid != full.cookieValid {
+					t.Errorf("%s %s %s: fast path counts as %+v (valid cookie %v), full path as %+v (%v)",
+						qname, dns.TypeToString[qt], v.name, wq.class, wq.cookieValid, full.class, full.cookieValid)
+				}
 				total++
 				if parseQuery(pkt, &wq) && s.state.Load().fast.respond(&wq, pkt, make([]byte, 0, 4096), 4096) != nil {
 					fast++

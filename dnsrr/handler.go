@@ -2,6 +2,7 @@ package dnsrr
 
 import (
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -24,6 +25,10 @@ var _ dns.Handler = (*Server)(nil)
 // loops call answerPacket instead (udp.go, tcp_conn.go).
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	_, udp := w.LocalAddr().(*net.UDPAddr)
+	var q wireQuery
+	if ap, err := netip.ParseAddrPort(w.RemoteAddr().String()); err == nil {
+		q.client = ap.Addr().Unmap()
+	}
 	defer func() {
 		// A bug must cost one query, not the server.
 		if r := recover(); r != nil {
@@ -33,7 +38,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 			}
 		}
 	}()
-	out, err := s.respond(req, udp)
+	out, err := s.respond(req, &q, udp)
 	if err != nil {
 		s.log.Error().Err(err).Msg("cannot pack response")
 		return
@@ -48,8 +53,9 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	}
 }
 
-// respond builds the packed reply to req.
-func (s *Server) respond(req *dns.Msg, udp bool) ([]byte, error) {
+// respond builds the packed reply to req from q.client, and records in q
+// what RRL and cookies need.
+func (s *Server) respond(req *dns.Msg, q *wireQuery, udp bool) ([]byte, error) {
 	reply := &dns.Msg{Compress: true}
 	reply.Id = req.Id
 	reply.Response = true
@@ -71,13 +77,17 @@ func (s *Server) respond(req *dns.Msg, udp bool) ([]byte, error) {
 	}
 	size := minPayload
 	var ourOpt []dns.RR
+	q.class = classification{kind: kindError}
+	q.optData, q.cookieValid = nil, false
+	q.opts.readOptions(opt)
+	q.edns = opt != nil
 	if opt != nil {
-		o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
-		o.SetUDPSize(ednsPayload)
-		if opt.Do() {
-			o.SetDo()
+		if opt.Version() == 0 && !q.opts.badCookie {
+			q.replyOptions(s.policy.Load())
+		} else {
+			q.optData = nil // BADVERS or FORMERR: echo nothing we cannot read
 		}
-		ourOpt = []dns.RR{o}
+		ourOpt = []dns.RR{replyOPT(q, opt.Do())}
 		size = min(max(int(opt.UDPSize()), minPayload), ednsPayload)
 	}
 	// TSIG (RFC 8945) is judged before the EDNS version and the question.
@@ -95,6 +105,11 @@ func (s *Server) respond(req *dns.Msg, udp bool) ([]byte, error) {
 		reply.Extra = ourOpt
 		return reply.Pack()
 	}
+	if q.opts.badCookie {
+		reply.Rcode = dns.RcodeFormatError // RFC 7873 §5.2.2
+		reply.Extra = ourOpt
+		return reply.Pack()
+	}
 	if !udp {
 		size = dns.MaxMsgSize
 	}
@@ -108,7 +123,7 @@ func (s *Server) respond(req *dns.Msg, udp bool) ([]byte, error) {
 		reply.Question = nil // nothing sensible to echo
 		reply.Rcode = dns.RcodeFormatError
 	default:
-		s.query(req.Question[0], reply)
+		q.class = s.query(req.Question[0], reply)
 	}
 	reply.Extra = append(reply.Extra, ourOpt...)
 
@@ -227,32 +242,38 @@ func glueRequired(reply *dns.Msg) bool {
 	return reply.Rcode == dns.RcodeSuccess && len(reply.Ns) > 0 && reply.Ns[0].Header().Rrtype == dns.TypeNS
 }
 
-// query fills reply's sections for a QUERY with one question.
-func (s *Server) query(q dns.Question, reply *dns.Msg) {
+// query fills reply's sections for a QUERY with one question, and returns
+// what the reply counts as for rate limiting.
+func (s *Server) query(q dns.Question, reply *dns.Msg) classification {
 	switch {
 	case q.Qtype == 0 || q.Qclass == 0:
 		// Reserved values (RFC 6895), and what miekg/dns reports for a
 		// question cut short: either way the query is malformed.
 		reply.Rcode = dns.RcodeFormatError
-		return
+		return classification{kind: kindError}
 	case q.Qclass == dns.ClassCHAOS:
 		s.chaos(q, reply)
-		return
+		if reply.Rcode != dns.RcodeSuccess {
+			return classification{kind: kindError}
+		}
+		return classification{kindAnswer, rrlKey(kindAnswer, strings.ToLower(q.Name), q.Qtype)}
 	case q.Qclass != dns.ClassINET:
 		reply.Rcode = dns.RcodeRefused
-		return
+		return classification{kind: kindError}
 	case q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR:
 		reply.Rcode = dns.RcodeRefused // no zone transfers
-		return
+		return classification{kind: kindError}
 	case q.Qtype == dns.TypeOPT:
 		reply.Rcode = dns.RcodeFormatError // a meta type, never a question (RFC 6891 §6.1.1)
-		return
+		return classification{kind: kindError}
 	}
 	var res result
-	lookup(s.state.Load(), strings.ToLower(q.Name), q.Qtype, &res)
+	qname := strings.ToLower(q.Name)
+	lookup(s.state.Load(), qname, q.Qtype, &res)
 	reply.Rcode = res.rcode
 	reply.Authoritative = res.aa
 	reply.Answer, reply.Ns, reply.Extra = res.answer, res.ns, res.extra
+	return res.classify(qname, q.Qtype)
 }
 
 // Chaos holds the answers to CH-class TXT queries (version.bind and

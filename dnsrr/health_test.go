@@ -289,7 +289,7 @@ func compareFastWithFull(t *testing.T, s *Server, step int) {
 				t.Fatal(err)
 			}
 			got := s.answerUDP(pkt, make([]byte, 0, 4096), &wq)
-			want := s.answerSlow(pkt, make([]byte, 0, 4096), true)
+			want := s.answerSlow(pkt, make([]byte, 0, 4096), new(wireQuery), true)
 			if g, w := canonical(t, got), canonical(t, want); g != w {
 				t.Errorf("step %d: %s %s:\nfast path:\n%s\nfull path:\n%s", step, n, dns.TypeToString[qt], g, w)
 			}
@@ -413,7 +413,7 @@ alias IN CNAME www
 			for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA} {
 				pkt, _ := new(dns.Msg).SetQuestion(n, qt).Pack()
 				got := canonical(t, s.answerUDP(pkt, make([]byte, 0, 4096), &wireQuery{}))
-				want := canonical(t, s.answerSlow(pkt, make([]byte, 0, 4096), true))
+				want := canonical(t, s.answerSlow(pkt, make([]byte, 0, 4096), new(wireQuery), true))
 				if got != want {
 					t.Errorf("step %d: %s %s:\nfast path:\n%s\nfull path:\n%s", step, n, dns.TypeToString[qt], got, want)
 				}

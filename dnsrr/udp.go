@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"os"
 	"syscall"
 	"time"
@@ -102,6 +103,10 @@ func (w *batchWorker) run() {
 		k := 0
 		for i := range n {
 			m := &w.in[i]
+			w.q.client = netip.Addr{}
+			if a, ok := m.Addr.(*net.UDPAddr); ok {
+				w.q.client = a.AddrPort().Addr().Unmap()
+			}
 			resp := w.s.answerUDP(m.Buffers[0][:m.N], w.bufs[k], &w.q)
 			if resp == nil {
 				continue
@@ -142,6 +147,7 @@ func (s *Server) answerPacket(pkt, buf []byte, q *wireQuery, udp bool) (out []by
 		}
 	}()
 	if parseQuery(pkt, q) {
+		q.replyOptions(s.policy.Load())
 		limit := dns.MaxMsgSize
 		if udp {
 			limit = min(q.payload, ednsPayload)
@@ -150,11 +156,11 @@ func (s *Server) answerPacket(pkt, buf []byte, q *wireQuery, udp bool) (out []by
 			return out
 		}
 	}
-	return s.answerSlow(pkt, buf, udp)
+	return s.answerSlow(pkt, buf, q, udp)
 }
 
 // answerSlow is the full path: miekg/dns unpacks, respond answers.
-func (s *Server) answerSlow(pkt, buf []byte, udp bool) (out []byte) {
+func (s *Server) answerSlow(pkt, buf []byte, q *wireQuery, udp bool) (out []byte) {
 	if len(pkt) < headerLen || be.Uint16(pkt[2:])&flagQR != 0 {
 		return nil // not a query: answering responses invites reflection loops
 	}
@@ -172,7 +178,7 @@ func (s *Server) answerSlow(pkt, buf []byte, udp bool) (out []byte) {
 	if err := req.Unpack(pkt); err != nil {
 		return headerReply(pkt, buf, dns.RcodeFormatError)
 	}
-	out, err := s.respond(req, udp)
+	out, err := s.respond(req, q, udp)
 	if err != nil {
 		s.log.Error().Err(err).Msg("cannot pack response")
 		return headerReply(pkt, buf, dns.RcodeServerFailure)

@@ -5,6 +5,7 @@ package dnsrr
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"os"
 	"syscall"
 	"time"
@@ -128,6 +129,7 @@ func (w *mmsgWorker) readAndAnswer(fd uintptr) bool {
 		for i := range int(n) {
 			m := &w.in[i]
 			pkt := unsafe.Slice(w.inIov[i].Base, m.n)
+			w.q.client = sockaddrAddr(&w.names[i])
 			resp := w.s.answerUDP(pkt, w.bufs[k], &w.q)
 			if len(resp) == 0 {
 				continue
@@ -173,4 +175,15 @@ func waitWritable(fd uintptr) bool {
 	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
 	n, err := unix.Poll(pfd, 10)
 	return err == nil && n > 0
+}
+
+// sockaddrAddr is the address the kernel wrote into name for a packet.
+func sockaddrAddr(name *unix.RawSockaddrInet6) netip.Addr {
+	switch name.Family {
+	case unix.AF_INET:
+		return netip.AddrFrom4((*unix.RawSockaddrInet4)(unsafe.Pointer(name)).Addr)
+	case unix.AF_INET6:
+		return netip.AddrFrom16(name.Addr).Unmap()
+	}
+	return netip.Addr{}
 }

@@ -2,6 +2,7 @@ package dnsrr
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"unsafe"
 
 	"github.com/miekg/dns"
@@ -32,6 +33,18 @@ type wireQuery struct {
 	plain   bool // the name needs no escapes in presentation form
 	textLen int
 	textBuf [255]byte // the name in lower-case presentation form
+
+	// client is who asked; the caller sets it before answering.
+	client netip.Addr
+	opts   queryOptions
+	// optData is the options of our reply's OPT, packed, in optBuf;
+	// replyOptions sets them and cookieValid.
+	optData     []byte
+	optBuf      [4 + maxCookieLen + 4 + MaxNSID]byte
+	cookieValid bool
+	// class is what the answer counts as for rate limiting; the path that
+	// answered sets it.
+	class classification
 }
 
 // text returns the qname in lower-case presentation form ("www.example.")
@@ -124,9 +137,10 @@ func parseQuery(pkt []byte, q *wireQuery) bool {
 	off += 4
 	q.qend = off
 	q.edns, q.do, q.payload = false, false, minPayload
+	q.opts.cookieLen, q.opts.badCookie, q.opts.nsid = 0, false, false
 	if arcount == 1 {
 		// OPT: root owner, type 41, class = payload, TTL = extended rcode,
-		// version, flags; then options, which we ignore but check.
+		// version, flags; then options, which must fit exactly.
 		if off+optLen > len(pkt) || pkt[off] != 0 || be.Uint16(pkt[off+1:]) != dns.TypeOPT ||
 			pkt[off+5] != 0 || pkt[off+6] != 0 {
 			return false
@@ -141,25 +155,20 @@ func parseQuery(pkt []byte, q *wireQuery) bool {
 			if o+4 > end {
 				return false
 			}
-			o += 4 + int(be.Uint16(pkt[o+2:]))
-			if o > end {
+			code, n := be.Uint16(pkt[o:]), int(be.Uint16(pkt[o+2:]))
+			if o+4+n > end {
 				return false
 			}
+			q.opts.readOption(code, pkt[o+4:o+4+n])
+			o += 4 + n
+		}
+		if q.opts.badCookie {
+			return false // FORMERR, from the full path
 		}
 		q.edns = true
 		off = end
 	}
 	return off == len(pkt)
-}
-
-// appendOPT appends our OPT record: payload 1232, version 0, the DO bit
-// copied from the query (RFC 3225), no options.
-func appendOPT(out []byte, do bool) []byte {
-	var flags byte
-	if do {
-		flags = 0x80
-	}
-	return append(out, 0, 0, byte(dns.TypeOPT), byte(ednsPayload>>8), byte(ednsPayload&0xFF), 0, 0, flags, 0, 0, 0)
 }
 
 // wireName is the lower-case wire form of a fully qualified name.

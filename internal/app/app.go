@@ -155,6 +155,7 @@ func start(ctx context.Context, p Params) (_ *App, err error) {
 
 	srv := dnsrr.New(cfg.Listen, cfg.Chaos, snap, a.log)
 	srv.SetHealth(h)
+	srv.SetPolicy(policy(cfg))
 	srv.TCP = cfg.TCP
 	if err := srv.Start(); err != nil {
 		a.log.Error().Err(err).Msg("cannot listen")
@@ -326,6 +327,7 @@ func (a *App) reload(ctx context.Context) {
 	cancel()
 	h.setPlan(plan)
 	planned := time.Now() // load_s: configuration and zones; probes_s: new targets' first round
+	srv.SetPolicy(policy(cfg))
 	srv.Swap(snap)
 	h.swapped()
 	swapped := time.Now()
@@ -347,6 +349,11 @@ func (a *App) reload(ctx context.Context) {
 		Float64("duration", time.Since(start).Seconds()).Float64("load_s", loaded.Sub(start).Seconds()).
 		Float64("probes_s", planned.Sub(loaded).Seconds()).Float64("swap_s", swapped.Sub(planned).Seconds()).
 		Str("heap_added", config.FormatSize(a.heapAdded)).Msg("reload applied")
+}
+
+// policy is what the answer path applies beyond the zones.
+func policy(cfg *config.Config) dnsrr.Policy {
+	return dnsrr.Policy{NSID: cfg.NSID}
 }
 
 // collectLoadGarbage frees the parser's garbage and, after a reload, the

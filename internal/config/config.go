@@ -31,6 +31,8 @@ type Config struct {
 	LogLevel  string // debug, info, warn, error
 	LogFormat string // console or json
 	Chaos     dnsrr.Chaos
+	// NSID is returned to queries that ask for it (RFC 5001); "" is off.
+	NSID string
 	Health    HealthConfig
 	// TCP is the [tcp] table: limits on DNS-over-TCP clients; zero fields
 	// take dnsrr's defaults.
@@ -239,6 +241,12 @@ func Load(path string) (*Config, error) {
 			}
 		}
 		checks.Done()
+	}
+	if v, ok := root.String("nsid"); ok {
+		if len(v) > dnsrr.MaxNSID {
+			root.Errorf("nsid", "is %d bytes; at most %d", len(v), dnsrr.MaxNSID)
+		}
+		c.NSID = v
 	}
 	if ch, ok := root.Table("chaos"); ok {
 		c.Chaos.Version, _ = ch.String("version")

@@ -129,3 +129,24 @@ func TestTCPTable(t *testing.T) {
 		}
 	}
 }
+
+func TestNSID(t *testing.T) {
+	load := func(t *testing.T, line string) (*Config, error) {
+		path := filepath.Join(t.TempDir(), "dnsrr.toml")
+		if err := os.WriteFile(path, []byte("zones = [\"z.toml\"]\n"+line), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return Load(path)
+	}
+	c, err := load(t, "nsid = \"ns1.fra\"\n")
+	if err != nil || c.NSID != "ns1.fra" {
+		t.Fatalf("nsid %q, error %v; want ns1.fra", c.NSID, err)
+	}
+	if c, _ := load(t, ""); c.NSID != "" {
+		t.Errorf("nsid %q by default; want off", c.NSID)
+	}
+	_, err = load(t, "nsid = \""+strings.Repeat("x", dnsrr.MaxNSID+1)+"\"\n")
+	if err == nil || !strings.Contains(err.Error(), "dnsrr.toml:2: nsid: is 129 bytes; at most 128") {
+		t.Errorf("error %v, want one naming dnsrr.toml:2 and the limit", err)
+	}
+}

@@ -1,0 +1,207 @@
+package dnsrr
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// EDNS options the answer path acts on: DNS cookies (RFC 7873, with the
+// server cookies of RFC 9018) and NSID (RFC 5001). Both paths read them
+// into the query's wireQuery (parseQuery for the fast path, readOptions
+// for the full one), replyOptions decides what goes back, and each path
+// writes that its own way (appendOPT, replyOPT).
+
+const (
+	// clientCookieLen is the fixed length of a client cookie; a server
+	// cookie adds 8 to 32 bytes (RFC 7873 §4).
+	clientCookieLen = 8
+	maxCookieLen    = 40
+	// serverCookieLen is what our server cookies are (RFC 9018 §4).
+	serverCookieLen = 16
+	// MaxNSID bounds the NSID payload: an identity, not a document.
+	MaxNSID = 128
+)
+
+// Policy is what the answer path applies beyond the zones; the zero
+// Policy answers as if cookies and NSID did not exist.
+type Policy struct {
+	// NSID is returned to queries that ask for it (dig +nsid); "" is off.
+	NSID string
+	// Cookies signs and checks server cookies; nil turns cookies off
+	// (COOKIE options are then ignored, as RFC 7873 §5.2 allows).
+	Cookies CookieSigner
+}
+
+// CookieSigner makes and checks server cookies (package dnsrr/cookie).
+// Both must be safe for concurrent use and allocation-free.
+type CookieSigner interface {
+	// Append appends a fresh server cookie for the client cookie and
+	// address to dst.
+	Append(dst, clientCookie []byte, client netip.Addr, now time.Time) []byte
+	// Valid reports whether serverCookie is one we made for the client
+	// cookie and address, and is still fresh.
+	Valid(clientCookie, serverCookie []byte, client netip.Addr, now time.Time) bool
+}
+
+// SetPolicy applies p from the next query on.
+func (s *Server) SetPolicy(p Policy) {
+	if len(p.NSID) > MaxNSID {
+		p.NSID = p.NSID[:MaxNSID] // config refuses longer; never overflow optBuf
+	}
+	s.policy.Store(&p)
+}
+
+// queryOptions are the EDNS options of a query that the reply depends on.
+type queryOptions struct {
+	// cookie holds the COOKIE option's data, client cookie first;
+	// cookieLen is 0 without the option.
+	cookie    [maxCookieLen]byte
+	cookieLen int
+	// badCookie: the COOKIE option's length is illegal (FORMERR), or it
+	// appears twice.
+	badCookie bool
+	nsid      bool
+}
+
+// cookieMalformed reports an illegal COOKIE option length: a client
+// cookie alone is 8 bytes, with a server cookie 16 to 40 (RFC 7873 §5.2.2).
+func cookieMalformed(n int) bool {
+	return n != clientCookieLen && (n < clientCookieLen+8 || n > maxCookieLen)
+}
+
+// readOption records one option of the query's OPT.
+func (o *queryOptions) readOption(code uint16, data []byte) {
+	switch code {
+	case dns.EDNS0COOKIE:
+		if o.cookieLen > 0 || cookieMalformed(len(data)) {
+			o.badCookie = true
+			return
+		}
+		o.cookieLen = copy(o.cookie[:], data)
+	case dns.EDNS0NSID:
+		o.nsid = true // the query's payload should be empty; ignore it if not
+	}
+}
+
+// readOptions reads the options of the full path's OPT record.
+func (o *queryOptions) readOptions(opt *dns.OPT) {
+	*o = queryOptions{}
+	if opt == nil {
+		return
+	}
+	for _, e := range opt.Option {
+		switch e := e.(type) {
+		case *dns.EDNS0_COOKIE:
+			data, ok := decodeHex(e.Cookie)
+			if !ok {
+				o.badCookie = true
+				continue
+			}
+			o.readOption(dns.EDNS0COOKIE, data)
+		case *dns.EDNS0_NSID:
+			o.readOption(dns.EDNS0NSID, nil)
+		case *dns.EDNS0_LOCAL:
+			o.readOption(e.Code, e.Data)
+		}
+	}
+}
+
+// decodeHex decodes miekg/dns's hex form of a COOKIE option; false for
+// one no COOKIE may be.
+func decodeHex(s string) ([]byte, bool) {
+	if len(s)%2 != 0 || len(s) > 2*maxCookieLen {
+		return nil, false
+	}
+	out := make([]byte, len(s)/2)
+	for i := range out {
+		hi, ok1 := unhex(s[2*i])
+		lo, ok2 := unhex(s[2*i+1])
+		if !ok1 || !ok2 {
+			return nil, false
+		}
+		out[i] = hi<<4 | lo
+	}
+	return out, true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// replyOptions decides the options of the reply to q: our COOKIE (the
+// client's cookie and a fresh server cookie) when the query sent one and
+// cookies are on, and NSID when asked and configured. It writes them,
+// packed, to q.optData and records whether the query's server cookie was
+// valid (which exempts it from rate limiting). The one place that decides
+// what the reply's OPT carries, for both paths.
+func (q *wireQuery) replyOptions(p *Policy) {
+	q.optData = q.optBuf[:0]
+	q.cookieValid = false
+	if p == nil {
+		return
+	}
+	if p.NSID != "" && q.opts.nsid {
+		q.optData = be.AppendUint16(q.optData, dns.EDNS0NSID)
+		q.optData = be.AppendUint16(q.optData, uint16(len(p.NSID)))
+		q.optData = append(q.optData, p.NSID...)
+	}
+	if p.Cookies != nil && q.opts.cookieLen > 0 && !q.opts.badCookie {
+		now := time.Now()
+		cc := q.opts.cookie[:clientCookieLen]
+		if sc := q.opts.cookie[clientCookieLen:q.opts.cookieLen]; len(sc) > 0 {
+			q.cookieValid = p.Cookies.Valid(cc, sc, q.client, now)
+		}
+		q.optData = be.AppendUint16(q.optData, dns.EDNS0COOKIE)
+		q.optData = be.AppendUint16(q.optData, clientCookieLen+serverCookieLen)
+		q.optData = append(q.optData, cc...)
+		q.optData = p.Cookies.Append(q.optData, cc, q.client, now)
+	}
+}
+
+// optSize is the length of our OPT record in the reply to q (0 without
+// EDNS).
+func (q *wireQuery) optSize() int {
+	if !q.edns {
+		return 0
+	}
+	return optLen + len(q.optData)
+}
+
+// appendOPT appends our OPT record to a reply of the fast path: payload
+// 1232, version 0, the DO bit copied from the query (RFC 3225), and the
+// options replyOptions chose.
+func appendOPT(out []byte, q *wireQuery) []byte {
+	var flags byte
+	if q.do {
+		flags = 0x80
+	}
+	out = append(out, 0, 0, byte(dns.TypeOPT), byte(ednsPayload>>8), byte(ednsPayload&0xFF), 0, 0, flags, 0)
+	out = be.AppendUint16(out, uint16(len(q.optData)))
+	return append(out, q.optData...)
+}
+
+// replyOPT is our OPT record for a reply of the full path: the same as
+// appendOPT writes.
+func replyOPT(q *wireQuery, do bool) *dns.OPT {
+	o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+	o.SetUDPSize(ednsPayload)
+	if do {
+		o.SetDo()
+	}
+	for d := q.optData; len(d) >= 4; {
+		code, n := be.Uint16(d), int(be.Uint16(d[2:]))
+		o.Option = append(o.Option, &dns.EDNS0_LOCAL{Code: code, Data: d[4 : 4+n]})
+		d = d[4+n:]
+	}
+	return o
+}

@@ -1,0 +1,170 @@
+package dnsrr
+
+import (
+	"bytes"
+	"encoding/hex"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// fakeCookies makes a server cookie that depends only on the client
+// cookie, so that replies compare byte for byte.
+type fakeCookies struct{}
+
+func (fakeCookies) Append(dst, clientCookie []byte, _ netip.Addr, _ time.Time) []byte {
+	for i := range serverCookieLen {
+		dst = append(dst, clientCookie[i%clientCookieLen]^0x5A)
+	}
+	return dst
+}
+
+func (f fakeCookies) Valid(clientCookie, serverCookie []byte, client netip.Addr, now time.Time) bool {
+	var buf [serverCookieLen]byte
+	return bytes.Equal(serverCookie, f.Append(buf[:0], clientCookie, client, now))
+}
+
+// cookieQuery is a query for www with a COOKIE option holding hexData
+// (and NSID when asked).
+func cookieQuery(t testing.TB, hexData string, nsid bool) []byte {
+	t.Helper()
+	m := new(dns.Msg).SetQuestion("www.lb.example.test.", dns.TypeA)
+	m.SetEdns0(1232, false)
+	if hexData != "" {
+		m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: hexData})
+	}
+	if nsid {
+		m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_NSID{Code: dns.EDNS0NSID})
+	}
+	pkt, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkt
+}
+
+// replyOptionsOf unpacks a reply and returns its rcode and its OPT's
+// COOKIE and NSID data (hex), "" when absent.
+func replyOptionsOf(t *testing.T, out []byte) (rcode int, cookie, nsid string) {
+	t.Helper()
+	m := new(dns.Msg)
+	if err := m.Unpack(out); err != nil {
+		t.Fatalf("unpack: %v", err)
+	}
+	opt := m.IsEdns0()
+	if opt == nil {
+		t.Fatalf("reply has no OPT:\n%v", m)
+	}
+	for _, o := range opt.Option {
+		switch o := o.(type) {
+		case *dns.EDNS0_COOKIE:
+			cookie = o.Cookie
+		case *dns.EDNS0_NSID:
+			nsid = o.Nsid
+		}
+	}
+	return m.Rcode, cookie, nsid
+}
+
+func TestCookiesAndNSIDBothPaths(t *testing.T) {
+	s := exampleServer(t)
+	s.SetPolicy(Policy{NSID: "ns1", Cookies: fakeCookies{}})
+	const cc = "0102030405060708"
+	ours := cc + hex.EncodeToString(fakeCookies{}.Append(nil, []byte{1, 2, 3, 4, 5, 6, 7, 8}, netip.Addr{}, time.Time{}))
+	wrong := cc + "00112233445566778899aabbccddeeff"
+	cases := []struct {
+		name       string
+		cookie     string
+		nsid       bool
+		wantRcode  int
+		wantCookie string
+		wantValid  bool
+		wantNSID   string
+	}{
+		{"client cookie only", cc, false, dns.RcodeSuccess, ours, false, ""},
+		{"valid server cookie", ours, true, dns.RcodeSuccess, ours, true, hex.EncodeToString([]byte("ns1"))},
+		{"wrong server cookie: a fresh one, no error (RFC 7873 §5.2.3)", wrong, false, dns.RcodeSuccess, ours, false, ""},
+		{"server cookie of 8 bytes is legal, not ours", cc + "0011223344556677", false, dns.RcodeSuccess, ours, false, ""},
+		{"7 bytes", "01020304050607", false, dns.RcodeFormatError, "", false, ""},
+		{"9 bytes", cc + "01", false, dns.RcodeFormatError, "", false, ""},
+		{"15 bytes", cc + "01020304050607", false, dns.RcodeFormatError, "", false, ""},
+		{"41 bytes", cc + hex.EncodeToString(make([]byte, 33)), false, dns.RcodeFormatError, "", false, ""},
+		{"nsid only", "", true, dns.RcodeSuccess, "", false, hex.EncodeToString([]byte("ns1"))},
+	}
+	for _, c := range cases {
+		pkt := cookieQuery(t, c.cookie, c.nsid)
+		for _, path := range []string{"udp", "tcp", "full"} {
+			var q wireQuery
+			q.client = netip.MustParseAddr("192.0.2.1")
+			var out []byte
+			switch path {
+			case "udp":
+				out = s.answerPacket(pkt, make([]byte, 0, 4096), &q, true)
+			case "tcp":
+				out = s.answerPacket(pkt, make([]byte, 0, 4096), &q, false)
+			case "full":
+				out = s.answerSlow(pkt, make([]byte, 0, 4096), &q, true)
+			}
+			rcode, cookie, nsid := replyOptionsOf(t, out)
+			if rcode != c.wantRcode || cookie != c.wantCookie || nsid != c.wantNSID || q.cookieValid != c.wantValid {
+				t.Errorf("%s (%s): rcode %s cookie %q nsid %q valid %v; want %s %q %q %v", c.name, path,
+					dns.RcodeToString[rcode], cookie, nsid, q.cookieValid,
+					dns.RcodeToString[c.wantRcode], c.wantCookie, c.wantNSID, c.wantValid)
+			}
+		}
+	}
+
+	// Cookies off: the option is ignored (RFC 7873 §5.2), NSID unasked is
+	// not sent.
+	s.SetPolicy(Policy{})
+	rcode, cookie, nsid := replyOptionsOf(t, s.answerPacket(cookieQuery(t, ours, true), make([]byte, 0, 4096), new(wireQuery), true))
+	if rcode != dns.RcodeSuccess || cookie != "" || nsid != "" {
+		t.Errorf("policy off: rcode %d cookie %q nsid %q; want NOERROR and neither option", rcode, cookie, nsid)
+	}
+}
+
+// A cookie in a query with EDNS version 1 is not read: BADVERS, no cookie.
+func TestCookieNotEchoedWithBadVersion(t *testing.T) {
+	s := exampleServer(t)
+	s.SetPolicy(Policy{Cookies: fakeCookies{}})
+	m := new(dns.Msg).SetQuestion("www.lb.example.test.", dns.TypeA)
+	m.SetEdns0(1232, false)
+	m.IsEdns0().SetVersion(1)
+	m.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"}}
+	pkt, _ := m.Pack()
+	rcode, cookie, _ := replyOptionsOf(t, s.answerPacket(pkt, make([]byte, 0, 4096), new(wireQuery), true))
+	if rcode != dns.RcodeBadVers || cookie != "" {
+		t.Errorf("rcode %s cookie %q; want BADVERS, no cookie", dns.RcodeToString[rcode], cookie)
+	}
+}
+
+func TestFastPathAnswersWithCookies(t *testing.T) {
+	s := exampleServer(t)
+	s.SetPolicy(Policy{NSID: "ns1", Cookies: fakeCookies{}})
+	var q wireQuery
+	pkt := cookieQuery(t, "0102030405060708", true)
+	if !parseQuery(pkt, &q) {
+		t.Fatal("the fast path refuses a query with a cookie and NSID")
+	}
+	q.replyOptions(s.policy.Load())
+	if s.state.Load().fast.respond(&q, pkt, make([]byte, 0, 4096), 1232) == nil {
+		t.Fatal("the fast path declined a plain query with a cookie")
+	}
+}
+
+func BenchmarkAnswerWithCookies(b *testing.B) {
+	s := exampleServer(b)
+	s.SetPolicy(Policy{NSID: "ns1", Cookies: fakeCookies{}})
+	ours := "0102030405060708" + hex.EncodeToString(fakeCookies{}.Append(nil, []byte{1, 2, 3, 4, 5, 6, 7, 8}, netip.Addr{}, time.Time{}))
+	pkt := cookieQuery(b, ours, true)
+	q := wireQuery{client: netip.MustParseAddr("192.0.2.1")}
+	buf := make([]byte, 0, udpReadSize)
+	b.ReportAllocs()
+	for b.Loop() {
+		if s.answerUDP(pkt, buf, &q) == nil || !q.cookieValid {
+			b.Fatal("no answer, or the cookie not valid")
+		}
+	}
+}
