@@ -32,8 +32,8 @@ type Config struct {
 	LogFormat string // console or json
 	Chaos     dnsrr.Chaos
 	// NSID is returned to queries that ask for it (RFC 5001); "" is off.
-	NSID string
-	Health    HealthConfig
+	NSID   string
+	Health HealthConfig
 	// TCP is the [tcp] table: limits on DNS-over-TCP clients; zero fields
 	// take dnsrr's defaults.
 	TCP dnsrr.TCPLimits
