@@ -13,10 +13,14 @@ const (
 	flagQR     = 1 << 15
 	opcodeBits = 0xF << 11
 	flagAA     = 1 << 10
+	flagTC     = 1 << 9
 	flagRD     = 1 << 8
 	flagCD     = 1 << 4
+	rcodeBits  = 0xF
 	headerLen  = 12
 	optLen     = 11 // an OPT record with no options
+	// rcodeBadCookie is BADCOOKIE (RFC 7873 §8), an extended rcode.
+	rcodeBadCookie = 23
 )
 
 // wireQuery is a plain query read straight from the packet, for the fast

@@ -1,0 +1,52 @@
+package dnsrr
+
+// What a rate-limited response becomes when it is not dropped: a "slip"
+// (BIND's word), an empty reply with TC set, so that a real client behind
+// the address retries over TCP, which is never limited and cannot be
+// spoofed; or, for a query carrying a client cookie, BADCOOKIE with a fresh
+// server cookie (RFC 7873 §5.2.3, as Knot's badcookie-slip), so that the
+// client retries over UDP with a cookie that exempts it. Either is no
+// larger than the query, so a spoofed flood reflects at most its own size.
+
+// slipReply rewrites out, the full reply to q, in place into an empty
+// truncated reply: header and question kept, TC set, no records but our
+// OPT. nil when out is not a reply we can read.
+func slipReply(q *wireQuery, out []byte) []byte {
+	end, ok := skipQuestions(out)
+	if !ok || be.Uint16(out[4:]) != 1 {
+		return nil
+	}
+	out = out[:end]
+	be.PutUint16(out[2:], be.Uint16(out[2:])|flagTC)
+	return appendEmptyTail(q, out, 0)
+}
+
+// badCookieReply rewrites out, the full reply to q, into BADCOOKIE (rcode
+// 23: 7 in the header, 1 in the OPT's extended rcode) with our cookie.
+func badCookieReply(q *wireQuery, out []byte) []byte {
+	end, ok := skipQuestions(out)
+	if !ok || be.Uint16(out[4:]) != 1 || !q.edns {
+		return nil
+	}
+	out = out[:end]
+	flags := be.Uint16(out[2:])&^(rcodeBits|flagTC|flagAA) | rcodeBadCookie&rcodeBits
+	be.PutUint16(out[2:], flags)
+	return appendEmptyTail(q, out, rcodeBadCookie>>4)
+}
+
+// appendEmptyTail sets the record counts of a reply cut after its
+// question and appends our OPT (when the query had EDNS) with the upper
+// bits of the rcode.
+func appendEmptyTail(q *wireQuery, out []byte, extRcode byte) []byte {
+	be.PutUint16(out[6:], 0)
+	be.PutUint16(out[8:], 0)
+	be.PutUint16(out[10:], 0)
+	if !q.edns {
+		return out
+	}
+	be.PutUint16(out[10:], 1)
+	opt := len(out)
+	out = appendOPT(out, q)
+	out[opt+5] = extRcode
+	return out
+}
