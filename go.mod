@@ -4,6 +4,7 @@ go 1.26
 
 require (
 	github.com/BurntSushi/toml v1.6.0
+	github.com/dchest/siphash v1.2.3
 	github.com/miekg/dns v1.1.73
 	github.com/rs/zerolog v1.35.1
 	golang.org/x/net v0.57.0
