@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/dchest/siphash"
@@ -52,21 +53,19 @@ const version = 1
 type Secret [16]byte
 
 // ErrSecretFormat is wrapped by ParseSecret's errors.
-var ErrSecretFormat = errors.New("a cookie secret is 32 hex digits (128 bits), e.g. from: openssl rand -hex 16")
+var ErrSecretFormat = errors.New("a cookie secret is 32 hex digits (128 bits)")
 
 // ParseSecret reads a secret written as 32 hex digits. Its errors never
 // quote the text: it is meant to be secret.
 func ParseSecret(s string) (Secret, error) {
 	var sec Secret
 	if len(s) != 2*len(sec) {
-		return sec, fmt.Errorf("%d characters: %w", len(s), ErrSecretFormat)
+		return sec, fmt.Errorf("%w, not %d characters (make one with: openssl rand -hex 16)", ErrSecretFormat, len(s))
 	}
 	if _, err := hex.Decode(sec[:], []byte(s)); err != nil {
-		var bad hex.InvalidByteError
-		if errors.As(err, &bad) {
-			return Secret{}, fmt.Errorf("a character is not a hex digit: %w", ErrSecretFormat)
-		}
-		return Secret{}, fmt.Errorf("%v: %w", err, ErrSecretFormat)
+		// hex's error would quote the offending byte: say where it is.
+		i := strings.IndexFunc(s, func(r rune) bool { return !strings.ContainsRune("0123456789abcdefABCDEF", r) })
+		return Secret{}, fmt.Errorf("%w: character %d is not a hex digit", ErrSecretFormat, i+1)
 	}
 	return sec, nil
 }

@@ -44,6 +44,8 @@ type Config struct {
 	Reload ReloadBudget
 	// Limits bound what loading each zone file may cost ([limits]).
 	Limits zones.Limits
+	// Cookies is the [cookies] table: DNS cookies and their secret.
+	Cookies Cookies
 }
 
 // ReloadBudget is what one load of the zones may spend; a load that goes
@@ -138,7 +140,7 @@ var (
 // Default is the configuration before a file or flags change it.
 func Default() *Config {
 	return &Config{Listen: DefaultListen, LogLevel: "info", LogFormat: "console", Health: defaultHealth, Reload: defaultReload,
-		Limits: zones.DefaultLimits()}
+		Limits: zones.DefaultLimits(), Cookies: defaultCookies()}
 }
 
 // Load reads and checks a configuration file, reporting every
@@ -254,6 +256,7 @@ func Load(path string) (*Config, error) {
 		ch.Done()
 	}
 	readLimits(root, c)
+	readCookies(root, c)
 	root.Done()
 	return c, root.File().Errs.Err()
 }
