@@ -134,19 +134,8 @@ log:
 // ago (for a server, such as knotd, that cannot be told to pick one).
 func freePort(t *testing.T) int {
 	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", l.Addr().String())
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("no port free for both UDP and TCP")
-	return 0
+	l, p := listenBoth(t)
+	defer p.Close()
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

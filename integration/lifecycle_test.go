@@ -376,9 +376,17 @@ func TestExitCodes(t *testing.T) {
 }
 
 // occupyPort binds one 127.0.0.1 port for both UDP and TCP for the rest of
-// the test and returns it. A port free for TCP may be taken for UDP, so it
-// retries a bounded number of times.
+// the test and returns it.
 func occupyPort(t *testing.T) string {
+	t.Helper()
+	l, p := listenBoth(t)
+	t.Cleanup(func() { l.Close(); p.Close() })
+	return l.Addr().String()
+}
+
+// listenBoth binds one 127.0.0.1 port for both UDP and TCP. A port free
+// for TCP may be taken for UDP, so it retries a bounded number of times.
+func listenBoth(t *testing.T) (net.Listener, net.PacketConn) {
 	t.Helper()
 	for range 20 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -390,11 +398,10 @@ func occupyPort(t *testing.T) string {
 			l.Close()
 			continue
 		}
-		t.Cleanup(func() { l.Close(); p.Close() })
-		return l.Addr().String()
+		return l, p
 	}
-	t.Fatal("no port free for both UDP and TCP after 20 tries")
-	return ""
+	t.Fatal("no 127.0.0.1 port free for both UDP and TCP after 20 tries")
+	return nil, nil
 }
 
 // TestMasterFileEquivalent: the RFC 1035 master file of the example serves
