@@ -52,6 +52,13 @@ const version = 1
 // Secret is the 128-bit key of SipHash-2-4 that makes and checks cookies.
 type Secret [16]byte
 
+// String hides the secret, so that a configuration printed with %v (a
+// debug log, a test failure) does not leak it.
+func (Secret) String() string { return "(cookie secret)" }
+
+// GoString hides it from %#v too.
+func (Secret) GoString() string { return "cookie.Secret{(hidden)}" }
+
 // ErrSecretFormat is wrapped by ParseSecret's errors.
 var ErrSecretFormat = errors.New("a cookie secret is 32 hex digits (128 bits)")
 

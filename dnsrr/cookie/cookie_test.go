@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -285,6 +286,12 @@ func TestParseSecret(t *testing.T) {
 		}
 		if len(bad) > 4 && strings.Contains(err.Error(), bad[1:5]) {
 			t.Errorf("the error quotes the secret: %v", err)
+		}
+	}
+	sec := mustSecret(t, secretA)
+	for _, format := range []string{"%v", "%+v", "%#v", "%s", "%x"} {
+		if out := fmt.Sprintf(format, struct{ S Secret }{sec}); strings.Contains(strings.ToLower(out), secretA[:8]) || strings.Contains(out, "229") {
+			t.Errorf("%s prints the secret: %s", format, out)
 		}
 	}
 	if RandomSecret() == RandomSecret() {
