@@ -6,8 +6,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dnsrr/dnsrr/dnsrr"
 	"github.com/dnsrr/dnsrr/dnsrr/cookie"
 )
+
+// The answer path takes a Signer through its own interface.
+var _ dnsrr.CookieSigner = (*cookie.Signer)(nil)
 
 const (
 	secret1 = "e5e973e5a6b2a43f48e7dc849e37bfcf"
