@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dnsrr/dnsrr/dnsrr"
+	"github.com/dnsrr/dnsrr/dnsrr/cookie"
 	"github.com/dnsrr/dnsrr/healthprobe"
 	"github.com/dnsrr/dnsrr/internal/config"
 	"github.com/dnsrr/dnsrr/zones"
@@ -131,6 +132,9 @@ func start(ctx context.Context, p Params) (_ *App, err error) {
 	}()
 	warnIfRoot(a.log)
 	cfg := p.Config
+	if cfg.Cookies.Warning != "" {
+		a.log.Warn().Msg(cfg.Cookies.Warning)
+	}
 	b := newBudget(cfg.Reload)
 	snap, err := a.loadZones(ctx, b, cfg, nil)
 	if err != nil && ctx.Err() != nil {
@@ -293,6 +297,9 @@ func (a *App) reload(ctx context.Context) {
 		fail(err)
 		return
 	}
+	if cfg.Cookies.Warning != "" {
+		log.Warn().Msg(cfg.Cookies.Warning)
+	}
 	if strings.Join(cfg.Listen, " ") != strings.Join(a.p.Config.Listen, " ") {
 		log.Warn().Strs("listen", cfg.Listen).Msg("listen addresses changed: restart to apply")
 	}
@@ -353,7 +360,11 @@ func (a *App) reload(ctx context.Context) {
 
 // policy is what the answer path applies beyond the zones.
 func policy(cfg *config.Config) dnsrr.Policy {
-	return dnsrr.Policy{NSID: cfg.NSID}
+	p := dnsrr.Policy{NSID: cfg.NSID}
+	if cfg.Cookies.Enabled {
+		p.Cookies = cookie.New(cfg.Cookies.Current, cfg.Cookies.Previous)
+	}
+	return p
 }
 
 // collectLoadGarbage frees the parser's garbage and, after a reload, the
