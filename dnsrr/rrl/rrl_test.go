@@ -218,21 +218,12 @@ func TestExempt(t *testing.T) {
 	}
 }
 
-// syncBuffer collects log lines from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+// logLines is the log written so far, as lines containing substr. The
+// tests' Limiters log from the test's goroutine only (their clock is
+// stopped), so a plain buffer will do.
+type logLines struct{ b bytes.Buffer }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) lines(substr string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *logLines) lines(substr string) []string {
 	var out []string
 	for _, line := range strings.Split(s.b.String(), "\n") {
 		if strings.Contains(line, substr) {
@@ -242,14 +233,14 @@ func (s *syncBuffer) lines(substr string) []string {
 	return out
 }
 
-func newLogged(t *testing.T, cfg Config) (*Limiter, *syncBuffer) {
+func newLogged(t *testing.T, cfg Config) (*Limiter, *logLines) {
 	t.Helper()
-	var buf syncBuffer
-	l, err := newLimiter(cfg, zerolog.New(&buf))
+	var logs logLines
+	l, err := newLimiter(cfg, zerolog.New(&logs.b))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return l, &buf
+	return l, &logs
 }
 
 // TestEpisodeLog: an episode is logged once when it starts and once when
