@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/dnsrr/dnsrr/dnsrr"
+	"github.com/dnsrr/dnsrr/dnsrr/rrl"
 	"github.com/dnsrr/dnsrr/internal/safefile"
 	"github.com/dnsrr/dnsrr/zones"
 	"github.com/dnsrr/dnsrr/zones/tomlfile"
@@ -46,6 +47,8 @@ type Config struct {
 	Limits zones.Limits
 	// Cookies is the [cookies] table: DNS cookies and their secret.
 	Cookies Cookies
+	// RRL is the [rrl] table: response rate limiting for UDP; nil is off.
+	RRL *rrl.Config
 }
 
 // ReloadBudget is what one load of the zones may spend; a load that goes
@@ -257,6 +260,7 @@ func Load(path string) (*Config, error) {
 	}
 	readLimits(root, c)
 	readCookies(root, c)
+	readRRL(root, c)
 	root.Done()
 	return c, root.File().Errs.Err()
 }
