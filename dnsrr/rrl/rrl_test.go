@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/rs/zerolog"
 )
@@ -463,5 +464,16 @@ func TestConfigCheck(t *testing.T) {
 		if _, err := New(c, zerolog.Nop()); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("error %v, want %q", err, tc.want)
 		}
+	}
+}
+
+// TestEntrySize keeps the memory the README gives per account true.
+func TestEntrySize(t *testing.T) {
+	if got := unsafe.Sizeof(bucket{}); got != bucketEntries*bytesPerEntry {
+		t.Errorf("a bucket of %d accounts takes %d bytes, not %d each", bucketEntries, got, bytesPerEntry)
+	}
+	l := newTest(t, Defaults(1))
+	if got := uintptr(len(l.buckets)) * unsafe.Sizeof(bucket{}); got > 1_750_000 {
+		t.Errorf("the default table takes %d bytes, the README says 1.7 MB", got)
 	}
 }

@@ -17,12 +17,11 @@ import "sync"
 // limited is only evicted when the other three of its bucket are limited
 // as well, so an attacker needs more limited sources than the table has
 // accounts (TableSize × rate responses a second) before any limited one
-// goes. Past that the table thrashes, and an evicted limited account comes
-// back with no credit: it earns rate responses a second like any other, so
-// eviction can let a limited source through at most at its configured
-// rate, never a fresh burst, but its debt (the Window's averaging) is
-// forgotten. Like Knot, the table is sized at start and fails open this
-// way rather than growing.
+// goes. Past that the table thrashes: an evicted limited account comes
+// back with at most a second's credit (none while its bucket stays all
+// limited), so it gets through at about its rate at worst, never with a
+// burst, but its debt (the Window's averaging) is forgotten. Like Knot,
+// the table is sized at start and gives way like this rather than grow.
 const bucketEntries = 4
 
 // bytesPerEntry is what one account costs, its bucket's lock included.
