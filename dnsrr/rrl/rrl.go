@@ -14,6 +14,7 @@
 package rrl
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -334,9 +335,7 @@ func (l *Limiter) hash(network netip.Addr, kind Kind, key uint64) uint64 {
 	a := network.As16() // an IPv4 network as ::ffff:a.b.c.0: distinct from every IPv6 one
 	copy(buf[:16], a[:])
 	buf[16] = byte(kind)
-	for i := range 8 {
-		buf[17+i] = byte(key >> (8 * i))
-	}
+	binary.LittleEndian.PutUint64(buf[17:], key)
 	return maphash.Bytes(l.seed, buf[:])
 }
 
