@@ -10,7 +10,7 @@
 // Memory is fixed when the Limiter is made: a table of TableSize accounts,
 // whatever the number of sources (see table.go for what eviction implies).
 // The package knows nothing of DNS messages: the caller classifies each
-// response (Kind) and hashes its name (Key).
+// response (Kind) and hashes its name (the key).
 package rrl
 
 import (
