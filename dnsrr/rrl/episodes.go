@@ -171,12 +171,11 @@ func (l *Limiter) logEnded(buf []record) []record {
 		ev := l.log.Info().Stringer("client", r.network).Stringer("kind", r.kind).
 			Float64("duration", float64(r.end-r.start))
 		if l.logOnly {
-			ev = ev.Uint64("would_limit", r.count)
-		} else {
-			slipped := l.slipped(r.count)
-			ev = ev.Uint64("slipped", slipped).Uint64("dropped", r.count-slipped)
+			ev.Uint64("would_limit", r.count).Msg("would-limit episode ended (log only)")
+			continue
 		}
-		ev.Msg("limiting ended")
+		slipped := l.slipped(r.count)
+		ev.Uint64("slipped", slipped).Uint64("dropped", r.count-slipped).Msg("limiting ended")
 	}
 	return buf
 }

@@ -315,7 +315,7 @@ func TestLogOnly(t *testing.T) {
 	}
 	l.clock.Store(100)
 	l.sweepAll()
-	if got := logs.lines(`"would_limit":95`); len(got) != 1 {
+	if got := logs.lines(`"would_limit":95,"message":"would-limit episode ended (log only)"`); len(got) != 1 {
 		t.Errorf("end lines %q", logs.lines("ended"))
 	}
 }
@@ -439,6 +439,19 @@ func TestClock(t *testing.T) {
 	}
 	l.Close()
 	l.Close()
+}
+
+// TestUnknownKind: a kind out of range counts as an error.
+func TestUnknownKind(t *testing.T) {
+	cfg := Defaults(100)
+	cfg.ErrorsPerSecond = 1
+	l := newTest(t, cfg)
+	if got := verdicts(l, client, Kind(200), 0, 3); got[Pass] != 1 {
+		t.Errorf("kind 200 at the errors' rate of 1: %v", got)
+	}
+	if Kind(200).String() != "kind(200)" || Verdict(9).String() != "verdict(9)" || NXDomain.String() != "nxdomain" {
+		t.Error("String")
+	}
 }
 
 func TestConfigCheck(t *testing.T) {
