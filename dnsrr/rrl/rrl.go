@@ -251,6 +251,9 @@ func newLimiter(cfg Config, log zerolog.Logger) (*Limiter, error) {
 
 // Close stops the clock. Check keeps working (time stands still).
 func (l *Limiter) Close() {
+	if l == nil {
+		return
+	}
 	l.closeOnce.Do(func() {
 		if l.stop != nil {
 			close(l.stop)
@@ -262,8 +265,11 @@ func (l *Limiter) Close() {
 // Check decides the fate of a response of the given kind and key (a hash
 // of its name, see Kind) to client, and debits the account. Call it for
 // UDP responses only: TCP needs a real source address, so it cannot be
-// used to reflect.
+// used to reflect. A nil Limiter (rate limiting off) passes everything.
 func (l *Limiter) Check(client netip.Addr, kind Kind, key uint64) Verdict {
+	if l == nil {
+		return Pass
+	}
 	if kind >= numKinds {
 		kind = Error
 	}
@@ -348,9 +354,12 @@ type counters struct {
 	_                                              [24]byte // pad to a 64-byte cache line
 }
 
-// Stats returns the counts so far.
+// Stats returns the counts so far (zero for a nil Limiter).
 func (l *Limiter) Stats() Stats {
 	var s Stats
+	if l == nil {
+		return s
+	}
 	for i := range l.counters {
 		c := &l.counters[i]
 		s.Passed += c.passed.Load()

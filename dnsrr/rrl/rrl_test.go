@@ -441,6 +441,18 @@ func TestClock(t *testing.T) {
 	l.Close()
 }
 
+// TestNil: a nil Limiter is rate limiting turned off.
+func TestNil(t *testing.T) {
+	var l *Limiter
+	if got := verdicts(l, client, Answer, 1, 100); got[Pass] != 100 {
+		t.Errorf("nil Limiter: %v", got)
+	}
+	if l.Stats() != (Stats{}) {
+		t.Error("nil Limiter counted")
+	}
+	l.Close()
+}
+
 // TestUnknownKind: a kind out of range counts as an error.
 func TestUnknownKind(t *testing.T) {
 	cfg := Defaults(100)
