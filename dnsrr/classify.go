@@ -1,6 +1,7 @@
 package dnsrr
 
 import (
+	"github.com/dnsrr/dnsrr/dnsrr/rrl"
 	"hash/maphash"
 	"strings"
 
@@ -16,26 +17,15 @@ import (
 // wireQuery: the full path from its lookup, the fast path from what its
 // templates recorded when they were built from that same lookup.
 
-// responseKind is the class of a response for rate limiting.
-type responseKind uint8
-
-const (
-	kindError responseKind = iota // REFUSED, FORMERR, SERVFAIL, NOTIMP...
-	kindAnswer
-	kindNoData
-	kindNXDomain
-	kindReferral
-)
-
 // rrlSeed makes keys unpredictable from outside, so that no one can pick
 // names that collide in the limiter's table.
 var rrlSeed = maphash.MakeSeed()
 
 // rrlKey is the key of a response of kind about name (lower-case), and
 // for answers qtype.
-func rrlKey(kind responseKind, name string, qtype uint16) uint64 {
+func rrlKey(kind rrl.Kind, name string, qtype uint16) uint64 {
 	h := maphash.String(rrlSeed, name)
-	if kind == kindAnswer {
+	if kind == rrl.Answer {
 		h ^= uint64(qtype) * 0x9E3779B97F4A7C15
 	}
 	return h
@@ -43,7 +33,7 @@ func rrlKey(kind responseKind, name string, qtype uint16) uint64 {
 
 // classification is what a lookup's result counts as, and under which key.
 type classification struct {
-	kind responseKind
+	kind rrl.Kind
 	key  uint64
 }
 
@@ -52,18 +42,18 @@ type classification struct {
 func (res *result) classify(qname string, qtype uint16) classification {
 	switch {
 	case res.rcode == dns.RcodeNameError:
-		return classification{kindNXDomain, rrlKey(kindNXDomain, res.zone, 0)}
+		return classification{rrl.NXDomain, rrlKey(rrl.NXDomain, res.zone, 0)}
 	case res.rcode != dns.RcodeSuccess:
-		return classification{kind: kindError}
+		return classification{kind: rrl.Error}
 	case len(res.answer) > 0:
 		name := qname
 		if res.wildcard != "" {
 			name = res.wildcard
 		}
-		return classification{kindAnswer, rrlKey(kindAnswer, name, qtype)}
+		return classification{rrl.Answer, rrlKey(rrl.Answer, name, qtype)}
 	case len(res.ns) > 0 && res.ns[0].Header().Rrtype == dns.TypeNS:
 		cut := strings.ToLower(res.ns[0].Header().Name)
-		return classification{kindReferral, rrlKey(kindReferral, cut, 0)}
+		return classification{rrl.Referral, rrlKey(rrl.Referral, cut, 0)}
 	}
-	return classification{kindNoData, rrlKey(kindNoData, res.zone, 0)}
+	return classification{rrl.NoData, rrlKey(rrl.NoData, res.zone, 0)}
 }

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/dnsrr/dnsrr/dnsrr/rrl"
 	"github.com/miekg/dns"
 )
 
@@ -32,6 +33,13 @@ type Policy struct {
 	// Cookies signs and checks server cookies; nil turns cookies off
 	// (COOKIE options are then ignored, as RFC 7873 §5.2 allows).
 	Cookies CookieSigner
+	// RRL limits UDP responses per client network (nil: off). Queries
+	// with a valid server cookie are exempt: a spoofer cannot have one.
+	RRL *rrl.Limiter
+	// BadCookieSlip sends a slipped response to a query that carries a
+	// client cookie as BADCOOKIE with a fresh server cookie rather than
+	// as TC: the resolver retries over UDP with a cookie that exempts it.
+	BadCookieSlip bool
 }
 
 // CookieSigner makes and checks server cookies (package dnsrr/cookie).

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"sync/atomic"
 
+	"github.com/dnsrr/dnsrr/dnsrr/rrl"
 	"github.com/dnsrr/dnsrr/zones"
 	"github.com/miekg/dns"
 )
@@ -88,7 +89,7 @@ func buildFastIndex(st *served) *fastIndex {
 		ix.zones[z] = &fastZone{
 			originLen: len(wireName(z.Origin)),
 			negTail:   tail,
-			negKey:    rrlKey(kindNXDomain, z.Origin, 0),
+			negKey:    rrlKey(rrl.NXDomain, z.Origin, 0),
 			slots:     make([]atomic.Pointer[fastNode], z.NodeCount()),
 			wild:      make([]atomic.Pointer[wildNode], z.NodeCount()),
 		}
@@ -308,9 +309,9 @@ func (fz *fastZone) negative(q *wireQuery, pkt, out []byte, limit, rcode int) []
 	if size > limit {
 		return nil
 	}
-	q.class = classification{kindNoData, fz.negKey}
+	q.class = classification{rrl.NoData, fz.negKey}
 	if rcode == dns.RcodeNameError {
-		q.class.kind = kindNXDomain
+		q.class.kind = rrl.NXDomain
 	}
 	out = append(out[:0], pkt[:q.qend]...)
 	be.PutUint16(out[2:], flagQR|flagAA|q.flags&(flagRD|flagCD)|uint16(rcode))
@@ -383,7 +384,7 @@ func buildWildNode(st *served, w *zones.Node) *wildNode {
 			wn.types = append(wn.types, wildSet{qtype: set.Type, n: -1}) // full path
 			continue
 		}
-		ws := wildSet{qtype: set.Type, n: len(res.answer), key: rrlKey(kindAnswer, w.Name, set.Type)}
+		ws := wildSet{qtype: set.Type, n: len(res.answer), key: rrlKey(rrl.Answer, w.Name, set.Type)}
 		offs := make([]int, len(res.answer))
 		for i, rr := range res.answer {
 			n, err := dns.PackRR(dns.Copy(rr), buf, 0, nil, false)
@@ -429,7 +430,7 @@ func (wn *wildNode) write(q *wireQuery, pkt, out []byte, limit int, fz *fastZone
 	if size > limit {
 		return nil
 	}
-	q.class = classification{kindAnswer, ws.key}
+	q.class = classification{rrl.Answer, ws.key}
 	out = append(out[:0], pkt[:q.qend]...)
 	be.PutUint16(out[2:], flagQR|flagAA|q.flags&(flagRD|flagCD))
 	be.PutUint16(out[6:], uint16(ws.n))

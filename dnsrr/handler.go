@@ -1,6 +1,7 @@
 package dnsrr
 
 import (
+	"github.com/dnsrr/dnsrr/dnsrr/rrl"
 	"net"
 	"net/netip"
 	"strings"
@@ -77,7 +78,7 @@ func (s *Server) respond(req *dns.Msg, q *wireQuery, udp bool) ([]byte, error) {
 	}
 	size := minPayload
 	var ourOpt []dns.RR
-	q.class = classification{kind: kindError}
+	q.class = classification{kind: rrl.Error}
 	q.optData, q.cookieValid = nil, false
 	q.opts.readOptions(opt)
 	q.edns = opt != nil
@@ -250,22 +251,22 @@ func (s *Server) query(q dns.Question, reply *dns.Msg) classification {
 		// Reserved values (RFC 6895), and what miekg/dns reports for a
 		// question cut short: either way the query is malformed.
 		reply.Rcode = dns.RcodeFormatError
-		return classification{kind: kindError}
+		return classification{kind: rrl.Error}
 	case q.Qclass == dns.ClassCHAOS:
 		s.chaos(q, reply)
 		if reply.Rcode != dns.RcodeSuccess {
-			return classification{kind: kindError}
+			return classification{kind: rrl.Error}
 		}
-		return classification{kindAnswer, rrlKey(kindAnswer, strings.ToLower(q.Name), q.Qtype)}
+		return classification{rrl.Answer, rrlKey(rrl.Answer, strings.ToLower(q.Name), q.Qtype)}
 	case q.Qclass != dns.ClassINET:
 		reply.Rcode = dns.RcodeRefused
-		return classification{kind: kindError}
+		return classification{kind: rrl.Error}
 	case q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR:
 		reply.Rcode = dns.RcodeRefused // no zone transfers
-		return classification{kind: kindError}
+		return classification{kind: rrl.Error}
 	case q.Qtype == dns.TypeOPT:
 		reply.Rcode = dns.RcodeFormatError // a meta type, never a question (RFC 6891 §6.1.1)
-		return classification{kind: kindError}
+		return classification{kind: rrl.Error}
 	}
 	var res result
 	qname := strings.ToLower(q.Name)

@@ -65,6 +65,7 @@ type served struct {
 // New returns a server for snap; Start makes it listen.
 func New(listen []string, chaos Chaos, snap *zones.Snapshot, log zerolog.Logger) *Server {
 	s := &Server{log: log.With().Str("component", "server").Logger(), listen: listen, chaosInfo: chaos}
+	s.policy.Store(&Policy{})
 	s.Swap(snap)
 	return s
 }

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dnsrr/dnsrr/dnsrr/rrl"
 	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -137,7 +138,8 @@ func (s *Server) answerUDP(pkt, buf []byte, q *wireQuery) []byte {
 }
 
 // answerPacket answers one query, from UDP or TCP, into buf: the fast path
-// when it can, the full path otherwise. nil means no answer.
+// when it can, the full path otherwise, then rate limiting (UDP only: a
+// TCP client cannot spoof its address). nil means no answer.
 func (s *Server) answerPacket(pkt, buf []byte, q *wireQuery, udp bool) (out []byte) {
 	defer func() {
 		// A bug must cost one query, not the server.
@@ -146,17 +148,38 @@ func (s *Server) answerPacket(pkt, buf []byte, q *wireQuery, udp bool) (out []by
 			out = headerReply(pkt, buf, dns.RcodeServerFailure)
 		}
 	}()
+	p := s.policy.Load()
+	q.class, q.cookieValid = classification{kind: rrl.Error}, false
 	if parseQuery(pkt, q) {
-		q.replyOptions(s.policy.Load())
+		q.replyOptions(p)
 		limit := dns.MaxMsgSize
 		if udp {
 			limit = min(q.payload, ednsPayload)
 		}
-		if out := s.state.Load().fast.respond(q, pkt, buf, limit); out != nil {
-			return out
-		}
+		out = s.state.Load().fast.respond(q, pkt, buf, limit)
 	}
-	return s.answerSlow(pkt, buf, q, udp)
+	if out == nil {
+		out = s.answerSlow(pkt, buf, q, udp)
+	}
+	if udp && p.RRL != nil && out != nil && !q.cookieValid {
+		out = p.limit(q, out)
+	}
+	return out
+}
+
+// limit applies rate limiting to out, the reply to q: sent as is,
+// slipped (slip.go) or dropped (nil).
+func (p *Policy) limit(q *wireQuery, out []byte) []byte {
+	switch p.RRL.Check(q.client, q.class.kind, q.class.key) {
+	case rrl.Pass:
+		return out
+	case rrl.Slip:
+		if p.BadCookieSlip && p.Cookies != nil && q.opts.cookieLen > 0 && !q.opts.badCookie {
+			return badCookieReply(q, out)
+		}
+		return slipReply(q, out)
+	}
+	return nil
 }
 
 // answerSlow is the full path: miekg/dns unpacks, respond answers.

@@ -12,6 +12,10 @@
 #   integration/perf/run.sh --only          # dnsrr (and the above) without NSD and gdnsd
 #   integration/perf/run.sh --coredns BIN   # adds CoreDNS (file + loadbalance plugins), e.g. built
 #                                           # with GOBIN=/tmp go install github.com/coredns/coredns@v1.11.3
+#   integration/perf/run.sh --abuse         # every query carries a client cookie, and adds
+#                                           # dnsrr-nocookie ([cookies] off) and dnsrr+rrl (rate
+#                                           # limiting on, loopback not exempt, a limit never reached):
+#                                           # the cost of cookies and RRL per query
 #
 # Prints per run: qps, server CPU µs per answered query (busy time of the
 # server's core from /proc/stat / answered queries), the same from the
@@ -22,7 +26,7 @@
 # stays on 127.0.0.1.
 set -euo pipefail
 
-repeats=3 duration=10 rate=20000 smoke=0 against= portable=0 only=0 coredns=
+repeats=3 duration=10 rate=20000 smoke=0 against= portable=0 only=0 coredns= abuse=0
 server_cpu=1 client_cpu=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -34,6 +38,7 @@ while [ $# -gt 0 ]; do
     --portable) portable=1; shift ;;
     --only) only=1; shift ;;
     --coredns) coredns=$2; shift 2 ;;
+    --abuse) abuse=1; shift ;;
     -h|--help) sed -n '/^set -euo/q;2,$p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -158,7 +163,21 @@ start_dnsrr() { # name binary [env...]
     -zone "$root/examples/zones/lb.example.test.toml" -log-level warn 2>"$work/$name.log" &
   pids+=($!); names+=("$name"); ports+=("$port"); spids+=($!)
 }
+start_dnsrr_config() { # name config-tail: dnsrr with a configuration file
+  local name=$1 port
+  port=$(free_port)
+  printf 'listen = ["127.0.0.1:%s"]\nzones = ["%s"]\n[log]\nlevel = "warn"\n[health]\nadmin = ""\n%s\n' \
+    "$port" "$root/examples/zones/lb.example.test.toml" "$2" > "$work/$name.toml"
+  taskset -c "$server_cpu" env GOMAXPROCS=1 "$work/dnsrr" serve -config "$work/$name.toml" 2>"$work/$name.log" &
+  pids+=($!); names+=("$name"); ports+=("$port"); spids+=($!)
+}
 start_dnsrr dnsrr "$work/dnsrr"
+cookie_args=()
+if [ "$abuse" = 1 ]; then
+  cookie_args=(-e -E 10:0102030405060708)
+  start_dnsrr_config dnsrr-nocookie $'[cookies]\nenabled = false'
+  start_dnsrr_config dnsrr+rrl $'[rrl]\nresponses_per_second = 1000000\nexempt_loopback = false'
+fi
 [ -n "$against" ] && start_dnsrr "dnsrr@$rev" "$work/dnsrr-$rev"
 [ "$portable" = 1 ] && start_dnsrr dnsrr-xnet "$work/dnsrr" DNSRR_UDP_IO=portable
 if [ -n "$coredns" ]; then
@@ -214,7 +233,7 @@ run() {
   local name=$1 port=$2 pid=$3; shift 3
   local before after pbefore pafter out
   before=$(busy_ticks); pbefore=$(proc_ticks "$pid")
-  out=$(taskset -c "$client_cpu" dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries" -l "$duration" -c 4 -v "$@" 2>&1)
+  out=$(taskset -c "$client_cpu" dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries" -l "$duration" -c 4 -v "${cookie_args[@]}" "$@" 2>&1)
   after=$(busy_ticks); pafter=$(proc_ticks "$pid")
   echo "$out" | awk -v name="$name" -v busy=$(( after - before )) -v proc=$(( pafter - pbefore )) -v hz="$hz" -v rss="$(rss_kb "$pid")" '
     /^> / { lat[n++] = $NF * 1000 }

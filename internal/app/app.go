@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/dnsrr/dnsrr/dnsrr"
-	"github.com/dnsrr/dnsrr/dnsrr/cookie"
 	"github.com/dnsrr/dnsrr/healthprobe"
 	"github.com/dnsrr/dnsrr/internal/config"
 	"github.com/dnsrr/dnsrr/zones"
@@ -98,6 +97,8 @@ type App struct {
 	heapAdded uint64
 	// closers stop what start started, in reverse order.
 	closers []func()
+	// policies makes what the answer path applies beyond the zones.
+	policies *policies
 }
 
 // Serve loads the zones, starts everything and serves until ctx ends, then
@@ -124,7 +125,7 @@ func start(ctx context.Context, p Params) (_ *App, err error) {
 	if p.Load == nil {
 		p.Load = LoadZones
 	}
-	a := &App{p: p, log: p.Log}
+	a := &App{p: p, log: p.Log, policies: &policies{log: p.Log}}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -157,9 +158,15 @@ func start(ctx context.Context, p Params) (_ *App, err error) {
 	a.closers = append(a.closers, stopProber)
 	a.health = h
 
+	pol, err := a.policies.make(cfg)
+	if err != nil {
+		a.log.Error().Err(err).Msg("cannot start rate limiting")
+		return nil, &Failure{KindConfig, err}
+	}
+	a.closers = append(a.closers, a.policies.close)
 	srv := dnsrr.New(cfg.Listen, cfg.Chaos, snap, a.log)
 	srv.SetHealth(h)
-	srv.SetPolicy(policy(cfg))
+	srv.SetPolicy(pol)
 	srv.TCP = cfg.TCP
 	if err := srv.Start(); err != nil {
 		a.log.Error().Err(err).Msg("cannot listen")
@@ -332,9 +339,15 @@ func (a *App) reload(ctx context.Context) {
 		log.Warn().Err(err).Msg("first probe round of new targets incomplete; undecided members are served")
 	}
 	cancel()
+	pol, err := a.policies.make(cfg)
+	if err != nil {
+		fail(err)
+		return
+	}
 	h.setPlan(plan)
 	planned := time.Now() // load_s: configuration and zones; probes_s: new targets' first round
-	srv.SetPolicy(policy(cfg))
+	srv.SetPolicy(pol)
+	a.policies.served()
 	srv.Swap(snap)
 	h.swapped()
 	swapped := time.Now()
@@ -356,15 +369,6 @@ func (a *App) reload(ctx context.Context) {
 		Float64("duration", time.Since(start).Seconds()).Float64("load_s", loaded.Sub(start).Seconds()).
 		Float64("probes_s", planned.Sub(loaded).Seconds()).Float64("swap_s", swapped.Sub(planned).Seconds()).
 		Str("heap_added", config.FormatSize(a.heapAdded)).Msg("reload applied")
-}
-
-// policy is what the answer path applies beyond the zones.
-func policy(cfg *config.Config) dnsrr.Policy {
-	p := dnsrr.Policy{NSID: cfg.NSID}
-	if cfg.Cookies.Enabled {
-		p.Cookies = cookie.New(cfg.Cookies.Current, cfg.Cookies.Previous)
-	}
-	return p
 }
 
 // collectLoadGarbage frees the parser's garbage and, after a reload, the

@@ -49,6 +49,9 @@ type Config struct {
 	Cookies Cookies
 	// RRL is the [rrl] table: response rate limiting for UDP; nil is off.
 	RRL *rrl.Config
+	// BadCookieSlip ([rrl] badcookie_slip) slips a limited response to a
+	// query with a client cookie as BADCOOKIE and a fresh cookie, not TC.
+	BadCookieSlip bool
 }
 
 // ReloadBudget is what one load of the zones may spend; a load that goes
@@ -143,7 +146,7 @@ var (
 // Default is the configuration before a file or flags change it.
 func Default() *Config {
 	return &Config{Listen: DefaultListen, LogLevel: "info", LogFormat: "console", Health: defaultHealth, Reload: defaultReload,
-		Limits: zones.DefaultLimits(), Cookies: defaultCookies()}
+		Limits: zones.DefaultLimits(), Cookies: defaultCookies(), BadCookieSlip: true}
 }
 
 // Load reads and checks a configuration file, reporting every

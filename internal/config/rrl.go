@@ -74,6 +74,9 @@ func readRRL(root *tomlfile.Table, c *Config) {
 	if n, ok := t.Int("table_size", rrl.MinTableSize, rrl.MaxTableSize); ok {
 		cfg.TableSize = int(n)
 	}
+	if b, ok := t.Bool("badcookie_slip"); ok {
+		c.BadCookieSlip = b
+	}
 	t.Done()
 	if rateOK {
 		c.RRL = &cfg

@@ -95,3 +95,22 @@ table_size = 1000
 		t.Errorf("error %v, want the missing rate and the bad window only", err)
 	}
 }
+
+func TestRRLBadCookieSlip(t *testing.T) {
+	for _, c := range []struct {
+		table string
+		want  bool
+	}{{"", true}, {"[rrl]\nresponses_per_second = 5\n", true}, {"[rrl]\nresponses_per_second = 5\nbadcookie_slip = false\n", false}} {
+		path := filepath.Join(t.TempDir(), "dnsrr.toml")
+		if err := os.WriteFile(path, []byte("zones = [\"z.toml\"]\n"+c.table), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.BadCookieSlip != c.want {
+			t.Errorf("%q: badcookie_slip %v, want %v", c.table, cfg.BadCookieSlip, c.want)
+		}
+	}
+}

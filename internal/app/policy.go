@@ -1,0 +1,55 @@
+package app
+
+import (
+	"reflect"
+
+	"github.com/dnsrr/dnsrr/dnsrr"
+	"github.com/dnsrr/dnsrr/dnsrr/cookie"
+	"github.com/dnsrr/dnsrr/dnsrr/rrl"
+	"github.com/dnsrr/dnsrr/internal/config"
+	"github.com/rs/zerolog"
+)
+
+// policies makes the answer path's Policy (cookies, NSID, rate limiting)
+// from each configuration. The rate limiter is kept across reloads that
+// leave [rrl] as it was, so a reload does not forgive a flood in
+// progress; when [rrl] changes, the new limiter starts with fresh
+// accounts. Used by start and then by the reload goroutine alone.
+type policies struct {
+	log     zerolog.Logger
+	limiter *rrl.Limiter
+	rrlCfg  *rrl.Config
+	retired *rrl.Limiter // replaced, closed once the new policy serves
+}
+
+// make returns the policy cfg asks for; call served once the server uses it.
+func (ps *policies) make(cfg *config.Config) (dnsrr.Policy, error) {
+	p := dnsrr.Policy{NSID: cfg.NSID, BadCookieSlip: cfg.BadCookieSlip}
+	if cfg.Cookies.Enabled {
+		p.Cookies = cookie.New(cfg.Cookies.Current, cfg.Cookies.Previous)
+	}
+	if !reflect.DeepEqual(cfg.RRL, ps.rrlCfg) {
+		var l *rrl.Limiter
+		if cfg.RRL != nil {
+			var err error
+			if l, err = rrl.New(*cfg.RRL, ps.log); err != nil {
+				return p, err
+			}
+		}
+		ps.retired, ps.limiter, ps.rrlCfg = ps.limiter, l, cfg.RRL
+	}
+	p.RRL = ps.limiter
+	return p, nil
+}
+
+// served closes the limiter a new policy replaced.
+func (ps *policies) served() {
+	ps.retired.Close()
+	ps.retired = nil
+}
+
+// close stops the limiter at shutdown.
+func (ps *policies) close() {
+	ps.served()
+	ps.limiter.Close()
+}
