@@ -176,7 +176,7 @@ cookie_args=()
 if [ "$abuse" = 1 ]; then
   cookie_args=(-e -E 10:0102030405060708)
   start_dnsrr_config dnsrr-nocookie $'[cookies]\nenabled = false'
-  start_dnsrr_config dnsrr+rrl $'[rrl]\nresponses_per_second = 1000000\nexempt_loopback = false'
+  start_dnsrr_config dnsrr+rrl $'[rrl]\nresponses_per_second = 100000\nexempt_loopback = false'
 fi
 [ -n "$against" ] && start_dnsrr "dnsrr@$rev" "$work/dnsrr-$rev"
 [ "$portable" = 1 ] && start_dnsrr dnsrr-xnet "$work/dnsrr" DNSRR_UDP_IO=portable
