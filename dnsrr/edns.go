@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/dnsrr/dnsrr/dnsrr/cookie"
 	"github.com/dnsrr/dnsrr/dnsrr/rrl"
 	"github.com/miekg/dns"
 )
@@ -15,12 +16,9 @@ import (
 // writes that its own way (appendOPT, replyOPT).
 
 const (
-	// clientCookieLen is the fixed length of a client cookie; a server
-	// cookie adds 8 to 32 bytes (RFC 7873 §4).
-	clientCookieLen = 8
-	maxCookieLen    = 40
-	// serverCookieLen is what our server cookies are (RFC 9018 §4).
-	serverCookieLen = 16
+	clientCookieLen = cookie.ClientLen
+	maxCookieLen    = cookie.ClientLen + cookie.MaxServerLen
+	serverCookieLen = cookie.ServerLen // what ours are (RFC 9018 §4)
 	// MaxNSID bounds the NSID payload: an identity, not a document.
 	MaxNSID = 128
 )
@@ -73,17 +71,11 @@ type queryOptions struct {
 	nsid      bool
 }
 
-// cookieMalformed reports an illegal COOKIE option length: a client
-// cookie alone is 8 bytes, with a server cookie 16 to 40 (RFC 7873 §5.2.2).
-func cookieMalformed(n int) bool {
-	return n != clientCookieLen && (n < clientCookieLen+8 || n > maxCookieLen)
-}
-
 // readOption records one option of the query's OPT.
 func (o *queryOptions) readOption(code uint16, data []byte) {
 	switch code {
 	case dns.EDNS0COOKIE:
-		if o.cookieLen > 0 || cookieMalformed(len(data)) {
+		if o.cookieLen > 0 || cookie.Malformed(len(data)) {
 			o.badCookie = true
 			return
 		}
