@@ -181,8 +181,9 @@ func chased(res *result, name string) bool {
 	return false
 }
 
-// appendSet adds an RRset to the answer in the order its pool asks for.
-// Wildcard answers carry the query name as owner (RFC 4592 §2.1.1).
+// appendSet adds an RRset to the answer in the order its pool asks for,
+// and only the records a pool's max_answers keeps (permute). Wildcard
+// answers carry the query name as owner (RFC 4592 §2.1.1).
 func appendSet(res *result, set *zones.RRset, qname string, synthesized bool) {
 	start := len(res.answer)
 	if synthesized {
@@ -197,7 +198,8 @@ func appendSet(res *result, set *zones.RRset, qname string, synthesized bool) {
 	if set.Shuffled() {
 		res.pools = append(res.pools, poolSpan{start: start, set: set})
 		if !res.fileOrder {
-			order(res.answer[start:], set)
+			k := order(res.answer[start:], set)
+			res.answer = res.answer[:start+k]
 		}
 	}
 }

@@ -2,7 +2,6 @@ package dnsrr
 
 import (
 	"encoding/binary"
-	"math/rand/v2"
 	"sync/atomic"
 
 	"github.com/dnsrr/dnsrr/dnsrr/rrl"
@@ -195,7 +194,35 @@ func buildTemplate(st *served, name string, qtype uint16) *template {
 		}
 		t.pools = append(t.pools, run)
 	}
+	if !cuttable(t.pools, len(msg)) {
+		return nil
+	}
 	return t
+}
+
+// cuttable reports whether the fast path can serve runs whose pools keep
+// fewer records than they have (max_answers) by cutting the message after
+// the kept ones: only when such a run is the only one and ends the message.
+func cuttable(runs []rdataRun, msgLen int) bool {
+	for _, r := range runs {
+		if r.set.Answers() < r.n && (len(runs) > 1 || r.end(r.n) != msgLen) {
+			return false
+		}
+	}
+	return true
+}
+
+// end is the offset just past the run's first k records.
+func (r *rdataRun) end(k int) int { return r.off + (k-1)*r.stride + r.size }
+
+// cut drops the records of the run past the first k from msg, the run
+// being the message's last, and returns the shorter message.
+func (r *rdataRun) cut(msg []byte, k int) []byte {
+	if k == r.n {
+		return msg
+	}
+	be.PutUint16(msg[6:], be.Uint16(msg[6:])-uint16(r.n-k)) // ANCOUNT
+	return msg[:r.end(k)]
 }
 
 // throughDNAME reports an answer that a DNAME redirected (a CNAME chain
@@ -292,7 +319,7 @@ func (t *template) write(q *wireQuery, pkt, out []byte, limit int) []byte {
 		be.PutUint16(out[headerLen+q.nameLen:], q.qtype)
 	}
 	for i := range t.pools {
-		t.pools[i].reorder(out)
+		out = t.pools[i].cut(out, t.pools[i].reorder(out))
 	}
 	if q.edns {
 		be.PutUint16(out[10:], be.Uint16(out[10:])+1)
@@ -402,6 +429,9 @@ func buildWildNode(st *served, w *zones.Node) *wildNode {
 			}
 			ws.pools = append(ws.pools, rdataRun{off: offs[p.start], stride: 2 + 10 + size, size: size, n: len(p.set.RRs), set: p.set})
 		}
+		if !cuttable(ws.pools, 2*ws.n+len(ws.tails)) {
+			ws.n = -1 // full path
+		}
 		wn.types = append(wn.types, ws)
 	}
 	return wn
@@ -446,7 +476,7 @@ func (wn *wildNode) write(q *wireQuery, pkt, out []byte, limit int, fz *fastZone
 	}
 	for _, run := range ws.pools {
 		run.off += q.qend // offsets count from the start of the answer section
-		run.reorder(out)
+		out = run.cut(out, run.reorder(out))
 	}
 	if q.edns {
 		be.PutUint16(out[10:], 1)
@@ -456,20 +486,19 @@ func (wn *wildNode) write(q *wireQuery, pkt, out []byte, limit int, fz *fastZone
 }
 
 // reorder permutes the run's RDATA in msg as its RRset's order asks.
-func (r *rdataRun) reorder(msg []byte) {
-	switch r.set.Order {
-	case zones.OrderRandom:
-		// Fisher–Yates over records: every order equally likely.
-		for i := r.n - 1; i > 0; i-- {
-			r.swap(msg, i, rand.IntN(i+1))
-		}
-	case zones.OrderCyclic:
-		k := r.set.NextRotation()
-		r.reverse(msg, 0, k)
-		r.reverse(msg, k, r.n)
-		r.reverse(msg, 0, r.n)
-	}
+// reorder permutes the run's records in msg as permute decides, and
+// returns how many of them the response keeps (the first ones).
+func (r *rdataRun) reorder(msg []byte) int {
+	return permute(r.set, r.n, runSwapper{r, msg})
 }
+
+// runSwapper swaps the RDATA of two records of a run in a packed message.
+type runSwapper struct {
+	r   *rdataRun
+	msg []byte
+}
+
+func (s runSwapper) swap(i, j int) { s.r.swap(s.msg, i, j) }
 
 func (r *rdataRun) swap(msg []byte, i, j int) {
 	if i == j {
@@ -497,9 +526,3 @@ func (r *rdataRun) swap(msg []byte, i, j int) {
 }
 
 var le = binary.LittleEndian
-
-func (r *rdataRun) reverse(msg []byte, from, to int) {
-	for i, j := from, to-1; i < j; i, j = i+1, j-1 {
-		r.swap(msg, i, j)
-	}
-}

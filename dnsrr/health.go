@@ -170,15 +170,15 @@ func decide(p *zones.Pool, set *zones.RRset, h Health) *healthySet {
 	// subset serves the members keep selects; all of them or none (all
 	// drained and down: fail open to every member) is the whole set.
 	subset := func(keep func(i int) bool, policy bool) *healthySet {
-		var rrs []dns.RR
-		for i, rr := range set.RRs {
+		kept := 0
+		for i := range n {
 			if keep(i) {
-				rrs = append(rrs, rr)
+				kept++
 			}
 		}
 		switch {
-		case len(rrs) > 0 && len(rrs) < n:
-			return &healthySet{set: set.WithRRs(rrs), policy: policy}
+		case kept > 0 && kept < n:
+			return &healthySet{set: set.WithRRs(keep), policy: policy}
 		case policy:
 			return &healthySet{set: set, policy: true}
 		}

@@ -29,6 +29,16 @@ var policyNames = [...]string{PolicyAll: "all", PolicyNone: "none", PolicyServfa
 
 func (p Policy) String() string { return policyNames[p] }
 
+// Bounds of a pool's max_answers and weights.
+const (
+	// MaxAnswersLimit is as many addresses as a 1232-byte UDP answer holds
+	// with room to spare.
+	MaxAnswersLimit = 64
+	// MaxWeight bounds a member's weight: ratios up to 1000:1 are plenty,
+	// and the sum of a pool's weights stays far from overflow.
+	MaxWeight = 1000
+)
+
 // Pool is a name whose addresses clients are shared over, with how its
 // members are checked and what to serve when too few are up.
 type Pool struct {
@@ -44,6 +54,11 @@ type Pool struct {
 	MinHealthy  int
 	MinFraction float64
 	OnAllDown   Policy
+	// MaxAnswers (max_answers) is how many members of each address family
+	// a response carries, a fresh choice each time; 0: all.
+	MaxAnswers int
+	// weights are the members given a weight other than 1 (weights).
+	weights map[netip.Addr]uint32
 	// ID is the pool's position in its zone's PoolDefs, so that the server
 	// keeps per-pool state in a slice rather than a map.
 	ID int
@@ -111,10 +126,26 @@ func (p *Pool) HasMember(a netip.Addr) bool {
 func (p *Pool) setAddresses(a, aaaa *RRset) {
 	p.sets = [2]*RRset{a, aaaa}
 	for _, s := range p.sets {
-		if s != nil {
-			s.Pool = p
+		if s == nil {
+			continue
+		}
+		s.Pool = p
+		s.MaxAnswers = p.MaxAnswers
+		if len(p.weights) > 0 {
+			s.Weights = make([]uint32, len(s.RRs))
+			for i, rr := range s.RRs {
+				s.Weights[i] = p.Weight(AddrOf(rr))
+			}
 		}
 	}
+}
+
+// Weight is a member's weight: 1 unless the pool's weights say otherwise.
+func (p *Pool) Weight(a netip.Addr) uint32 {
+	if w, ok := p.weights[a]; ok {
+		return w
+	}
+	return 1
 }
 
 // Need is how many of n members of one address family must be up.

@@ -54,22 +54,49 @@ type RRset struct {
 	Additional []dns.RR
 	// Pool is set on the address sets of a [pools] entry.
 	Pool *Pool
+	// MaxAnswers, when above 0 and below len(RRs), is how many of the
+	// records each response carries: a fresh choice every time (a pool's
+	// max_answers).
+	MaxAnswers int
+	// Weights, when set, are the records' weights (parallel to RRs): how
+	// often each comes first and how likely it is to be among MaxAnswers.
+	// nil: all equal.
+	Weights []uint32
 	// rotation is the only state that changes after load: the step counter
 	// of a cyclic pool (nil for other orders).
 	rotation *atomic.Uint32
 }
 
-// WithRRs is a copy of the set serving only rrs (a subset chosen by health
-// checks), rotating in step with the original.
-func (s *RRset) WithRRs(rrs []dns.RR) *RRset {
+// WithRRs is a copy of the set serving only the records keep selects (a
+// subset chosen by health checks), with their weights, rotating in step
+// with the original.
+func (s *RRset) WithRRs(keep func(i int) bool) *RRset {
 	c := *s
-	c.RRs = rrs
+	c.RRs, c.Weights = nil, nil
+	for i, rr := range s.RRs {
+		if keep(i) {
+			c.RRs = append(c.RRs, rr)
+			if s.Weights != nil {
+				c.Weights = append(c.Weights, s.Weights[i])
+			}
+		}
+	}
 	return &c
 }
 
-// Shuffled reports whether responses reorder this RRset.
+// Answers is how many of the set's records a response carries.
+func (s *RRset) Answers() int {
+	if s.MaxAnswers > 0 && s.MaxAnswers < len(s.RRs) {
+		return s.MaxAnswers
+	}
+	return len(s.RRs)
+}
+
+// Shuffled reports whether responses reorder this RRset, or choose some of
+// its records.
 func (s *RRset) Shuffled() bool {
-	return len(s.RRs) > 1 && s.Order != OrderFixed && (s.Type == dns.TypeA || s.Type == dns.TypeAAAA)
+	return len(s.RRs) > 1 && (s.Order != OrderFixed || s.Answers() < len(s.RRs)) &&
+		(s.Type == dns.TypeA || s.Type == dns.TypeAAAA)
 }
 
 // NextRotation returns the rotation for the next response of a cyclic pool.

@@ -140,7 +140,7 @@ func (z *tomlZone) read() {
 // [checks.NAME] table: a sub-table under any other key is most likely a
 // name with unquoted dots (see tomlfile.Table.UnquotedDots).
 var (
-	poolKeys  = []string{"addresses", "order", "ttl", "check", "min_healthy", "on_all_down"}
+	poolKeys  = []string{"addresses", "order", "ttl", "check", "min_healthy", "on_all_down", "max_answers", "weights"}
 	checkKeys = []string{"type", "port", "interval", "timeout", "fall", "rise", "method", "path", "host", "expect", "body", "insecure", "ca_file"}
 )
 
@@ -302,6 +302,10 @@ func (z *tomlZone) readPool(t *tomlfile.Table, name string) {
 	pool := &Pool{Name: owner}
 	z.pools[owner] = true
 	z.readPoolHealth(t, pool)
+	if v, ok := t.Int("max_answers", 1, MaxAnswersLimit); ok {
+		pool.MaxAnswers = int(v)
+	}
+	weights, hasWeights := t.Table("weights")
 	t.Done()
 	if owner == "" {
 		return
@@ -315,7 +319,27 @@ func (z *tomlZone) readPool(t *tomlfile.Table, name string) {
 		z.add(t, "addresses", i, rr, order)
 		pool.members = append(pool.members, AddrOf(rr))
 	}
+	if hasWeights {
+		readWeights(weights, pool)
+	}
 	z.src.pools = append(z.src.pools, pool)
+}
+
+// readWeights reads a pool's weights table: member address = weight.
+func readWeights(t *tomlfile.Table, pool *Pool) {
+	pool.weights = map[netip.Addr]uint32{}
+	for _, k := range t.Keys() {
+		w, ok := t.Int(k, 1, MaxWeight)
+		a, err := netip.ParseAddr(k)
+		switch {
+		case err != nil:
+			t.Errorf(k, "%q is not an IP address: weights maps member addresses to weights", k)
+		case !slices.Contains(pool.members, a.Unmap()):
+			t.Errorf(k, "%s is not one of the pool's addresses", k)
+		case ok:
+			pool.weights[a.Unmap()] = uint32(w)
+		}
+	}
 }
 
 // addressRR makes an A or AAAA record; want 0 takes the address family as
