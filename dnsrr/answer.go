@@ -24,6 +24,9 @@ type result struct {
 	pools []poolSpan
 	// fileOrder leaves pools in file order (when precomputing).
 	fileOrder bool
+	// q is the query being answered, for sticky pools (nil when
+	// precomputing).
+	q *wireQuery
 	// synthesized is set when a wildcard produced the answer.
 	synthesized bool
 	// zone is the origin of the zone that answered, wildcard the owner of
@@ -198,7 +201,7 @@ func appendSet(res *result, set *zones.RRset, qname string, synthesized bool) {
 	if set.Shuffled() {
 		res.pools = append(res.pools, poolSpan{start: start, set: set})
 		if !res.fileOrder {
-			k := order(res.answer[start:], set)
+			k := order(res.answer[start:], set, res.q)
 			res.answer = res.answer[:start+k]
 		}
 	}

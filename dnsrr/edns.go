@@ -65,10 +65,43 @@ type queryOptions struct {
 	// cookieLen is 0 without the option.
 	cookie    [maxCookieLen]byte
 	cookieLen int
-	// badCookie: the COOKIE option's length is illegal (FORMERR), or it
-	// appears twice.
-	badCookie bool
+	// malformed: a COOKIE or ECS option is illegal or repeated (FORMERR).
+	malformed bool
 	nsid      bool
+	// ecs is the EDNS Client Subnet option (RFC 7871), when ecsFamily is
+	// set: the client's network, ecsSource bits of ecsAddr.
+	ecsFamily uint16
+	ecsSource uint8
+	ecsAddr   [16]byte
+}
+
+// readECS reads an ECS option, or marks it malformed (RFC 7871 §6, §7.1):
+// a known family, a source prefix no longer than the address, exactly
+// the bytes that prefix needs with the bits beyond it zero, and scope 0.
+func (o *queryOptions) readECS(data []byte) {
+	if o.ecsFamily != 0 || len(data) < 4 {
+		o.malformed = true
+		return
+	}
+	family, source, scope, addr := be.Uint16(data), data[2], data[3], data[4:]
+	bits := 0
+	switch family {
+	case 1:
+		bits = 32
+	case 2:
+		bits = 128
+	}
+	switch {
+	case bits == 0 || int(source) > bits || scope != 0 || len(addr) != (int(source)+7)/8:
+		o.malformed = true
+		return
+	case source%8 != 0 && addr[len(addr)-1]&(0xFF>>(source%8)) != 0:
+		o.malformed = true
+		return
+	}
+	o.ecsFamily, o.ecsSource = family, source
+	o.ecsAddr = [16]byte{}
+	copy(o.ecsAddr[:], addr)
 }
 
 // readOption records one option of the query's OPT.
@@ -76,66 +109,48 @@ func (o *queryOptions) readOption(code uint16, data []byte) {
 	switch code {
 	case dns.EDNS0COOKIE:
 		if o.cookieLen > 0 || cookie.Malformed(len(data)) {
-			o.badCookie = true
+			o.malformed = true
 			return
 		}
 		o.cookieLen = copy(o.cookie[:], data)
+	case dns.EDNS0SUBNET:
+		o.readECS(data)
 	case dns.EDNS0NSID:
 		o.nsid = true // the query's payload should be empty; ignore it if not
 	}
 }
 
-// readOptions reads the options of the full path's OPT record.
-func (o *queryOptions) readOptions(opt *dns.OPT) {
+// readOptions reads the options of the query's OPT record straight from
+// the packet, for the full path: the same bytes parseQuery reads, whatever
+// miekg/dns makes of them. A packet it cannot walk has none.
+func (o *queryOptions) readOptions(pkt []byte) {
 	*o = queryOptions{}
-	if opt == nil {
+	off, ok := skipQuestions(pkt)
+	if !ok {
 		return
 	}
-	for _, e := range opt.Option {
-		switch e := e.(type) {
-		case *dns.EDNS0_COOKIE:
-			data, ok := decodeHex(e.Cookie)
-			if !ok {
-				o.badCookie = true
-				continue
+	skip := int(be.Uint16(pkt[6:])) + int(be.Uint16(pkt[8:]))
+	for i := range skip + int(be.Uint16(pkt[10:])) {
+		if off, ok = skipName(pkt, off); !ok || off+10 > len(pkt) {
+			return
+		}
+		rrtype, end := be.Uint16(pkt[off:]), off+10+int(be.Uint16(pkt[off+8:]))
+		if end > len(pkt) {
+			return
+		}
+		if i >= skip && rrtype == dns.TypeOPT {
+			for o2 := off + 10; o2+4 <= end; {
+				code, n := be.Uint16(pkt[o2:]), int(be.Uint16(pkt[o2+2:]))
+				if o2+4+n > end {
+					return
+				}
+				o.readOption(code, pkt[o2+4:o2+4+n])
+				o2 += 4 + n
 			}
-			o.readOption(dns.EDNS0COOKIE, data)
-		case *dns.EDNS0_NSID:
-			o.readOption(dns.EDNS0NSID, nil)
-		case *dns.EDNS0_LOCAL:
-			o.readOption(e.Code, e.Data)
+			return // the first OPT; a second is FORMERR anyway
 		}
+		off = end
 	}
-}
-
-// decodeHex decodes miekg/dns's hex form of a COOKIE option; false for
-// one no COOKIE may be.
-func decodeHex(s string) ([]byte, bool) {
-	if len(s)%2 != 0 || len(s) > 2*maxCookieLen {
-		return nil, false
-	}
-	out := make([]byte, len(s)/2)
-	for i := range out {
-		hi, ok1 := unhex(s[2*i])
-		lo, ok2 := unhex(s[2*i+1])
-		if !ok1 || !ok2 {
-			return nil, false
-		}
-		out[i] = hi<<4 | lo
-	}
-	return out, true
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }
 
 // replyOptions decides the options of the reply to q: our COOKIE (the
@@ -147,15 +162,27 @@ func unhex(c byte) (byte, bool) {
 func (q *wireQuery) replyOptions(p *Policy) {
 	q.optData = q.optBuf[:0]
 	q.cookieValid = false
+	q.ecsScopeAt, q.stickyReady = -1, false
 	if p == nil {
 		return
+	}
+	if q.opts.ecsFamily != 0 && !q.opts.malformed {
+		// Echoed with scope 0 (the answer holds for every client) unless a
+		// sticky pool uses the subnet (stickyKey sets the scope).
+		n := (int(q.opts.ecsSource) + 7) / 8
+		q.optData = be.AppendUint16(q.optData, dns.EDNS0SUBNET)
+		q.optData = be.AppendUint16(q.optData, uint16(4+n))
+		q.optData = be.AppendUint16(q.optData, q.opts.ecsFamily)
+		q.optData = append(q.optData, q.opts.ecsSource, 0)
+		q.ecsScopeAt = len(q.optData) - 1
+		q.optData = append(q.optData, q.opts.ecsAddr[:n]...)
 	}
 	if p.NSID != "" && q.opts.nsid {
 		q.optData = be.AppendUint16(q.optData, dns.EDNS0NSID)
 		q.optData = be.AppendUint16(q.optData, uint16(len(p.NSID)))
 		q.optData = append(q.optData, p.NSID...)
 	}
-	if p.Cookies != nil && q.opts.cookieLen > 0 && !q.opts.badCookie {
+	if p.Cookies != nil && q.opts.cookieLen > 0 && !q.opts.malformed {
 		now := time.Now()
 		cc := q.opts.cookie[:clientCookieLen]
 		if sc := q.opts.cookie[clientCookieLen:q.opts.cookieLen]; len(sc) > 0 {

@@ -319,7 +319,7 @@ func (t *template) write(q *wireQuery, pkt, out []byte, limit int) []byte {
 		be.PutUint16(out[headerLen+q.nameLen:], q.qtype)
 	}
 	for i := range t.pools {
-		out = t.pools[i].cut(out, t.pools[i].reorder(out))
+		out = t.pools[i].cut(out, t.pools[i].reorder(out, q))
 	}
 	if q.edns {
 		be.PutUint16(out[10:], be.Uint16(out[10:])+1)
@@ -476,7 +476,7 @@ func (wn *wildNode) write(q *wireQuery, pkt, out []byte, limit int, fz *fastZone
 	}
 	for _, run := range ws.pools {
 		run.off += q.qend // offsets count from the start of the answer section
-		out = run.cut(out, run.reorder(out))
+		out = run.cut(out, run.reorder(out, q))
 	}
 	if q.edns {
 		be.PutUint16(out[10:], 1)
@@ -488,8 +488,8 @@ func (wn *wildNode) write(q *wireQuery, pkt, out []byte, limit int, fz *fastZone
 // reorder permutes the run's RDATA in msg as its RRset's order asks.
 // reorder permutes the run's records in msg as permute decides, and
 // returns how many of them the response keeps (the first ones).
-func (r *rdataRun) reorder(msg []byte) int {
-	return permute(r.set, r.n, runSwapper{r, msg})
+func (r *rdataRun) reorder(msg []byte, q *wireQuery) int {
+	return permute(r.set, r.n, runSwapper{r, msg}, q)
 }
 
 // runSwapper swaps the RDATA of two records of a run in a packed message.
@@ -499,6 +499,18 @@ type runSwapper struct {
 }
 
 func (s runSwapper) swap(i, j int) { s.r.swap(s.msg, i, j) }
+
+func (s runSwapper) member(i int) uint64 {
+	rdata := s.msg[s.r.off+i*s.r.stride:]
+	var a [16]byte
+	if s.r.size == 4 {
+		a[10], a[11] = 0xFF, 0xFF // IPv4-mapped, as netip.Addr.As16 gives it
+		copy(a[12:], rdata[:4])
+	} else {
+		copy(a[:], rdata[:16])
+	}
+	return addrKey(a)
+}
 
 func (r *rdataRun) swap(msg []byte, i, j int) {
 	if i == j {

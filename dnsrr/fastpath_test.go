@@ -344,7 +344,7 @@ func BenchmarkFastShuffle(b *testing.B) {
 			msg := make([]byte, run.off+c.n*run.stride)
 			b.ReportAllocs()
 			for b.Loop() {
-				run.reorder(msg)
+				run.reorder(msg, nil)
 			}
 		})
 	}

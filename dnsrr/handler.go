@@ -30,6 +30,9 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	if ap, err := netip.ParseAddrPort(w.RemoteAddr().String()); err == nil {
 		q.client = ap.Addr().Unmap()
 	}
+	if pkt, err := req.Pack(); err == nil {
+		q.opts.readOptions(pkt)
+	}
 	defer func() {
 		// A bug must cost one query, not the server.
 		if r := recover(); r != nil {
@@ -54,8 +57,9 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	}
 }
 
-// respond builds the packed reply to req from q.client, and records in q
-// what RRL and cookies need.
+// respond builds the packed reply to req, for q.client and the options in
+// q.opts (read by the caller from the packet), and records in q what RRL
+// and cookies need.
 func (s *Server) respond(req *dns.Msg, q *wireQuery, udp bool) ([]byte, error) {
 	reply := &dns.Msg{Compress: true}
 	reply.Id = req.Id
@@ -79,11 +83,10 @@ func (s *Server) respond(req *dns.Msg, q *wireQuery, udp bool) ([]byte, error) {
 	size := minPayload
 	var ourOpt []dns.RR
 	q.class = classification{kind: rrl.Error}
-	q.optData, q.cookieValid = nil, false
-	q.opts.readOptions(opt)
+	q.optData, q.cookieValid, q.ecsScopeAt, q.stickyReady = nil, false, -1, false
 	q.edns = opt != nil
 	if opt != nil {
-		if opt.Version() == 0 && !q.opts.badCookie {
+		if opt.Version() == 0 && !q.opts.malformed {
 			q.replyOptions(s.policy.Load())
 		} else {
 			q.optData = nil // BADVERS or FORMERR: echo nothing we cannot read
@@ -106,8 +109,8 @@ func (s *Server) respond(req *dns.Msg, q *wireQuery, udp bool) ([]byte, error) {
 		reply.Extra = ourOpt
 		return reply.Pack()
 	}
-	if q.opts.badCookie {
-		reply.Rcode = dns.RcodeFormatError // RFC 7873 §5.2.2
+	if q.opts.malformed {
+		reply.Rcode = dns.RcodeFormatError // RFC 7873 §5.2.2, RFC 7871 §7.1.1
 		reply.Extra = ourOpt
 		return reply.Pack()
 	}
@@ -124,7 +127,10 @@ func (s *Server) respond(req *dns.Msg, q *wireQuery, udp bool) ([]byte, error) {
 		reply.Question = nil // nothing sensible to echo
 		reply.Rcode = dns.RcodeFormatError
 	default:
-		q.class = s.query(req.Question[0], reply)
+		q.class = s.query(req.Question[0], reply, q)
+		if q.ecsScopeAt >= 0 && opt != nil {
+			ourOpt = []dns.RR{replyOPT(q, opt.Do())} // a sticky pool set the ECS scope
+		}
 	}
 	reply.Extra = append(reply.Extra, ourOpt...)
 
@@ -245,7 +251,7 @@ func glueRequired(reply *dns.Msg) bool {
 
 // query fills reply's sections for a QUERY with one question, and returns
 // what the reply counts as for rate limiting.
-func (s *Server) query(q dns.Question, reply *dns.Msg) classification {
+func (s *Server) query(q dns.Question, reply *dns.Msg, wq *wireQuery) classification {
 	switch {
 	case q.Qtype == 0 || q.Qclass == 0:
 		// Reserved values (RFC 6895), and what miekg/dns reports for a
@@ -268,7 +274,7 @@ func (s *Server) query(q dns.Question, reply *dns.Msg) classification {
 		reply.Rcode = dns.RcodeFormatError // a meta type, never a question (RFC 6891 §6.1.1)
 		return classification{kind: rrl.Error}
 	}
-	var res result
+	res := result{q: wq}
 	qname := strings.ToLower(q.Name)
 	lookup(s.state.Load(), qname, q.Qtype, &res)
 	reply.Rcode = res.rcode

@@ -174,7 +174,7 @@ func (p *Policy) limit(q *wireQuery, out []byte) []byte {
 	case rrl.Pass:
 		return out
 	case rrl.Slip:
-		if p.BadCookieSlip && p.Cookies != nil && q.opts.cookieLen > 0 && !q.opts.badCookie {
+		if p.BadCookieSlip && p.Cookies != nil && q.opts.cookieLen > 0 && !q.opts.malformed {
 			return badCookieReply(q, out)
 		}
 		return slipReply(q, out)
@@ -188,6 +188,7 @@ func (s *Server) answerSlow(pkt, buf []byte, q *wireQuery, udp bool) (out []byte
 		return nil // not a query: answering responses invites reflection loops
 	}
 	req := new(dns.Msg)
+	q.opts.readOptions(pkt)
 	defer func() {
 		// A bug must cost one query, not the server.
 		if r := recover(); r != nil {

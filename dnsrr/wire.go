@@ -44,8 +44,13 @@ type wireQuery struct {
 	// optData is the options of our reply's OPT, packed, in optBuf;
 	// replyOptions sets them and cookieValid.
 	optData     []byte
-	optBuf      [4 + maxCookieLen + 4 + MaxNSID]byte
+	optBuf      [4 + maxCookieLen + 4 + MaxNSID + 4 + 20]byte
 	cookieValid bool
+	// ecsScopeAt is where the echoed ECS option's scope is in optData (-1:
+	// none); sticky caches the client's key for sticky pools (stickyKey).
+	ecsScopeAt  int
+	sticky      uint64
+	stickyReady bool
 	// class is what the answer counts as for rate limiting; the path that
 	// answered sets it.
 	class classification
@@ -141,7 +146,7 @@ func parseQuery(pkt []byte, q *wireQuery) bool {
 	off += 4
 	q.qend = off
 	q.edns, q.do, q.payload = false, false, minPayload
-	q.opts.cookieLen, q.opts.badCookie, q.opts.nsid = 0, false, false
+	q.opts.cookieLen, q.opts.malformed, q.opts.nsid, q.opts.ecsFamily = 0, false, false, 0
 	if arcount == 1 {
 		// OPT: root owner, type 41, class = payload, TTL = extended rcode,
 		// version, flags; then options, which must fit exactly.
@@ -166,7 +171,7 @@ func parseQuery(pkt []byte, q *wireQuery) bool {
 			q.opts.readOption(code, pkt[o+4:o+4+n])
 			o += 4 + n
 		}
-		if q.opts.badCookie {
+		if q.opts.malformed {
 			return false // FORMERR, from the full path
 		}
 		q.edns = true

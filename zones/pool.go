@@ -57,6 +57,9 @@ type Pool struct {
 	// MaxAnswers (max_answers) is how many members of each address family
 	// a response carries, a fresh choice each time; 0: all.
 	MaxAnswers int
+	// Sticky (sticky = "client") gives each client its own order, kept
+	// while its members serve (rendezvous hashing of its address).
+	Sticky bool
 	// weights are the members given a weight other than 1 (weights).
 	weights map[netip.Addr]uint32
 	// ID is the pool's position in its zone's PoolDefs, so that the server
@@ -130,7 +133,7 @@ func (p *Pool) setAddresses(a, aaaa *RRset) {
 			continue
 		}
 		s.Pool = p
-		s.MaxAnswers = p.MaxAnswers
+		s.MaxAnswers, s.Sticky = p.MaxAnswers, p.Sticky
 		if len(p.weights) > 0 {
 			s.Weights = make([]uint32, len(s.RRs))
 			for i, rr := range s.RRs {

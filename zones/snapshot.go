@@ -58,6 +58,9 @@ type RRset struct {
 	// records each response carries: a fresh choice every time (a pool's
 	// max_answers).
 	MaxAnswers int
+	// Sticky orders the records per client (a pool's sticky = "client")
+	// rather than by Order.
+	Sticky bool
 	// Weights, when set, are the records' weights (parallel to RRs): how
 	// often each comes first and how likely it is to be among MaxAnswers.
 	// nil: all equal.
@@ -95,7 +98,7 @@ func (s *RRset) Answers() int {
 // Shuffled reports whether responses reorder this RRset, or choose some of
 // its records.
 func (s *RRset) Shuffled() bool {
-	return len(s.RRs) > 1 && (s.Order != OrderFixed || s.Answers() < len(s.RRs)) &&
+	return len(s.RRs) > 1 && (s.Order != OrderFixed || s.Sticky || s.Answers() < len(s.RRs)) &&
 		(s.Type == dns.TypeA || s.Type == dns.TypeAAAA)
 }
 

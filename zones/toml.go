@@ -140,7 +140,7 @@ func (z *tomlZone) read() {
 // [checks.NAME] table: a sub-table under any other key is most likely a
 // name with unquoted dots (see tomlfile.Table.UnquotedDots).
 var (
-	poolKeys  = []string{"addresses", "order", "ttl", "check", "min_healthy", "on_all_down", "max_answers", "weights"}
+	poolKeys  = []string{"addresses", "order", "ttl", "check", "min_healthy", "on_all_down", "max_answers", "weights", "sticky"}
 	checkKeys = []string{"type", "port", "interval", "timeout", "fall", "rise", "method", "path", "host", "expect", "body", "insecure", "ca_file"}
 )
 
@@ -304,6 +304,15 @@ func (z *tomlZone) readPool(t *tomlfile.Table, name string) {
 	z.readPoolHealth(t, pool)
 	if v, ok := t.Int("max_answers", 1, MaxAnswersLimit); ok {
 		pool.MaxAnswers = int(v)
+	}
+	if v, ok := t.String("sticky"); ok {
+		switch v {
+		case "client":
+			pool.Sticky = true
+		case "none":
+		default:
+			t.Errorf("sticky", "%q: use \"client\" (each client keeps its members) or \"none\"", v)
+		}
 	}
 	weights, hasWeights := t.Table("weights")
 	t.Done()
