@@ -78,3 +78,38 @@ func TestLimitedBadVersIsNotBadCookie(t *testing.T) {
 		t.Error("nothing was limited: the test did not reach the slip")
 	}
 }
+
+// genreport "opcode" and "opcodeflg": a query of an unknown opcode and no
+// question gets NOTIMP, a bare header; limited with slip 1, it is sent
+// with TC (a bare header is no larger than the query), not dropped.
+func TestLimitedReplyWithoutQuestionSlips(t *testing.T) {
+	s := limitedServer(t)
+	for _, c := range []struct {
+		name   string
+		cookie bool // BADCOOKIE slips need a question: this one slips as TC
+	}{{"plain", false}, {"client cookie", true}} {
+		m := new(dns.Msg)
+		m.Id = 4242
+		m.Opcode = 15
+		if c.cookie {
+			m.SetEdns0(1232, false)
+			m.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"}}
+		}
+		pkt, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		slipped := 0
+		for i, r := range answerRepeatedly(t, s, pkt, "198.51.100.1", 10) {
+			if r.Rcode != dns.RcodeNotImplemented || r.Opcode != 15 || r.Id != m.Id || len(r.Question)+len(r.Answer)+len(r.Ns) != 0 {
+				t.Fatalf("%s: query %d: want NOTIMP without records:\n%v", c.name, i, r)
+			}
+			if r.Truncated {
+				slipped++
+			}
+		}
+		if slipped == 0 {
+			t.Errorf("%s: nothing was limited: the test did not reach the slip", c.name)
+		}
+	}
+}
