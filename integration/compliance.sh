@@ -48,14 +48,7 @@ if [ ! -x "$genreport" ]; then
 fi
 command -v dig >/dev/null || { echo "compliance: needs dig (apt-get install dnsutils)" >&2; exit 1; }
 
-work=$(mktemp -d /tmp/dnsrr-compliance.XXXXXX)
-pids=()
-cleanup() {
-  stop_pids "${pids[@]}"
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+start_workdir compliance
 
 if [ -z "$dnsrr_bin" ]; then
   dnsrr_bin=$work/dnsrr
