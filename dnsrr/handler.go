@@ -84,6 +84,12 @@ func (s *Server) respond(req *dns.Msg, q *wireQuery, udp bool) ([]byte, error) {
 	var ourOpt []dns.RR
 	q.class = classification{kind: rrl.Error}
 	q.optData, q.cookieValid, q.ecsScopeAt, q.stickyReady = nil, false, -1, false
+	if opt == nil || opt.Version() != 0 {
+		// Another version's options mean nothing to us: BADVERS reads none
+		// (RFC 6891 §6.1.3), so rate limiting must not slip it as BADCOOKIE
+		// (genreport "edns1cookie").
+		q.opts = queryOptions{}
+	}
 	q.edns = opt != nil
 	if opt != nil {
 		if opt.Version() == 0 && !q.opts.malformed {

@@ -10,10 +10,12 @@ package dnsrr
 
 // slipReply rewrites out, the full reply to q, in place into an empty
 // truncated reply: header and question kept, TC set, no records but our
-// OPT. nil when out is not a reply we can read.
+// OPT. A reply without a question (NOTIMP to another opcode, FORMERR)
+// slips as its header: slip 1 must answer every limited query (genreport
+// "opcode" under RRL). nil when out is not a reply we can read.
 func slipReply(q *wireQuery, out []byte) []byte {
 	end, ok := skipQuestions(out)
-	if !ok || be.Uint16(out[4:]) != 1 {
+	if !ok || be.Uint16(out[4:]) > 1 {
 		return nil
 	}
 	out = out[:end]

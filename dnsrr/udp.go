@@ -175,9 +175,11 @@ func (p *Policy) limit(q *wireQuery, out []byte) []byte {
 		return out
 	case rrl.Slip:
 		if p.BadCookieSlip && p.Cookies != nil && q.opts.cookieLen > 0 && !q.opts.malformed {
-			return badCookieReply(q, out)
+			if bad := badCookieReply(q, out); bad != nil {
+				return bad
+			}
 		}
-		return slipReply(q, out)
+		return slipReply(q, out) // also when BADCOOKIE cannot be made (no question)
 	}
 	return nil
 }
