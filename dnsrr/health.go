@@ -146,8 +146,34 @@ func logPolicy(log zerolog.Logger, p *zones.Pool, set *zones.RRset, policy bool)
 }
 
 // decide is filterPools for one set: nil when it is served whole and no
-// policy decided, which is most sets.
+// policy decided, which is most sets. A pool with ttl_degraded serves
+// what it serves with that TTL while any member is down (or drained, if
+// ttl_degraded_drains), so caches come back for the recovery sooner.
 func decide(p *zones.Pool, set *zones.RRset, h Health) *healthySet {
+	hs := decideMembers(p, set, h)
+	if p.TTLDegraded == 0 || hs != nil && hs.set == nil {
+		return hs // nothing served, nothing to degrade
+	}
+	degraded := false
+	for _, rr := range set.RRs {
+		a := zones.AddrOf(rr)
+		if !h.Up(p.Check, a) || p.TTLDegradedDrains && h.Drained(a) {
+			degraded = true
+			break
+		}
+	}
+	if !degraded {
+		return hs
+	}
+	served, policy := set, false
+	if hs != nil {
+		served, policy = hs.set, hs.policy
+	}
+	return &healthySet{set: served.WithTTL(p.TTLDegraded), policy: policy}
+}
+
+// decideMembers chooses the members a set serves (see filterPools).
+func decideMembers(p *zones.Pool, set *zones.RRset, h Health) *healthySet {
 	n := len(set.RRs)
 	var upBuf, drainedBuf [16]bool // no allocation for common pool sizes
 	up, drained := upBuf[:0], drainedBuf[:0]

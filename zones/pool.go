@@ -57,6 +57,11 @@ type Pool struct {
 	// MaxAnswers (max_answers) is how many members of each address family
 	// a response carries, a fresh choice each time; 0: all.
 	MaxAnswers int
+	// TTLDegraded (ttl_degraded), when above 0, is the TTL of the pool's
+	// answers while any member is down, and while any is drained if
+	// TTLDegradedDrains (ttl_degraded_drains).
+	TTLDegraded       uint32
+	TTLDegradedDrains bool
 	// Sticky (sticky = "client") gives each client its own order, kept
 	// while its members serve (rendezvous hashing of its address).
 	Sticky bool
@@ -298,8 +303,14 @@ func (z *tomlZone) readPoolHealth(t *tomlfile.Table, p *Pool) {
 			t.Errorf("on_all_down", "%q: use all (serve every member), none (NODATA) or servfail", s)
 		}
 	}
-	if p.Check == nil && (t.Has("min_healthy") || t.Has("on_all_down")) {
-		t.Errorf("", "min_healthy and on_all_down need a check")
+	if v, ok := t.Int("ttl_degraded", 1, maxTTL); ok {
+		p.TTLDegraded = uint32(v)
+	}
+	if v, ok := t.Bool("ttl_degraded_drains"); ok {
+		p.TTLDegradedDrains = v
+	}
+	if p.Check == nil && (t.Has("min_healthy") || t.Has("on_all_down") || t.Has("ttl_degraded")) {
+		t.Errorf("", "min_healthy, on_all_down and ttl_degraded need a check")
 	}
 }
 

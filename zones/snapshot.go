@@ -87,6 +87,19 @@ func (s *RRset) WithRRs(keep func(i int) bool) *RRset {
 	return &c
 }
 
+// WithTTL is a copy of the set whose records carry ttl (a pool's
+// ttl_degraded), rotating in step with the original.
+func (s *RRset) WithTTL(ttl uint32) *RRset {
+	c := *s
+	c.TTL = ttl
+	c.RRs = make([]dns.RR, len(s.RRs))
+	for i, rr := range s.RRs {
+		c.RRs[i] = dns.Copy(rr)
+		c.RRs[i].Header().Ttl = ttl
+	}
+	return &c
+}
+
 // Answers is how many of the set's records a response carries.
 func (s *RRset) Answers() int {
 	if s.MaxAnswers > 0 && s.MaxAnswers < len(s.RRs) {

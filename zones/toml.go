@@ -140,7 +140,7 @@ func (z *tomlZone) read() {
 // [checks.NAME] table: a sub-table under any other key is most likely a
 // name with unquoted dots (see tomlfile.Table.UnquotedDots).
 var (
-	poolKeys  = []string{"addresses", "order", "ttl", "check", "min_healthy", "on_all_down", "max_answers", "weights", "sticky"}
+	poolKeys  = []string{"addresses", "order", "ttl", "check", "min_healthy", "on_all_down", "max_answers", "weights", "sticky", "ttl_degraded", "ttl_degraded_drains"}
 	checkKeys = []string{"type", "port", "interval", "timeout", "fall", "rise", "method", "path", "host", "expect", "body", "insecure", "ca_file"}
 )
 
@@ -302,6 +302,9 @@ func (z *tomlZone) readPool(t *tomlfile.Table, name string) {
 	pool := &Pool{Name: owner}
 	z.pools[owner] = true
 	z.readPoolHealth(t, pool)
+	if pool.TTLDegraded >= ttl && pool.TTLDegraded > 0 {
+		t.Errorf("ttl_degraded", "%d is not below the pool's ttl (%d)", pool.TTLDegraded, ttl)
+	}
 	if v, ok := t.Int("max_answers", 1, MaxAnswersLimit); ok {
 		pool.MaxAnswers = int(v)
 	}
