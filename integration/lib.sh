@@ -12,3 +12,20 @@ stop_pids() {
 
 # free_port: a TCP port on 127.0.0.1 that nothing listens on now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# family PID: the process and its descendants (NSD runs xfrd > main > server).
+family() {
+  local c
+  echo "$1"
+  for c in $(pgrep -P "$1" || true); do family "$c"; done
+}
+
+# proc_ticks PID: user+system CPU time, in clock ticks (getconf CLK_TCK), of
+# the process and its descendants, all threads.
+proc_ticks() {
+  local total=0 p
+  for p in $(family "$1"); do
+    total=$((total + $(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }' || echo 0)))
+  done
+  echo $total
+}

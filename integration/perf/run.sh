@@ -207,22 +207,10 @@ else
 fi
 
 busy_ticks() { awk -v c="cpu$server_cpu" '$1 == c { print $2+$3+$4+$7+$8+$9 }' /proc/stat; }
-family() { # pid and its descendants (NSD runs xfrd > main > server)
-  local c
-  echo "$1"
-  for c in $(pgrep -P "$1" || true); do family "$c"; done
-}
 rss_kb() { # pid
   local total=0 p
   for p in $(family "$1"); do
     total=$((total + $(awk '/^VmRSS/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)))
-  done
-  echo $total
-}
-proc_ticks() { # pid: user+system time of the process and its children, all threads
-  local total=0 p
-  for p in $(family "$1"); do
-    total=$((total + $(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }' || echo 0)))
   done
   echo $total
 }
