@@ -244,7 +244,7 @@ func dial(ctx context.Context, cfg Config, from netip.Addr) (*source, error) {
 	s := &source{conn: conn, tcp: cfg.TCP}
 	var cookie []byte
 	if cfg.Cookies {
-		if cookie, err = s.handshake(cfg); err != nil {
+		if cookie, err = s.handshake(ctx, cfg, from); err != nil {
 			conn.Close()
 			return nil, err
 		}
@@ -273,8 +273,11 @@ func query(cfg Config, cookie []byte) *dns.Msg {
 }
 
 // handshake sends a query with a fresh client cookie and returns the
-// client and server cookie to send from now on.
-func (s *source) handshake(cfg Config) ([]byte, error) {
+// client and server cookie to send from now on. A server that is rate
+// limiting the source may drop the query or slip an empty truncated reply:
+// then the handshake is done over TCP, as a resolver would retry (a server
+// cookie is bound to the client's address, not to the transport).
+func (s *source) handshake(ctx context.Context, cfg Config, from netip.Addr) ([]byte, error) {
 	client := binary.BigEndian.AppendUint64(nil, rand.Uint64())
 	wire, err := query(cfg, client).Pack()
 	if err != nil {
@@ -283,25 +286,52 @@ func (s *source) handshake(cfg Config) ([]byte, error) {
 	for try := 0; try < 3; try++ {
 		reply, err := s.exchangeOnce(wire, time.Second)
 		if err != nil {
-			continue // a lost datagram: try again
+			continue // lost or dropped: try again
 		}
-		m := new(dns.Msg)
-		if err := m.Unpack(reply); err != nil {
-			return nil, fmt.Errorf("flood: handshake reply from %v: %w", s.conn.RemoteAddr(), err)
+		cookie, truncated, err := serverCookie(reply, client)
+		if cookie != nil || err != nil || !truncated || s.tcp {
+			return cookie, err
 		}
-		if opt := m.IsEdns0(); opt != nil {
-			for _, o := range opt.Option {
-				if c, ok := o.(*dns.EDNS0_COOKIE); ok {
-					both, err := hex.DecodeString(c.Cookie)
-					if err == nil && len(both) > 8 && bytes.Equal(both[:8], client) {
-						return both, nil
-					}
+		break
+	}
+	if s.tcp {
+		return nil, fmt.Errorf("flood: cookie handshake from %v: no reply in 3 tries", from)
+	}
+	d := net.Dialer{Timeout: 3 * time.Second, LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(from, 0))}
+	conn, err := d.DialContext(ctx, "tcp", cfg.Server.String())
+	if err != nil {
+		return nil, fmt.Errorf("flood: cookie handshake over TCP from %v: %w", from, err)
+	}
+	defer conn.Close()
+	reply, err := (&source{conn: conn, tcp: true}).exchangeOnce(wire, 3*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("flood: cookie handshake over TCP from %v: %w", from, err)
+	}
+	cookie, _, err := serverCookie(reply, client)
+	return cookie, err
+}
+
+// serverCookie returns the COOKIE option of reply (client and server
+// cookie) if it echoes client, and whether reply was truncated.
+func serverCookie(reply, client []byte) (cookie []byte, truncated bool, err error) {
+	m := new(dns.Msg)
+	if err := m.Unpack(reply); err != nil {
+		return nil, false, fmt.Errorf("flood: handshake reply: %w", err)
+	}
+	if opt := m.IsEdns0(); opt != nil {
+		for _, o := range opt.Option {
+			if c, ok := o.(*dns.EDNS0_COOKIE); ok {
+				both, err := hex.DecodeString(c.Cookie)
+				if err == nil && len(both) > 8 && bytes.Equal(both[:8], client) {
+					return both, m.Truncated, nil
 				}
 			}
 		}
-		return nil, ErrNoCookie
 	}
-	return nil, fmt.Errorf("flood: cookie handshake from %v: no reply in 3 tries", s.conn.LocalAddr())
+	if m.Truncated {
+		return nil, true, nil
+	}
+	return nil, false, ErrNoCookie
 }
 
 // exchangeOnce sends one message and reads one reply before the timeout.

@@ -21,6 +21,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -122,6 +123,6 @@ func print(r flood.Result, serverDrops int, kv bool) {
 }
 
 func fail(code int, err error) {
-	fmt.Fprintln(os.Stderr, "flood:", err)
+	fmt.Fprintln(os.Stderr, "flood:", strings.TrimPrefix(err.Error(), "flood: "))
 	os.Exit(code)
 }
