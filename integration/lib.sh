@@ -29,3 +29,29 @@ proc_ticks() {
   done
   echo $total
 }
+
+# nsd_config DIR PORT SERVER_LINES ZONE...: prints an NSD configuration for
+# NSD run in the foreground (nsd -d) as the current user on 127.0.0.1@PORT,
+# its state in DIR, serving each ZONE from DIR/ZONE.zone. SERVER_LINES are
+# more "server:" options, one per line, indented by two spaces.
+nsd_config() {
+  local dir=$1 port=$2 server=$3 z
+  shift 3
+  cat <<EOF
+server:
+  ip-address: 127.0.0.1@$port
+  username: ""
+  chroot: ""
+  zonesdir: "$dir"
+  database: ""
+  zonelistfile: "$dir/zone.list"
+  xfrdfile: "$dir/xfrd.state"
+  pidfile: "$dir/nsd.pid"
+  logfile: "$dir/nsd.log"
+  verbosity: 0
+$server
+remote-control:
+  control-enable: no
+EOF
+  for z in "$@"; do printf 'zone:\n  name: %s\n  zonefile: %s.zone\n' "$z" "$z"; done
+}

@@ -175,30 +175,12 @@ run_dnsrr "dnsrr RRL" rrl
 [ "$only" = 1 ] && exit 0
 
 port=$(free_port)
-cat > "$work/nsd.conf" <<EOF
-server:
-  ip-address: 127.0.0.1@$port
-  server-count: 1
-  username: ""
-  chroot: ""
-  zonesdir: "$work"
-  database: ""
-  zonelistfile: "$work/zone.list"
-  xfrdfile: "$work/xfrd.state"
-  pidfile: "$work/nsd.pid"
-  logfile: "$work/nsd.log"
-  verbosity: 0
+nsd_config "$work" "$port" "  server-count: 1
   rrl-ratelimit: $limit
   rrl-whitelist-ratelimit: $limit
   rrl-slip: $slip
   rrl-ipv4-prefix-length: 24
-  rrl-ipv6-prefix-length: 56
-remote-control:
-  control-enable: no
-zone:
-  name: lb.example.test
-  zonefile: lb.example.test.zone
-EOF
+  rrl-ipv6-prefix-length: 56" lb.example.test > "$work/nsd.conf"
 taskset -c "$server_cpu" "$NSD" -d -c "$work/nsd.conf" 2>"$work/nsd.err" &
 pid=$!; pids+=("$pid")
 wait_ready "$port" "$pid"

@@ -115,29 +115,11 @@ awk 'BEGIN { srand(42) }
 port_nsd=$(free_port)
 port_gdnsd=$(free_port)
 
-cat > "$work/nsd.conf" <<EOF
-server:
-  ip-address: 127.0.0.1@$port_nsd
-  server-count: 1
-  username: ""
-  chroot: ""
-  zonesdir: "$work"
-  database: ""
-  zonelistfile: "$work/zone.list"
-  xfrdfile: "$work/xfrd.state"
-  pidfile: "$work/nsd.pid"
-  logfile: "$work/nsd.log"
-  verbosity: 0
-  # Debian builds NSD with response rate limiting on (200 qps per /24):
-  # one loopback client would be rate limited, so turn it off.
+# Debian builds NSD with response rate limiting on (200 qps per /24): one
+# loopback client would be rate limited, so turn it off.
+nsd_config "$work" "$port_nsd" "  server-count: 1
   rrl-ratelimit: 0
-  rrl-whitelist-ratelimit: 0
-remote-control:
-  control-enable: no
-zone:
-  name: lb.example.test
-  zonefile: lb.example.test.zone
-EOF
+  rrl-whitelist-ratelimit: 0" lb.example.test > "$work/nsd.conf"
 
 # gdnsd: one UDP thread; its zone without the DS record (gdnsd has no
 # DNSSEC record types), which no query of the mix asks for.
