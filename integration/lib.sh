@@ -55,3 +55,11 @@ remote-control:
 EOF
   for z in "$@"; do printf 'zone:\n  name: %s\n  zonefile: %s.zone\n' "$z" "$z"; done
 }
+
+# install_missing PKG...: installs these Debian packages with apt-get when
+# root, or exits naming them. Nothing to do without arguments.
+install_missing() {
+  [ $# -gt 0 ] || return 0
+  if [ "$(id -u)" != 0 ]; then echo "missing $*: install them (apt-get install $*)" >&2; exit 1; fi
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}

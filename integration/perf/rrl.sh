@@ -59,10 +59,7 @@ if [ "$only" = 0 ]; then
   command -v nsd >/dev/null || [ -x /usr/sbin/nsd ] || need+=(nsd)
   command -v knotd >/dev/null || [ -x /usr/sbin/knotd ] || need+=(knot)
 fi
-if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" != 0 ]; then echo "missing ${need[*]}: install them (apt-get install ${need[*]})" >&2; exit 1; fi
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+install_missing "${need[@]}"
 NSD=$(command -v nsd || echo /usr/sbin/nsd)
 KNOTD=$(command -v knotd || echo /usr/sbin/knotd)
 

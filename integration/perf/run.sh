@@ -52,10 +52,7 @@ command -v dnsperf >/dev/null || need+=(dnsperf)
 command -v nsd >/dev/null || [ -x /usr/sbin/nsd ] || need+=(nsd)
 command -v gdnsd >/dev/null || [ -x /usr/sbin/gdnsd ] || need+=(gdnsd)
 command -v taskset >/dev/null || need+=(util-linux)
-if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" != 0 ]; then echo "missing ${need[*]}: install them (apt-get install ${need[*]})" >&2; exit 1; fi
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+install_missing "${need[@]}"
 NSD=$(command -v nsd || echo /usr/sbin/nsd)
 GDNSD=$(command -v gdnsd || echo /usr/sbin/gdnsd)
 
