@@ -193,7 +193,7 @@ func send(ctx context.Context, cfg Config, srcs []*source, start time.Time) (Res
 		}
 		due := min(int(float64(elapsed)/perQuery)+1, cfg.Count)
 		if res.Sent >= due {
-			time.Sleep(start.Add(time.Duration(float64(res.Sent) * perQuery)).Sub(time.Now()))
+			time.Sleep(time.Until(start.Add(time.Duration(float64(res.Sent) * perQuery))))
 			continue
 		}
 		for ; res.Sent < due; res.Sent++ {
@@ -201,8 +201,8 @@ func send(ctx context.Context, cfg Config, srcs []*source, start time.Time) (Res
 			binary.BigEndian.PutUint16(s.query, uint16(res.Sent))
 			msg := s.query
 			if s.tcp {
-				frame = binary.BigEndian.AppendUint16(frame[:0], uint16(len(msg)))
-				msg = append(frame, msg...)
+				frame = append(binary.BigEndian.AppendUint16(frame[:0], uint16(len(msg))), msg...)
+				msg = frame
 			}
 			if _, err := s.conn.Write(msg); err != nil {
 				res.SendTime = time.Since(start)
