@@ -130,29 +130,8 @@ if [ "$only" = 0 ]; then
   # (200 qps per /24), it would throttle the rewrite attack's UDP queries.
   port=$(free_port)
   setup_zones "$work/zones-nsd"
-  cat > "$work/zones-nsd/nsd.conf" <<EOF
-server:
-  ip-address: 127.0.0.1@$port
-  username: ""
-  chroot: ""
-  zonesdir: "$work/zones-nsd"
-  database: ""
-  zonelistfile: "$work/zones-nsd/zone.list"
-  xfrdfile: "$work/zones-nsd/xfrd.state"
-  pidfile: "$work/zones-nsd/nsd.pid"
-  logfile: "$work/zones-nsd/nsd.log"
-  verbosity: 0
-  rrl-ratelimit: 0
-  rrl-whitelist-ratelimit: 0
-remote-control:
-  control-enable: no
-zone:
-  name: lb.example.test
-  zonefile: lb.example.test.zone
-zone:
-  name: rewrite.test
-  zonefile: rewrite.test.zone
-EOF
+  nsd_config "$work/zones-nsd" "$port" "  rrl-ratelimit: 0
+  rrl-whitelist-ratelimit: 0" lb.example.test rewrite.test > "$work/zones-nsd/nsd.conf"
   (ulimit -n "$nofile"; exec "$NSD" -d -c "$work/zones-nsd/nsd.conf" 2>"$work/nsd.err") &
   pid=$!; pids+=("$pid")
   wait_ready "$port" "$pid"

@@ -52,10 +52,7 @@ command -v dnsperf >/dev/null || need+=(dnsperf)
 command -v nsd >/dev/null || [ -x /usr/sbin/nsd ] || need+=(nsd)
 command -v gdnsd >/dev/null || [ -x /usr/sbin/gdnsd ] || need+=(gdnsd)
 command -v taskset >/dev/null || need+=(util-linux)
-if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" != 0 ]; then echo "missing ${need[*]}: install them (apt-get install ${need[*]})" >&2; exit 1; fi
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+install_missing "${need[@]}"
 NSD=$(command -v nsd || echo /usr/sbin/nsd)
 GDNSD=$(command -v gdnsd || echo /usr/sbin/gdnsd)
 
@@ -115,29 +112,11 @@ awk 'BEGIN { srand(42) }
 port_nsd=$(free_port)
 port_gdnsd=$(free_port)
 
-cat > "$work/nsd.conf" <<EOF
-server:
-  ip-address: 127.0.0.1@$port_nsd
-  server-count: 1
-  username: ""
-  chroot: ""
-  zonesdir: "$work"
-  database: ""
-  zonelistfile: "$work/zone.list"
-  xfrdfile: "$work/xfrd.state"
-  pidfile: "$work/nsd.pid"
-  logfile: "$work/nsd.log"
-  verbosity: 0
-  # Debian builds NSD with response rate limiting on (200 qps per /24):
-  # one loopback client would be rate limited, so turn it off.
+# Debian builds NSD with response rate limiting on (200 qps per /24): one
+# loopback client would be rate limited, so turn it off.
+nsd_config "$work" "$port_nsd" "  server-count: 1
   rrl-ratelimit: 0
-  rrl-whitelist-ratelimit: 0
-remote-control:
-  control-enable: no
-zone:
-  name: lb.example.test
-  zonefile: lb.example.test.zone
-EOF
+  rrl-whitelist-ratelimit: 0" lb.example.test > "$work/nsd.conf"
 
 # gdnsd: one UDP thread; its zone without the DS record (gdnsd has no
 # DNSSEC record types), which no query of the mix asks for.
@@ -207,22 +186,10 @@ else
 fi
 
 busy_ticks() { awk -v c="cpu$server_cpu" '$1 == c { print $2+$3+$4+$7+$8+$9 }' /proc/stat; }
-family() { # pid and its descendants (NSD runs xfrd > main > server)
-  local c
-  echo "$1"
-  for c in $(pgrep -P "$1" || true); do family "$c"; done
-}
 rss_kb() { # pid
   local total=0 p
   for p in $(family "$1"); do
     total=$((total + $(awk '/^VmRSS/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)))
-  done
-  echo $total
-}
-proc_ticks() { # pid: user+system time of the process and its children, all threads
-  local total=0 p
-  for p in $(family "$1"); do
-    total=$((total + $(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }' || echo 0)))
   done
   echo $total
 }
