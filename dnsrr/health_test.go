@@ -141,6 +141,9 @@ port = 8080
 		{"x.new", list(2, 6, -3), `check = "web"`},
 		{"*.apps", list(1, 6, -1, -2), `check = "web"`},
 		{"big", list(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18), `check = "web"` + "\nmin_healthy = 0.25"},
+		{"deg", list(1, 2, 3, -1), `check = "web"` + "\nttl = 60\nttl_degraded = 5"},
+		{"degdrain", list(4, 5, 6), `check = "api"` + "\nttl = 60\nttl_degraded = 5\nttl_degraded_drains = true\non_all_down = \"none\""},
+		{"sticky", list(1, 2, 3, 4, -1, -2), `check = "web"` + "\nsticky = \"client\"\nweights = { \"192.0.2.1\" = 3 }"},
 	}
 	for _, p := range pools {
 		fmt.Fprintf(&b, "[pools.%q]\naddresses = %s\n%s\n", p.name, p.addrs, p.extra)
@@ -475,4 +478,72 @@ func TestHealthChangedAtRacingSwaps(t *testing.T) {
 	wg.Wait()
 	compareWithFull(t, s, h, -1)
 	compareFastWithFull(t, s, -1)
+}
+
+// ttl_degraded: the pool's answers carry it while a member is down, on
+// both paths; a drain lowers it only with ttl_degraded_drains; recovery
+// restores the pool's TTL.
+func TestTTLDegraded(t *testing.T) {
+	s := New(nil, Chaos{}, healthZone(t), zerolog.Nop())
+	h := newFakeHealth()
+	s.SetHealth(h)
+	ttls := func(name string) (fast, full uint32) {
+		t.Helper()
+		pkt, err := new(dns.Msg).SetQuestion(name, dns.TypeA).Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wq wireQuery
+		for i, out := range [][]byte{s.answerUDP(pkt, make([]byte, 0, 4096), &wq), s.answerSlow(pkt, make([]byte, 0, 4096), new(wireQuery), true)} {
+			m := new(dns.Msg)
+			if err := m.Unpack(out); err != nil || len(m.Answer) == 0 {
+				t.Fatalf("%s: no answer (%v)", name, err)
+			}
+			for _, rr := range m.Answer {
+				if rr.Header().Ttl != m.Answer[0].Header().Ttl {
+					t.Fatalf("%s: mixed TTLs in %v", name, m.Answer)
+				}
+			}
+			if i == 0 {
+				fast = m.Answer[0].Header().Ttl
+			} else {
+				full = m.Answer[0].Header().Ttl
+			}
+		}
+		return fast, full
+	}
+	want := func(step, name string, ttl uint32) {
+		t.Helper()
+		if fast, full := ttls(name); fast != ttl || full != ttl {
+			t.Errorf("%s: %s TTL %d (fast path) and %d (full path), want %d", step, name, fast, full, ttl)
+		}
+	}
+	want("all up", "deg.h.test.", 60)
+	want("all up", "degdrain.h.test.", 60)
+
+	a2 := netip.MustParseAddr("192.0.2.2")
+	h.toggleDown("web", a2)
+	s.HealthChangedAt([]netip.Addr{a2})
+	want("one down", "deg.h.test.", 5)
+
+	a4 := netip.MustParseAddr("192.0.2.4")
+	h.toggleDrain(a4)
+	s.HealthChangedAt([]netip.Addr{a4})
+	want("one drained", "degdrain.h.test.", 5)
+	h.toggleDrain(a4)
+	s.HealthChangedAt([]netip.Addr{a4})
+	want("undrained", "degdrain.h.test.", 60)
+
+	// Every member down and on_all_down = "all": all served, degraded.
+	for _, a := range []string{"192.0.2.1", "192.0.2.3"} {
+		h.toggleDown("web", netip.MustParseAddr(a))
+		s.HealthChangedAt([]netip.Addr{netip.MustParseAddr(a)})
+	}
+	want("all down", "deg.h.test.", 5)
+
+	for _, a := range []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"} {
+		h.toggleDown("web", netip.MustParseAddr(a))
+		s.HealthChangedAt([]netip.Addr{netip.MustParseAddr(a)})
+	}
+	want("recovered", "deg.h.test.", 60)
 }

@@ -193,7 +193,10 @@ func sameServing(a, b *healthySet, set *zones.RRset) bool {
 	case sa == nil || sb == nil:
 		return sa == sb
 	}
-	return sa == sb || slices.Equal(sa.RRs, sb.RRs)
+	// ttl_degraded serves copies of the records: equal copies are the same.
+	return sa == sb || slices.EqualFunc(sa.RRs, sb.RRs, func(x, y dns.RR) bool {
+		return x == y || x.Header().Ttl == y.Header().Ttl && dns.IsDuplicate(x, y)
+	})
 }
 
 // serving is what a decision for set serves: its records (nil: none), or

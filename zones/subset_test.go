@@ -51,3 +51,21 @@ func TestPoolMaxAnswersAndWeightsErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestPoolTTLDegradedErrors(t *testing.T) {
+	head := "[checks.web]\ntype = \"tcp\"\nport = 80\n[pools.www]\naddresses = [\"192.0.2.1\"]\n"
+	z := mustTOMLString(t, head+"check = \"web\"\nttl = 60\nttl_degraded = 5\nttl_degraded_drains = true\n")
+	if p := z.PoolDefs[0]; p.TTLDegraded != 5 || !p.TTLDegradedDrains {
+		t.Errorf("ttl_degraded %d, drains %v; want 5, true", p.TTLDegraded, p.TTLDegradedDrains)
+	}
+	for _, c := range []struct{ body, want string }{
+		{"check = \"web\"\nttl = 60\nttl_degraded = 60\n", "ttl_degraded: 60 is not below the pool's ttl (60)"},
+		{"ttl_degraded = 5\n", "min_healthy, on_all_down and ttl_degraded need a check"},
+		{"check = \"web\"\nttl_degraded = 0\n", "ttl_degraded: 0 is out of range"},
+	} {
+		_, err := loadTOMLString(t, head+c.body)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %v; want %q", c.body, err, c.want)
+		}
+	}
+}
