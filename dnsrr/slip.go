@@ -5,8 +5,10 @@ package dnsrr
 // the address retries over TCP, which is never limited and cannot be
 // spoofed; or, for a query carrying a client cookie, BADCOOKIE with a fresh
 // server cookie (RFC 7873 §5.2.3, as Knot's badcookie-slip), so that the
-// client retries over UDP with a cookie that exempts it. Either is no
-// larger than the query, so a spoofed flood reflects at most its own size.
+// client retries over UDP with a cookie that exempts it. Either is the
+// query's header and question with our OPT: no larger than the query,
+// except by the 16 bytes of a server cookie when the query sent a client
+// cookie, so a spoofed flood reflects about its own size at most.
 
 // slipReply rewrites out, the full reply to q, in place into an empty
 // truncated reply: header and question kept, TC set, no records but our
