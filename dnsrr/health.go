@@ -1,6 +1,7 @@
 package dnsrr
 
 import (
+	"time"
 	"iter"
 	"net/netip"
 	"slices"
@@ -23,6 +24,9 @@ type Health interface {
 	// Draining reports whether any address is drained: if none is, pools
 	// without a check are served whole without looking at their members.
 	Draining() bool
+	// UpSince is when addr last came up under check (zero: unknown, or
+	// up from the start), for slow start.
+	UpSince(check *zones.Check, addr netip.Addr) time.Time
 }
 
 // healthySet is what a pool's address set serves under health checks.
@@ -30,6 +34,9 @@ type healthySet struct {
 	set      *zones.RRset // the members to serve; nil: none (NODATA)
 	servfail bool
 	policy   bool // too few members up: on_all_down decided
+	// rampUntil is when the last of its members in slow start reaches its
+	// full weight (zero: none is ramping).
+	rampUntil time.Time
 }
 
 // zoneHealth is what a zone's pool address sets serve in one served state,
@@ -150,7 +157,15 @@ func logPolicy(log zerolog.Logger, p *zones.Pool, set *zones.RRset, policy bool)
 // what it serves with that TTL while any member is down (or drained, if
 // ttl_degraded_drains), so caches come back for the recovery sooner.
 func decide(p *zones.Pool, set *zones.RRset, h Health) *healthySet {
-	hs := decideMembers(p, set, h)
+	hs := degrade(p, set, decideMembers(p, set, h), h)
+	if p.SlowStart > 0 {
+		hs = slowStart(p, set, hs, h, time.Now())
+	}
+	return hs
+}
+
+// degrade applies the pool's ttl_degraded to hs, what set serves.
+func degrade(p *zones.Pool, set *zones.RRset, hs *healthySet, h Health) *healthySet {
 	if p.TTLDegraded == 0 || hs != nil && hs.set == nil {
 		return hs // nothing served, nothing to degrade
 	}
@@ -170,6 +185,48 @@ func decide(p *zones.Pool, set *zones.RRset, h Health) *healthySet {
 		served, policy = hs.set, hs.policy
 	}
 	return &healthySet{set: served.WithTTL(p.TTLDegraded), policy: policy}
+}
+
+// slowStartFloor is the share of its weight a member gets the moment it
+// comes up: small, not zero, so that it is seen to work.
+const slowStartFloor = 0.05
+
+// weightScale makes room for fractions of a weight in integer weights.
+const weightScale = 100
+
+// slowStart lowers the weight of the members served by hs that came up
+// less than the pool's slow_start ago, in proportion to the time since
+// (from slowStartFloor to 1), so a recovered server is not hit by every
+// client at once. Weights act on random and sticky pools.
+func slowStart(p *zones.Pool, set *zones.RRset, hs *healthySet, h Health, now time.Time) *healthySet {
+	served, _ := serving(hs, set)
+	if served == nil || len(served.RRs) < 2 {
+		return hs
+	}
+	var until time.Time
+	weights := make([]uint32, len(served.RRs))
+	for i, rr := range served.RRs {
+		w := uint32(1)
+		if served.Weights != nil {
+			w = served.Weights[i]
+		}
+		f := 1.0
+		if since := h.UpSince(p.Check, zones.AddrOf(rr)); !since.IsZero() && now.Sub(since) < p.SlowStart {
+			f = max(slowStartFloor, float64(now.Sub(since))/float64(p.SlowStart))
+			if end := since.Add(p.SlowStart); end.After(until) {
+				until = end
+			}
+		}
+		weights[i] = max(1, uint32(float64(w*weightScale)*f))
+	}
+	if until.IsZero() {
+		return hs
+	}
+	out := &healthySet{set: served.WithWeights(weights), rampUntil: until}
+	if hs != nil {
+		out.policy = hs.policy
+	}
+	return out
 }
 
 // decideMembers chooses the members a set serves (see filterPools).

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dnsrr/dnsrr/zones"
 	"github.com/miekg/dns"
@@ -24,6 +25,7 @@ type fakeHealth struct {
 	mu      sync.Mutex
 	down    map[downKey]bool
 	drained map[netip.Addr]bool
+	since   map[netip.Addr]time.Time // when members came up, for slow start
 }
 
 type downKey struct {
@@ -32,7 +34,7 @@ type downKey struct {
 }
 
 func newFakeHealth() *fakeHealth {
-	return &fakeHealth{down: map[downKey]bool{}, drained: map[netip.Addr]bool{}}
+	return &fakeHealth{down: map[downKey]bool{}, drained: map[netip.Addr]bool{}, since: map[netip.Addr]time.Time{}}
 }
 
 func (f *fakeHealth) Up(c *zones.Check, a netip.Addr) bool {
@@ -42,6 +44,12 @@ func (f *fakeHealth) Up(c *zones.Check, a netip.Addr) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return !f.down[downKey{c.Name, a}]
+}
+
+func (f *fakeHealth) UpSince(c *zones.Check, a netip.Addr) time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.since[a]
 }
 
 func (f *fakeHealth) Drained(a netip.Addr) bool {
@@ -546,4 +554,79 @@ func TestTTLDegraded(t *testing.T) {
 		s.HealthChangedAt([]netip.Addr{netip.MustParseAddr(a)})
 	}
 	want("recovered", "deg.h.test.", 60)
+}
+
+// slow_start: a member that came up a quarter of the ramp ago has a
+// quarter of its weight (first position, chi-square with 1 df at p =
+// 0.001: 10.83), Ramping lists its pool while it lasts, and once it is over
+// the weights are whole again.
+func TestSlowStart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ss.test.toml")
+	zone := `origin = "ss.test."
+ns = ["ns1.ss.test."]
+[soa]
+serial = 1
+[records.ns1]
+a = ["192.0.2.53"]
+[checks.web]
+type = "tcp"
+port = 80
+[pools.www]
+addresses = ["192.0.2.1", "192.0.2.2"]
+check = "web"
+slow_start = "60s"
+`
+	if err := os.WriteFile(path, []byte(zone), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := zones.Load([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(nil, Chaos{}, snap, zerolog.Nop())
+	h := newFakeHealth()
+	s.SetHealth(h)
+	a1, a2 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	if r := s.Ramping(); len(r) != 0 {
+		t.Fatalf("ramping %v with no member in slow start", r)
+	}
+	h.mu.Lock()
+	h.since[a2] = time.Now().Add(-15 * time.Second)
+	h.mu.Unlock()
+	s.HealthChangedAt([]netip.Addr{a2})
+	if r := s.Ramping(); !slices.Equal(r, []netip.Addr{a1, a2}) {
+		t.Errorf("ramping %v, want the pool's members", r)
+	}
+	pkt, _ := new(dns.Msg).SetQuestion("www.ss.test.", dns.TypeA).Pack()
+	for _, path := range []string{"fast", "full"} {
+		firsts := 0
+		const n = 4000
+		for range n {
+			var out []byte
+			if path == "fast" {
+				out = s.answerUDP(pkt, make([]byte, 0, 512), new(wireQuery))
+			} else {
+				out = s.answerSlow(pkt, make([]byte, 0, 512), new(wireQuery), true)
+			}
+			m := new(dns.Msg)
+			if err := m.Unpack(out); err != nil || len(m.Answer) != 2 {
+				t.Fatalf("answer %v (%v)", m, err)
+			}
+			if zones.AddrOf(m.Answer[0]) == a2 {
+				firsts++
+			}
+		}
+		// About 25/125 = 0.2 (the 15 s already elapsed may move it a hair).
+		e := 0.2 * n
+		if x := (float64(firsts)-e)*(float64(firsts)-e)/e + (float64(n-firsts)-(n-e))*(float64(n-firsts)-(n-e))/(n-e); x > 10.83 {
+			t.Errorf("%s path: the member in slow start came first %d of %d times, want about %v (chi-square %.1f)", path, firsts, n, e, x)
+		}
+	}
+	h.mu.Lock()
+	h.since[a2] = time.Now().Add(-61 * time.Second)
+	h.mu.Unlock()
+	s.HealthChangedAt(s.Ramping())
+	if r := s.Ramping(); len(r) != 0 {
+		t.Errorf("still ramping %v after the ramp", r)
+	}
 }

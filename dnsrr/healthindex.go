@@ -193,10 +193,30 @@ func sameServing(a, b *healthySet, set *zones.RRset) bool {
 	case sa == nil || sb == nil:
 		return sa == sb
 	}
-	// ttl_degraded serves copies of the records: equal copies are the same.
-	return sa == sb || slices.EqualFunc(sa.RRs, sb.RRs, func(x, y dns.RR) bool {
+	// ttl_degraded serves copies of the records: equal copies are the same;
+	// slow start changes weights.
+	return sa == sb || slices.Equal(sa.Weights, sb.Weights) && slices.EqualFunc(sa.RRs, sb.RRs, func(x, y dns.RR) bool {
 		return x == y || x.Header().Ttl == y.Header().Ttl && dns.IsDuplicate(x, y)
 	})
+}
+
+// Ramping lists the members of the pools that have members in slow start
+// now: the app recomputes them (HealthChangedAt) every second until their
+// weights are whole again.
+func (s *Server) Ramping() []netip.Addr {
+	var out []netip.Addr
+	for _, zh := range s.state.Load().health {
+		for i := range zh.sets {
+			// A set stays listed until a recompute finds its ramp over.
+			if hs := zh.sets[i].Load(); hs != nil && !hs.rampUntil.IsZero() {
+				for _, rr := range hs.set.RRs {
+					out = append(out, zones.AddrOf(rr))
+				}
+			}
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out)
 }
 
 // serving is what a decision for set serves: its records (nil: none), or

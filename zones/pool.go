@@ -62,6 +62,9 @@ type Pool struct {
 	// TTLDegradedDrains (ttl_degraded_drains).
 	TTLDegraded       uint32
 	TTLDegradedDrains bool
+	// SlowStart (slow_start) is how long a member that comes up takes to
+	// reach its full weight; 0: at once.
+	SlowStart time.Duration
 	// Sticky (sticky = "client") gives each client its own order, kept
 	// while its members serve (rendezvous hashing of its address).
 	Sticky bool
@@ -309,8 +312,11 @@ func (z *tomlZone) readPoolHealth(t *tomlfile.Table, p *Pool) {
 	if v, ok := t.Bool("ttl_degraded_drains"); ok {
 		p.TTLDegradedDrains = v
 	}
-	if p.Check == nil && (t.Has("min_healthy") || t.Has("on_all_down") || t.Has("ttl_degraded")) {
-		t.Errorf("", "min_healthy, on_all_down and ttl_degraded need a check")
+	if d, ok := t.Duration("slow_start", time.Second, time.Hour); ok {
+		p.SlowStart = d
+	}
+	if p.Check == nil && (t.Has("min_healthy") || t.Has("on_all_down") || t.Has("ttl_degraded") || t.Has("slow_start")) {
+		t.Errorf("", "min_healthy, on_all_down, ttl_degraded and slow_start need a check")
 	}
 }
 

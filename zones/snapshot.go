@@ -87,6 +87,14 @@ func (s *RRset) WithRRs(keep func(i int) bool) *RRset {
 	return &c
 }
 
+// WithWeights is a copy of the set with weights (parallel to its records),
+// rotating in step with the original.
+func (s *RRset) WithWeights(weights []uint32) *RRset {
+	c := *s
+	c.Weights = weights
+	return &c
+}
+
 // WithTTL is a copy of the set whose records carry ttl (a pool's
 // ttl_degraded), rotating in step with the original.
 func (s *RRset) WithTTL(ttl uint32) *RRset {

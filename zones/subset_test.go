@@ -60,7 +60,9 @@ func TestPoolTTLDegradedErrors(t *testing.T) {
 	}
 	for _, c := range []struct{ body, want string }{
 		{"check = \"web\"\nttl = 60\nttl_degraded = 60\n", "ttl_degraded: 60 is not below the pool's ttl (60)"},
-		{"ttl_degraded = 5\n", "min_healthy, on_all_down and ttl_degraded need a check"},
+		{"ttl_degraded = 5\n", "min_healthy, on_all_down, ttl_degraded and slow_start need a check"},
+		{"slow_start = \"30s\"\n", "need a check"},
+		{"check = \"web\"\nslow_start = \"2h\"\n", "slow_start"},
 		{"check = \"web\"\nttl_degraded = 0\n", "ttl_degraded: 0 is out of range"},
 	} {
 		_, err := loadTOMLString(t, head+c.body)

@@ -140,7 +140,7 @@ func (z *tomlZone) read() {
 // [checks.NAME] table: a sub-table under any other key is most likely a
 // name with unquoted dots (see tomlfile.Table.UnquotedDots).
 var (
-	poolKeys  = []string{"addresses", "order", "ttl", "check", "min_healthy", "on_all_down", "max_answers", "weights", "sticky", "ttl_degraded", "ttl_degraded_drains"}
+	poolKeys  = []string{"addresses", "order", "ttl", "check", "min_healthy", "on_all_down", "max_answers", "weights", "sticky", "ttl_degraded", "ttl_degraded_drains", "slow_start"}
 	checkKeys = []string{"type", "port", "interval", "timeout", "fall", "rise", "method", "path", "host", "expect", "body", "insecure", "ca_file"}
 )
 

@@ -227,17 +227,28 @@ func (a *App) close() {
 }
 
 // applyHealthChanges applies each change of the prober's view (a probe
-// result, a drain) until ctx ends.
+// result, a drain) until ctx ends, and once a second moves the weights of
+// members in slow start.
 func (a *App) applyHealthChanges(ctx context.Context) {
+	ramp := time.NewTicker(rampInterval)
+	defer ramp.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-a.health.prober.Changes():
 			a.applyHealth()
+		case <-ramp.C:
+			if members := a.srv.Ramping(); len(members) > 0 {
+				a.srv.HealthChangedAt(members)
+			}
 		}
 	}
 }
+
+// rampInterval is how often slow start raises weights: a 60 s ramp in
+// 60 steps.
+const rampInterval = time.Second
 
 // applyHealth makes DNS answers follow the prober's current view: it
 // recomputes what changed since the last call.

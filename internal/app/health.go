@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/dnsrr/dnsrr/dnsrr"
 	"github.com/dnsrr/dnsrr/healthprobe"
@@ -71,8 +72,24 @@ func (h *health) setTargets(ts []healthprobe.Target) error {
 
 // Up implements dnsrr.Health: up or not decided yet (fail open).
 func (h *health) Up(c *zones.Check, addr netip.Addr) bool {
+	st, ok := h.status(c, addr)
+	return !ok || st.State != healthprobe.Down
+}
+
+// UpSince implements dnsrr.Health: when the member came up (zero while it
+// is not up, or not probed).
+func (h *health) UpSince(c *zones.Check, addr netip.Addr) time.Time {
+	if st, ok := h.status(c, addr); ok && st.State == healthprobe.Up {
+		return st.Since
+	}
+	return time.Time{}
+}
+
+// status is the prober's view of a checked member; false for members of
+// pools without a check, and of snapshots being replaced (fail open).
+func (h *health) status(c *zones.Check, addr netip.Addr) (healthprobe.Status, bool) {
 	if c == nil {
-		return true
+		return healthprobe.Status{}, false
 	}
 	h.mu.RLock()
 	key, ok := h.plan.keys[member{c, addr}]
@@ -82,13 +99,13 @@ func (h *health) Up(c *zones.Check, addr netip.Addr) bool {
 	replaced := h.replaced
 	h.mu.RUnlock()
 	if !ok {
-		return true // from a snapshot being replaced: fail open
+		return healthprobe.Status{}, false
 	}
 	st, ok := h.prober.View().Status(key)
 	if !ok && replaced != nil {
 		st, ok = replaced.Status(key)
 	}
-	return !ok || st.State != healthprobe.Down
+	return st, ok
 }
 
 // Drained implements dnsrr.Health.
