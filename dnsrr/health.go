@@ -1,11 +1,11 @@
 package dnsrr
 
 import (
-	"time"
 	"iter"
 	"net/netip"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/dnsrr/dnsrr/zones"
 	"github.com/miekg/dns"
