@@ -75,7 +75,7 @@ var badCases = []struct {
 	{"misspelt_parent_table.toml", []string{
 		`testdata/bad/misspelt_parent_table.toml:6: pool: unknown key`}},
 	{"soa_in_records.toml", []string{
-		`testdata/bad/soa_in_records.toml:7: records.www.soa: unknown key`}},
+		`testdata/bad/soa_in_records.toml:7: records.www.soa: the SOA record is written in the [soa] table, not under soa`}},
 	{"ns_after_soa.toml", []string{
 		`testdata/bad/ns_after_soa.toml:5: soa.ns: belongs at the top of the file, before [soa]`}},
 	{"origin_after_soa.toml", []string{

@@ -43,7 +43,7 @@ func loadMaster(path string, text []byte, lim Limits, errs *tomlfile.List, p pac
 	var soaOwner string
 	for i, rr := range rrs {
 		if rr.Header().Rrtype == dns.TypeSOA && soaOwner == "" {
-			soaOwner = strings.ToLower(rr.Header().Name)
+			soaOwner = canonicalName(dns.Fqdn(rr.Header().Name))
 		}
 		src.entries[i] = entry{rr: rr, order: OrderRandom}
 	}
