@@ -210,6 +210,10 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 		e := &src.entries[i]
 		h := e.rr.Header()
 		raw := h.Name
+		if badEscape(h.Name) {
+			errorf(e, "a \\DDD escape in a name stands for one byte, \\000 to \\255")
+			continue
+		}
 		h.Name = canonicalName(dns.Fqdn(h.Name))
 		e.skip = true
 		if h.Class != dns.ClassINET {

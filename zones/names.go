@@ -32,11 +32,32 @@ func needsRewrite(s string) bool {
 	return false
 }
 
+// badEscape reports a \DDD escape in a name that is not a byte (\999):
+// miekg/dns packs it as the low byte of the number.
+func badEscape(s string) bool {
+	for i := strings.IndexByte(s, '\\'); i >= 0 && i+1 < len(s); {
+		if isDigit(s[i+1]) {
+			if i+3 >= len(s) || !isDigit(s[i+2]) || !isDigit(s[i+3]) || s[i+1:i+4] > "255" {
+				return true
+			}
+		}
+		next := strings.IndexByte(s[i+2:], '\\')
+		if next < 0 {
+			break
+		}
+		i += 2 + next
+	}
+	return false
+}
+
 // unpackedName is s (fully qualified) as unpacking its wire form writes
 // it, case kept; ok is false when s does not pack.
 func unpackedName(s string) (string, bool) {
 	if !needsRewrite(s) {
 		return s, true
+	}
+	if badEscape(s) {
+		return "", false
 	}
 	var buf [256]byte
 	n, err := dns.PackDomainName(s, buf[:], 0, nil, false)

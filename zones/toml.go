@@ -221,6 +221,9 @@ func validName(s string) bool {
 		return false
 	}
 	_, ok := dns.IsDomainName(s)
+	if ok && badEscape(s) {
+		return false
+	}
 	// Escapes are allowed (a\.b, \065); the characters they stand for,
 	// written bare, are not.
 	return ok && !strings.ContainsAny(s, " \t\"();")

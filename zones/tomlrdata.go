@@ -54,6 +54,9 @@ func genericRR(hdr dns.RR_Header, rest string) (dns.RR, error) {
 	}
 	hdr.Rdlength = uint16(n)
 	rr, _, err := dns.UnpackRRWithHeader(hdr, data, 0)
+	if err != nil && err.Error() == "dns: bad rdlength" {
+		return nil, fmt.Errorf(`\# %d: the %s data ends before the last of the %d bytes`, n, typeName(hdr.Rrtype), n)
+	}
 	if err != nil {
 		return nil, fmt.Errorf(`\# %d: %d bytes that are not %s data: %v`, n, n, typeName(hdr.Rrtype), err)
 	}
