@@ -94,6 +94,11 @@ var badCases = []struct {
 		`testdata/bad/bad_generic.toml:10: records.g.type65280: \# needs the data's length and the data in hex, e.g. \# 4 c0000201`,
 		`testdata/bad/bad_generic.toml:10: records.g.type65280: \# x: the length must be a number of bytes, 0 to 65535`,
 		`testdata/bad/bad_generic.toml:11: records.g.type65281: "0a0b0c": TYPE65281 has no presentation form dnsrr knows; write it in RFC 3597's generic form, \# LENGTH HEX`}},
+	// The same check in master files: the record's text is read again.
+	{"bad_generic.zone", []string{
+		`testdata/bad/bad_generic.zone:8: a2.bad.test. A: \# 5: the A data ends before the last of the 5 bytes`,
+		`testdata/bad/bad_generic.zone:9: a2.bad.test. A: \# 5: the A data ends before the last of the 5 bytes`,
+		`testdata/bad/bad_generic.zone:11: a4.bad.test. MX: \# 9: the MX data ends before the last of the 9 bytes`}},
 	// RFC 6895 §3.1: meta and query types exist only in messages.
 	{"meta_types.toml", []string{
 		`testdata/bad/meta_types.toml:7: records.m.opt: OPT is a meta or query type (RFC 6895 §3.1): it exists only in messages, not as zone data`,

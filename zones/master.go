@@ -52,6 +52,9 @@ func loadMaster(path string, text []byte, lim Limits, errs *tomlfile.List, p pac
 			src.entries[i].masterLine = scan.lines[i]
 		}
 	}
+	if !checkGenericData(path, text, src.entries, errs) {
+		return nil
+	}
 	if soaOwner == "" {
 		errs.Add(path, 0, "", "no SOA record: the zone's origin is the owner of its SOA")
 		return nil
