@@ -77,7 +77,7 @@ func (z *tomlZone) read() {
 	case !validName(origin):
 		r.Errorf("origin", "%q is not a valid domain name", origin)
 	default:
-		z.origin = strings.ToLower(dns.Fqdn(origin))
+		z.origin = canonicalName(dns.Fqdn(origin))
 	}
 	// The line is looked up later, if ever: hold the file, not its tree.
 	f := r.File()
