@@ -224,9 +224,9 @@ func validName(s string) bool {
 	if ok && badEscape(s) {
 		return false
 	}
-	// Escapes are allowed (a\.b, \065); the characters they stand for,
-	// written bare, are not.
-	return ok && !strings.ContainsAny(s, " \t\"();")
+	// Escapes are allowed (a\.b, \065, a\ b); blanks and quotes written
+	// bare are most likely a slip.
+	return ok && !strings.ContainsAny(s, " \t\"")
 }
 
 func (z *tomlZone) readSOA(t *tomlfile.Table, nsNames []string) {

@@ -115,6 +115,8 @@ cname = '\065\066c'
 txt = "abc"
 [records.'caf\195\169']
 txt = "utf-8"
+[records."x@y"]
+txt = "bare @"
 `)
 	master := zoneOf(t, mustLoad(t, writeFile(t, "z.test.zone", `$ORIGIN z.test.
 $TTL 3600
@@ -124,9 +126,10 @@ a\.b IN TXT "dot"
 \065\066c.x IN CNAME \065\066c
 \097bc IN TXT "abc"
 caf\195\169 IN TXT "utf-8"
+x\@y IN TXT "bare @"
 `)), "z.test.")
 	for _, z := range []*Zone{toml, master} {
-		for _, q := range []string{`a\.b.z.test.`, "ABC.x.z.test.", "abc.z.test.", `caf\195\169.z.test.`} {
+		for _, q := range []string{`a\.b.z.test.`, "ABC.x.z.test.", "abc.z.test.", `caf\195\169.z.test.`, `x\@y.z.test.`} {
 			// The name a query for q carries, as the server reads it.
 			m := new(dns.Msg).SetQuestion(q, dns.TypeTXT)
 			wire, err := m.Pack()
