@@ -210,7 +210,11 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 		e := &src.entries[i]
 		h := e.rr.Header()
 		raw := h.Name
-		h.Name = strings.ToLower(dns.Fqdn(h.Name))
+		if badEscape(h.Name) {
+			errorf(e, "a \\DDD escape in a name stands for one byte, \\000 to \\255")
+			continue
+		}
+		h.Name = canonicalName(dns.Fqdn(h.Name))
 		e.skip = true
 		if h.Class != dns.ClassINET {
 			errorf(e, "class %s is not served; only IN", dns.ClassToString[h.Class])
@@ -228,10 +232,15 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 			errorf(e, "a wildcard must be the whole leftmost label")
 			continue
 		}
+		if msg := metaType(h.Rrtype); msg != "" {
+			errorf(e, "%s", msg)
+			continue
+		}
 		if err := checkRdata(e.rr, packBuf); err != nil {
 			errorf(e, "%v", err)
 			continue
 		}
+		unescapeTarget(e.rr)
 		n := prevNode
 		if n == nil || n.Name != h.Name {
 			n = node(h.Name)
@@ -697,11 +706,11 @@ func (z *Zone) additionalFor(s *RRset, cutAbove func(string) string) []dns.RR {
 func targetOf(rr dns.RR) string {
 	switch rr := rr.(type) {
 	case *dns.NS:
-		return strings.ToLower(rr.Ns)
+		return canonicalName(rr.Ns)
 	case *dns.MX:
-		return strings.ToLower(rr.Mx)
+		return canonicalName(rr.Mx)
 	case *dns.SRV:
-		return strings.ToLower(rr.Target)
+		return canonicalName(rr.Target)
 	}
 	return ""
 }
@@ -733,6 +742,12 @@ func inZone(origin, name string) bool {
 // rdata is the presentation form of a record's data, for messages.
 func rdata(rr dns.RR) string {
 	s := rr.String()
+	if _, generic := rr.(*dns.RFC3597); generic {
+		// Its header is written CLASS1 TYPEn, not as Header prints it.
+		if i := strings.Index(s, `\#`); i >= 0 {
+			return s[i:]
+		}
+	}
 	h := rr.Header().String()
 	return strings.TrimPrefix(s, h)
 }

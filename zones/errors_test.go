@@ -75,7 +75,65 @@ var badCases = []struct {
 	{"misspelt_parent_table.toml", []string{
 		`testdata/bad/misspelt_parent_table.toml:6: pool: unknown key`}},
 	{"soa_in_records.toml", []string{
-		`testdata/bad/soa_in_records.toml:7: records.www.soa: unknown key`}},
+		`testdata/bad/soa_in_records.toml:7: records.www.soa: the SOA record is written in the [soa] table, not under soa`}},
+	// The types a master file has and TOML gained: their data is parsed as
+	// in a master file, with the same errors.
+	{"bad_new_types.toml", []string{
+		`testdata/bad/bad_new_types.toml:7: records.host.hinfo: "\"unterminated" is not valid HINFO data: bad HINFO Fields at " "`,
+		`testdata/bad/bad_new_types.toml:8: records.host.loc: "52 22 23.000 X 4 53 32.000 E 0m" is not valid LOC data: bad LOC Latitude North/South at "X"`,
+		`testdata/bad/bad_new_types.toml:9: records.host.uri: "10 1" is not valid URI data: bad URI Target at "1"`,
+		`testdata/bad/bad_new_types.toml:10: records.host.rp: "admin.other.test." is not valid RP data: bad RP Txt at " "`}},
+	// RFC 3597 generic data: a known type must decode from exactly the
+	// bytes given (miekg/dns alone drops extra ones); the length must match.
+	{"bad_generic.toml", []string{
+		`testdata/bad/bad_generic.toml:7: records.g.a: \# 5: the A data ends before the last of the 5 bytes`,
+		`testdata/bad/bad_generic.toml:8: records.g.aaaa: \# 3: 3 bytes that are not AAAA data: AAAA: dns: overflow unpacking aaaa`,
+		`testdata/bad/bad_generic.toml:9: records.g.mx: the Mx name is missing: is the file cut short? "10 " is incomplete or invalid for MX`,
+		`testdata/bad/bad_generic.toml:10: records.g.type65280: \# 1: the data is not hex: encoding/hex: invalid byte: U+007A 'z'`,
+		`testdata/bad/bad_generic.toml:10: records.g.type65280: \# 3: the length says 3 bytes, the data holds 2`,
+		`testdata/bad/bad_generic.toml:10: records.g.type65280: \# needs the data's length and the data in hex, e.g. \# 4 c0000201`,
+		`testdata/bad/bad_generic.toml:10: records.g.type65280: \# x: the length must be a number of bytes, 0 to 65535`,
+		`testdata/bad/bad_generic.toml:11: records.g.type65281: "0a0b0c": TYPE65281 has no presentation form dnsrr knows; write it in RFC 3597's generic form, \# LENGTH HEX`}},
+	// The same check in master files: the record's text is read again.
+	{"bad_generic.zone", []string{
+		`testdata/bad/bad_generic.zone:8: a2.bad.test. A: \# 5: the A data ends before the last of the 5 bytes`,
+		`testdata/bad/bad_generic.zone:9: a2.bad.test. A: \# 5: the A data ends before the last of the 5 bytes`,
+		`testdata/bad/bad_generic.zone:11: a4.bad.test. MX: \# 9: the MX data ends before the last of the 9 bytes`}},
+	// RFC 6895 §3.1: meta and query types exist only in messages.
+	{"meta_types.toml", []string{
+		`testdata/bad/meta_types.toml:7: records.m.opt: OPT is a meta or query type (RFC 6895 §3.1): it exists only in messages, not as zone data`,
+		`testdata/bad/meta_types.toml:8: records.m.tsig: TSIG is a meta or query type (RFC 6895 §3.1): it exists only in messages, not as zone data`,
+		`testdata/bad/meta_types.toml:9: records.m.tkey: TKEY is a meta or query type (RFC 6895 §3.1): it exists only in messages, not as zone data`,
+		`testdata/bad/meta_types.toml:10: records.m.axfr: AXFR is a meta or query type (RFC 6895 §3.1): it exists only in messages, not as zone data`,
+		`testdata/bad/meta_types.toml:11: records.m.ixfr: IXFR is a meta or query type (RFC 6895 §3.1): it exists only in messages, not as zone data`,
+		`testdata/bad/meta_types.toml:12: records.m.any: ANY is a meta or query type (RFC 6895 §3.1): it exists only in messages, not as zone data`,
+		`testdata/bad/meta_types.toml:13: records.m.type41: OPT is a meta or query type (RFC 6895 §3.1): it exists only in messages, not as zone data`,
+		`testdata/bad/meta_types.toml:14: records.m.type0: type 0 is reserved (RFC 6895 §3.1): it cannot be zone data`,
+		`testdata/bad/meta_types.toml:15: records.m.type65535: type 65535 is reserved (RFC 6895 §3.1): it cannot be zone data`}},
+	// Explicit TXT character-strings: at most 255 bytes each, escapes
+	// well formed, at least one string; only txt takes arrays.
+	{"bad_txt_strings.toml", []string{
+		`testdata/bad/bad_txt_strings.toml:8: records.t.txt: character-string 1 is 256 bytes, at most 255 fit (RFC 1035 §3.3): split it into several strings`,
+		`testdata/bad/bad_txt_strings.toml:9: records.t.txt: character-string 1 "bad \\25x": \DDD takes exactly three decimal digits (\007, \255)`,
+		`testdata/bad/bad_txt_strings.toml:10: records.t.txt: character-string 1 "\\256": \256 is not a byte: at most \255`,
+		`testdata/bad/bad_txt_strings.toml:11: records.t.txt: character-string 1 "trailing \\": ends in a lone \ (a backslash is written \\)`,
+		`testdata/bad/bad_txt_strings.toml:12: records.t.txt: a TXT record needs at least one character-string ([""] is one empty string)`,
+		`testdata/bad/bad_txt_strings.toml:13: records.t.txt: element 6, part 2 must be a string, not an integer`,
+		`testdata/bad/bad_txt_strings.toml:14: records.t.txt: element 7 must be a string or an array of strings, not an integer`,
+		`testdata/bad/bad_txt_strings.toml:16: records.t.mx: element 1 must be a string, not an array: only txt takes a list of character-strings`}},
+	// The same refusal in master files, and an escape that is no byte.
+	{"meta_types.zone", []string{
+		`testdata/bad/meta_types.zone:6: m.bad.test. OPT: OPT is a meta or query type (RFC 6895 §3.1): it exists only in messages, not as zone data`,
+		`testdata/bad/meta_types.zone:7: m.bad.test. TSIG: TSIG is a meta or query type (RFC 6895 §3.1): it exists only in messages, not as zone data`,
+		`testdata/bad/meta_types.zone:8: m.bad.test. TKEY: TKEY is a meta or query type (RFC 6895 §3.1): it exists only in messages, not as zone data`,
+		`testdata/bad/meta_types.zone:9: m.bad.test. AXFR: AXFR is a meta or query type (RFC 6895 §3.1): it exists only in messages, not as zone data`,
+		`testdata/bad/meta_types.zone:10: m.bad.test. None: type 0 is reserved (RFC 6895 §3.1): it cannot be zone data`,
+		`testdata/bad/meta_types.zone:11: bad\999.bad.test. A: a \DDD escape in a name stands for one byte, \000 to \255`}},
+	// Escaped owner names are allowed; bare spaces and broken escapes are not.
+	{"bad_escaped_owner.toml", []string{
+		`testdata/bad/bad_escaped_owner.toml:6: records."a b": "a b" is not a valid owner name`,
+		`testdata/bad/bad_escaped_owner.toml:8: records.bad\: "bad\\" is not a valid owner name`,
+		`testdata/bad/bad_escaped_owner.toml:10: records.\999: "\\999" is not a valid owner name`}},
 	{"ns_after_soa.toml", []string{
 		`testdata/bad/ns_after_soa.toml:5: soa.ns: belongs at the top of the file, before [soa]`}},
 	{"origin_after_soa.toml", []string{

@@ -73,7 +73,13 @@ func checkLoadWith(t *testing.T, l Loader, name string, data []byte) *Snapshot {
 			if n.Name != name || name != strings.ToLower(name) || !dns.IsSubDomain(z.Origin, name) {
 				t.Fatalf("node %q named %q in zone %s", name, n.Name, z.Origin)
 			}
+			if name != canonicalName(name) {
+				t.Fatalf("node %q is not spelt as a query for it unpacks (%q)", name, canonicalName(name))
+			}
 			for _, s := range n.Sets {
+				if msg := metaType(s.Type); msg != "" {
+					t.Fatalf("%s: loaded a set of type %d: %s", name, s.Type, msg)
+				}
 				if len(s.RRs) == 0 {
 					t.Fatalf("%s: empty %s set", name, dns.TypeToString[s.Type])
 				}

@@ -43,7 +43,7 @@ func loadMaster(path string, text []byte, lim Limits, errs *tomlfile.List, p pac
 	var soaOwner string
 	for i, rr := range rrs {
 		if rr.Header().Rrtype == dns.TypeSOA && soaOwner == "" {
-			soaOwner = strings.ToLower(rr.Header().Name)
+			soaOwner = canonicalName(dns.Fqdn(rr.Header().Name))
 		}
 		src.entries[i] = entry{rr: rr, order: OrderRandom}
 	}
@@ -51,6 +51,9 @@ func loadMaster(path string, text []byte, lim Limits, errs *tomlfile.List, p pac
 		for i := range src.entries {
 			src.entries[i].masterLine = scan.lines[i]
 		}
+	}
+	if !checkGenericData(path, text, src.entries, errs) {
+		return nil
 	}
 	if soaOwner == "" {
 		errs.Add(path, 0, "", "no SOA record: the zone's origin is the owner of its SOA")

@@ -74,6 +74,9 @@ func TestTwinFormats(t *testing.T) {
 	}{
 		{"example", exampleTOML, exampleMaster, exampleOrigin},
 		{"escapes", "testdata/twins/escapes.toml", "testdata/twins/escapes.zone", "twin.test."},
+		// HINFO, LOC, URI, RP, DNAME, RFC 3597 generic data, TXT
+		// character-strings with escapes, escaped owner names.
+		{"rdata", "testdata/twins/rdata.toml", "testdata/twins/rdata.zone", "rdata.test."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

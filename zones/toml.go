@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/dnsrr/dnsrr/zones/tomlfile"
@@ -21,12 +22,18 @@ const (
 	defaultRName   = "hostmaster"
 )
 
-// recordTypes are the types a [records.NAME] table may hold, by key.
-var recordTypes = map[string]uint16{
-	"a": dns.TypeA, "aaaa": dns.TypeAAAA, "cname": dns.TypeCNAME, "mx": dns.TypeMX,
-	"ns": dns.TypeNS, "txt": dns.TypeTXT, "srv": dns.TypeSRV, "caa": dns.TypeCAA,
-	"ptr": dns.TypePTR, "ds": dns.TypeDS, "sshfp": dns.TypeSSHFP, "tlsa": dns.TypeTLSA,
-	"naptr": dns.TypeNAPTR, "https": dns.TypeHTTPS, "svcb": dns.TypeSVCB, "dname": dns.TypeDNAME,
+// recordType is the type a [records.NAME] key names: a type's mnemonic
+// in lower case (mx, hinfo, loc) or, for any type, typeN (RFC 3597 §5).
+func recordType(key string) (uint16, bool) {
+	if n, ok := strings.CutPrefix(key, "type"); ok && n != "" && n[0] != '+' {
+		t, err := strconv.ParseUint(n, 10, 16)
+		return uint16(t), err == nil
+	}
+	if key != strings.ToLower(key) {
+		return 0, false
+	}
+	t, ok := dns.StringToType[strings.ToUpper(key)]
+	return t, ok
 }
 
 // tomlZone reads one TOML zone file.
@@ -70,7 +77,7 @@ func (z *tomlZone) read() {
 	case !validName(origin):
 		r.Errorf("origin", "%q is not a valid domain name", origin)
 	default:
-		z.origin = strings.ToLower(dns.Fqdn(origin))
+		z.origin = canonicalName(dns.Fqdn(origin))
 	}
 	// The line is looked up later, if ever: hold the file, not its tree.
 	f := r.File()
@@ -153,7 +160,7 @@ func isKeyOf(keys []string) func(string) bool {
 // t.UnquotedDots(IsCheckKey) is true is not a check.
 func IsCheckKey(key string) bool { return slices.Contains(checkKeys, key) }
 
-func isRecordKey(k string) bool { _, ok := recordTypes[k]; return ok || k == "ttl" }
+func isRecordKey(k string) bool { _, ok := recordType(k); return ok || k == "ttl" }
 
 func (z *tomlZone) hdr(owner string, typ uint16, ttl uint32) dns.RR_Header {
 	return dns.RR_Header{Name: owner, Rrtype: typ, Class: dns.ClassINET, Ttl: ttl}
@@ -172,7 +179,7 @@ func (z *tomlZone) name(s string) (string, bool) {
 	if !validName(s) {
 		return "", false
 	}
-	if !strings.HasSuffix(s, ".") {
+	if !dns.IsFqdn(s) {
 		if z.origin == "" {
 			return "", false
 		}
@@ -181,7 +188,7 @@ func (z *tomlZone) name(s string) (string, bool) {
 			s = s[:len(s)-1]
 		}
 	}
-	return strings.ToLower(s), true
+	return canonicalName(s), true
 }
 
 // mailbox qualifies an SOA RNAME, whose first label may hold an escaped
@@ -214,7 +221,12 @@ func validName(s string) bool {
 		return false
 	}
 	_, ok := dns.IsDomainName(s)
-	return ok && !strings.ContainsAny(s, " \t\\\"")
+	if ok && badEscape(s) {
+		return false
+	}
+	// Escapes are allowed (a\.b, \065, a\ b); blanks and quotes written
+	// bare are most likely a slip.
+	return ok && !strings.ContainsAny(s, " \t\"")
 }
 
 func (z *tomlZone) readSOA(t *tomlfile.Table, nsNames []string) {
@@ -387,9 +399,14 @@ func (z *tomlZone) readRecords(t *tomlfile.Table, name string) {
 		ttl = uint32(v)
 	}
 	for _, key := range t.Keys() {
-		typ, known := recordTypes[key]
+		typ, known := recordType(key)
 		if !known {
 			continue // reported by Done
+		}
+		if msg := typeKeyProblem(typ, key); msg != "" {
+			t.Get(key)
+			t.Errorf(key, "%s", msg)
+			continue
 		}
 		if (typ == dns.TypeA || typ == dns.TypeAAAA) && z.pools[owner] {
 			t.Get(key)
@@ -407,37 +424,53 @@ func (z *tomlZone) readRecords(t *tomlfile.Table, name string) {
 				at.Errorf("", "data is missing")
 			}
 		}
-		values, _ := at.Strings(valueKey)
+		items, _ := at.Items(valueKey)
 		if at != t {
 			at.Done()
 		}
 		if owner == "" {
 			continue
 		}
-		for i, v := range values {
-			rr, err := parseRecord(owner, setTTL, typ, v, z.origin)
+		for _, item := range items {
+			rr, err := parseRecord(owner, setTTL, key, typ, item, z.origin)
 			if err != nil {
-				at.ElemErrorf(valueKey, i, "%v", err)
+				at.ElemErrorf(valueKey, item.Index, "%v", err)
 				continue
 			}
-			z.add(at, valueKey, i, rr, OrderRandom)
+			z.add(at, valueKey, item.Index, rr, OrderRandom)
 		}
 	}
 	t.Done()
 }
 
-// parseRecord turns the value of a record key into a record. Addresses and
-// TXT strings are taken literally (no quoting needed); everything else is in
-// RFC 1035 presentation form, with names relative to the origin.
-func parseRecord(owner string, ttl uint32, typ uint16, value, origin string) (dns.RR, error) {
+// parseRecord turns one value of a record key into a record. Under a, aaaa
+// and txt the value is taken literally (an address; text without quoting);
+// a txt element that is an array lists the record's character-strings
+// (explicitTXT). Everything else, and every typeN key, is in RFC 1035
+// presentation form, with names relative to the origin; any type may be
+// written in RFC 3597's generic form, \# LENGTH HEX (genericRR).
+func parseRecord(owner string, ttl uint32, key string, typ uint16, item tomlfile.Item, origin string) (dns.RR, error) {
 	hdr := dns.RR_Header{Name: owner, Rrtype: typ, Class: dns.ClassINET, Ttl: ttl}
-	switch typ {
-	case dns.TypeA, dns.TypeAAAA:
+	if item.IsList {
+		if key != "txt" {
+			return nil, fmt.Errorf("element %d must be a string, not an array: only txt takes a list of character-strings", item.Index+1)
+		}
+		return explicitTXT(hdr, item.List)
+	}
+	value := item.Text
+	if rest, ok := strings.CutPrefix(strings.TrimSpace(value), `\#`); ok && key != "txt" {
+		return genericRR(hdr, rest)
+	}
+	switch key {
+	case "a", "aaaa":
 		return addressRR(owner, ttl, value, typ)
-	case dns.TypeTXT:
+	case "txt":
 		return &dns.TXT{Hdr: hdr, Txt: splitTXT(value)}, nil
 	}
-	text := fmt.Sprintf("%s %d IN %s %s", owner, ttl, dns.TypeToString[typ], value)
+	if _, known := dns.TypeToRR[typ]; !known {
+		return nil, fmt.Errorf(`%q: %s has no presentation form dnsrr knows; write it in RFC 3597's generic form, \# LENGTH HEX`, value, typeName(typ))
+	}
+	text := fmt.Sprintf("%s %d IN TYPE%d %s", owner, ttl, typ, value)
 	if strings.ContainsAny(value, "\n\r") {
 		// One value, one record: a newline could smuggle in a $ directive.
 		return nil, fmt.Errorf("%q: a value must be on one line", value)
@@ -449,10 +482,10 @@ func parseRecord(owner string, ttl uint32, typ uint16, value, origin string) (dn
 		if pe, ok := err.(*dns.ParseError); ok {
 			msg, _ = splitParseError(pe)
 		}
-		return nil, fmt.Errorf("%q is not valid %s data: %s", value, dns.TypeToString[typ], msg)
+		return nil, fmt.Errorf("%q is not valid %s data: %s", value, typeName(typ), msg)
 	}
 	if !ok || rr == nil {
-		return nil, fmt.Errorf("%q is not valid %s data", value, dns.TypeToString[typ])
+		return nil, fmt.Errorf("%q is not valid %s data", value, typeName(typ))
 	}
 	if zp.Comment() != "" {
 		// Everything after an unquoted ';' would be dropped silently.

@@ -230,6 +230,56 @@ func (t *Table) Strings(key string) ([]string, bool) {
 	return nil, false
 }
 
+// Item is one element of a value read by Items: a string, or an array
+// of strings (List set).
+type Item struct {
+	Index  int // the element's index in the array, for ElemErrorf
+	Text   string
+	List   []string
+	IsList bool
+}
+
+// Items is Strings that also takes arrays of strings as elements, for
+// values where a nested array means one thing made of parts (a TXT
+// record's character-strings).
+func (t *Table) Items(key string) ([]Item, bool) {
+	v, ok := t.get(key)
+	if !ok {
+		return nil, false
+	}
+	switch v := v.(type) {
+	case string:
+		return []Item{{Text: v}}, true
+	case []any:
+		out := make([]Item, 0, len(v))
+		for i, e := range v {
+			switch e := e.(type) {
+			case string:
+				out = append(out, Item{Index: i, Text: e})
+			case []any:
+				list := make([]string, 0, len(e))
+				for j, part := range e {
+					s, ok := part.(string)
+					if !ok {
+						t.ElemErrorf(key, i, "element %d, part %d must be a string, not %s", i+1, j+1, kind(part))
+						list = nil
+						break
+					}
+					list = append(list, s)
+				}
+				if list != nil {
+					out = append(out, Item{Index: i, List: list, IsList: true})
+				}
+			default:
+				t.ElemErrorf(key, i, "element %d must be a string or an array of strings, not %s", i+1, kind(e))
+			}
+		}
+		return out, true
+	}
+	t.Errorf(key, "must be a string or an array of strings, not %s", kind(v))
+	return nil, false
+}
+
 // Table returns the sub-table at key.
 func (t *Table) Table(key string) (*Table, bool) {
 	v, ok := t.get(key)
