@@ -179,10 +179,17 @@ func startServer(t *testing.T, args ...string) *server {
 // logs) and waits for the "serving" line.
 func startServing(t *testing.T, argv ...string) *server {
 	t.Helper()
-	s := startProcess(t, argv...)
+	return startServingCommand(t, exec.Command(binPath, argv...))
+}
+
+// startServingCommand is startServing for a command of its own (the binary
+// run through nsenter, say), which must exec dnsrr with JSON logs.
+func startServingCommand(t *testing.T, cmd *exec.Cmd) *server {
+	t.Helper()
+	s := startCommand(t, cmd)
 	line, ok := s.waitLog(0, startTimeout, func(l logLine) bool { return l.message() == "serving" })
 	if !ok {
-		t.Fatalf("dnsrr %s: no \"serving\" log line within %v (exited: %v)", strings.Join(argv, " "), startTimeout, s.exited())
+		t.Fatalf("%s: no \"serving\" log line within %v (exited: %v)", strings.Join(cmd.Args, " "), startTimeout, s.exited())
 	}
 	raw, _ := line.fields["addrs"].([]any)
 	for _, a := range raw {
@@ -206,14 +213,19 @@ func startServing(t *testing.T, argv ...string) *server {
 // stopTimeout and then kills the process by PID.
 func startProcess(t *testing.T, argv ...string) *server {
 	t.Helper()
-	cmd := exec.Command(binPath, argv...)
+	return startCommand(t, exec.Command(binPath, argv...))
+}
+
+// startCommand is startProcess for a command built by the caller.
+func startCommand(t *testing.T, cmd *exec.Cmd) *server {
+	t.Helper()
 	cmd.Stdout = io.Discard
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", binPath, err)
+		t.Fatalf("start %s: %v", cmd.Path, err)
 	}
 	s := &server{t: t, cmd: cmd, changed: make(chan struct{}), done: make(chan struct{})}
 	go s.pump(stderr)

@@ -1,0 +1,578 @@
+package integration
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// spreadMembers is the pool the clients ask for, listed neither sorted nor
+// in any order a resolver could keep by accident.
+var spreadMembers = []string{
+	"192.0.2.5", "192.0.2.3", "192.0.2.8", "192.0.2.1",
+	"192.0.2.7", "192.0.2.2", "192.0.2.6", "192.0.2.4",
+}
+
+const (
+	longTTL  = 300 // outlasts the test: every answer of the phase "within one TTL" comes from one fetch
+	shortTTL = 2   // the phase "across TTLs" waits for each expiry; 2 s so that a poll sees the TTL go down
+	subsetN  = 2   // max_answers of the subset pools
+	// spreadAlpha bounds the chance that one statistical check fails while
+	// the answers are as random as they should be.
+	spreadAlpha = 1e-6
+)
+
+// spreadParams say how much to ask; the script (integration/perf/resolvers.sh)
+// raises them through the environment.
+type spreadParams struct {
+	kinds     []resolverKind
+	resolvers int // of each kind
+	clients   int // per resolver, each from a port of its own
+	queries   int // per client, within one TTL
+	rounds    int // TTL periods, each client asking once in each
+}
+
+func spreadParamsFromEnv(t *testing.T) spreadParams {
+	t.Helper()
+	p := spreadParams{resolvers: 3, clients: 20, queries: 5, rounds: 6}
+	names := []string{"unbound", "unbound-fixed"}
+	if v := os.Getenv("DNSRR_RESOLVERS"); v == "all" {
+		names = nil
+		for _, k := range resolverKinds {
+			names = append(names, k.name)
+		}
+	} else if v != "" {
+		names = strings.Split(v, ",")
+	}
+	for _, n := range names {
+		k, ok := findResolverKind(strings.TrimSpace(n))
+		if !ok {
+			t.Fatalf("DNSRR_RESOLVERS: unknown resolver %q (known: %s, or all)", n, resolverNames(resolverKinds))
+		}
+		p.kinds = append(p.kinds, k)
+	}
+	for env, dst := range map[string]*int{
+		"DNSRR_SPREAD_RESOLVERS": &p.resolvers, "DNSRR_SPREAD_CLIENTS": &p.clients,
+		"DNSRR_SPREAD_QUERIES": &p.queries, "DNSRR_SPREAD_ROUNDS": &p.rounds,
+	} {
+		if v := os.Getenv(env); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 1000 {
+				t.Fatalf("%s=%q: want a count from 1 to 1000", env, v)
+			}
+			*dst = n
+		}
+	}
+	return p
+}
+
+// TestResolverSpread asks recursive resolvers, each with its own cache,
+// for a pool of 8 addresses that dnsrr serves behind a real delegation, and
+// counts which address each client gets first and which addresses its
+// answers hold: within one TTL (every answer from one fetch) and across
+// TTLs (a fetch per period). It does so for a whole pool, and for a pool
+// with max_answers = 2 when this dnsrr accepts that key. It checks what
+// each resolver does to order (README, "What caches do to order") and
+// that what varies spreads as uniformly as chance allows. The report goes
+// to the test log and, with DNSRR_SPREAD_REPORT=FILE, to that file.
+func TestResolverSpread(t *testing.T) {
+	t.Parallel()
+	p := spreadParamsFromEnv(t)
+	subsets := acceptsMaxAnswers(t)
+	c := startChain(t, spreadZone(subsets), p.kinds, p.resolvers)
+
+	pools := []spreadPool{{"whole", "whole-2s", 0}}
+	if subsets {
+		pools = append(pools, spreadPool{"subset", "subset-2s", subsetN})
+	} else {
+		t.Log("this dnsrr does not accept max_answers: the subset pools are left out")
+	}
+	var report strings.Builder
+	fmt.Fprintf(&report, "Pool of %d addresses (%s), dnsrr behind a root delegation, %d resolvers of each kind, %d clients each.\n",
+		len(spreadMembers), strings.Join(sortedAddrs(spreadMembers), " "), p.resolvers, p.clients)
+	fmt.Fprintf(&report, "Within one TTL: %d queries per client (TTL %d s). Across TTLs: %d periods (TTL %d s), one query per client in each.\n",
+		p.queries, longTTL, p.rounds, shortTTL)
+	var summary []string
+	for _, k := range p.kinds {
+		var rs []*resolver
+		for _, r := range c.resolvers {
+			if r.kind.name == k.name {
+				rs = append(rs, r)
+			}
+		}
+		for _, pool := range pools {
+			obs := observe(t, c, rs, pool, p)
+			if t.Failed() {
+				return
+			}
+			checkSpreadObservations(t, k, pool, obs)
+			section, lines := spreadReport(k, pool, obs)
+			report.WriteString(section)
+			summary = append(summary, lines...)
+		}
+	}
+	report.WriteString("\nSummary (shares of first places over all clients' answers; the worst resolver in brackets):\n\n")
+	report.WriteString("| resolver | pool | phase | orders per resolver | addresses per answer | busiest backend | idle backends |\n|---|---|---|---|---|---|---|\n")
+	for _, l := range summary {
+		report.WriteString(l + "\n")
+	}
+	t.Log("\n" + report.String())
+	if f := os.Getenv("DNSRR_SPREAD_REPORT"); f != "" {
+		if err := os.WriteFile(f, []byte(report.String()), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// spreadPool names a pool asked within one TTL and its twin with a short
+// TTL asked across TTLs; maxAnswers 0 is the whole pool.
+type spreadPool struct {
+	long, short string
+	maxAnswers  int
+}
+
+func (p spreadPool) size() int {
+	if p.maxAnswers == 0 {
+		return len(spreadMembers)
+	}
+	return p.maxAnswers
+}
+
+// acceptsMaxAnswers tells whether `dnsrr check` accepts a pool with
+// max_answers: the key is newer than this test.
+func acceptsMaxAnswers(t *testing.T) bool {
+	t.Helper()
+	zone := writeFile(t, t.TempDir(), "zone.toml", testZoneHeader(chainOrigin)+`
+[pools.subset]
+addresses = ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
+max_answers = 2
+`)
+	_, _, code := runDNSRR(t, "check", "-zone", zone)
+	return code == 0
+}
+
+func spreadZone(subsets bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `origin = %q
+ttl = 300
+ns = ["ns1"]
+
+[soa]
+serial = 1
+minimum = 60
+
+[records.ns1]
+a = ["127.0.0.1"]
+aaaa = ["::1"]
+`, chainOrigin)
+	list := `["` + strings.Join(spreadMembers, `", "`) + `"]`
+	pool := func(name string, ttl, maxAnswers int) {
+		fmt.Fprintf(&b, "\n[pools.%q]\naddresses = %s\nttl = %d\n", name, list, ttl)
+		if maxAnswers > 0 {
+			fmt.Fprintf(&b, "max_answers = %d\n", maxAnswers)
+		}
+	}
+	pool("whole", longTTL, 0)
+	pool("whole-2s", shortTTL, 0)
+	if subsets {
+		pool("subset", longTTL, subsetN)
+		pool("subset-2s", shortTTL, subsetN)
+	}
+	return b.String()
+}
+
+// answer is the addresses of one answer, in the order received.
+type answer struct {
+	addrs []string
+	ttl   uint32
+}
+
+// observation is what one resolver's clients got for one pool.
+type observation struct {
+	within  []answer // every client's answers within one TTL
+	fetches []answer // across TTLs: the first answer after each new fetch
+	across  []answer // across TTLs: every client's answer
+}
+
+// observe runs both phases for pool on every resolver of rs at once.
+func observe(t *testing.T, c *chain, rs []*resolver, pool spreadPool, p spreadParams) []observation {
+	t.Helper()
+	obs := make([]observation, len(rs))
+	errs := make([]error, len(rs))
+	var wg sync.WaitGroup
+	for i, r := range rs {
+		clients := c.ns.dialUDP(r.addr, p.clients)
+		probe := c.ns.dialUDP(r.addr, 1)[0]
+		wg.Go(func() { obs[i], errs[i] = observeResolver(probe, clients, pool, p) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("%s: pool %s: %v", rs[i].d.name, pool.long, err)
+		}
+	}
+	return obs
+}
+
+func observeResolver(probe net.Conn, clients []net.Conn, pool spreadPool, p spreadParams) (observation, error) {
+	var o observation
+	long, short := pool.long+"."+chainOrigin, pool.short+"."+chainOrigin
+	// Within one TTL: the probe's query makes the one fetch, every later
+	// answer comes from the cache.
+	if _, err := askA(probe, long); err != nil {
+		return o, err
+	}
+	for range p.queries {
+		for _, c := range clients {
+			a, err := askA(c, long)
+			if err != nil {
+				return o, err
+			}
+			o.within = append(o.within, a)
+		}
+	}
+	// Across TTLs: the probe polls until the cached answer was fetched
+	// anew (its TTL went up, or the addresses changed), then each client
+	// asks once.
+	last, err := askA(probe, short)
+	if err != nil {
+		return o, err
+	}
+	for range p.rounds {
+		deadline := time.Now().Add(fetchTimeout)
+		for {
+			time.Sleep(100 * time.Millisecond)
+			a, err := askA(probe, short)
+			if err != nil {
+				return o, err
+			}
+			fresh := a.ttl > last.ttl || !slices.Equal(sortedAddrs(a.addrs), sortedAddrs(last.addrs))
+			last = a
+			if fresh {
+				o.fetches = append(o.fetches, a)
+				break
+			}
+			if time.Now().After(deadline) {
+				return o, fmt.Errorf("no new fetch of %s within %v (TTL %d s)", short, fetchTimeout, shortTTL)
+			}
+		}
+		for _, c := range clients {
+			a, err := askA(c, short)
+			if err != nil {
+				return o, err
+			}
+			o.across = append(o.across, a)
+		}
+	}
+	return o, nil
+}
+
+// askA queries name's A records through a resolver, retrying a lost
+// datagram twice.
+func askA(conn net.Conn, name string) (answer, error) {
+	var r *dns.Msg
+	var err error
+	for range 3 {
+		if r, err = exchangeOn(conn, name, dns.TypeA, true); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return answer{}, fmt.Errorf("%s: %w", name, err)
+	}
+	if r.Rcode != dns.RcodeSuccess {
+		return answer{}, fmt.Errorf("%s: %s", name, dns.RcodeToString[r.Rcode])
+	}
+	var a answer
+	for _, rr := range r.Answer {
+		if rec, ok := rr.(*dns.A); ok {
+			a.addrs = append(a.addrs, rec.A.String())
+			a.ttl = rec.Hdr.Ttl
+		}
+	}
+	if len(a.addrs) == 0 {
+		return answer{}, fmt.Errorf("%s: no addresses", name)
+	}
+	return a, nil
+}
+
+// --- checks ----------------------------------------------------------------
+
+// checkSpreadObservations holds each resolver to its kind's behaviour and
+// the spread to what chance allows.
+func checkSpreadObservations(t *testing.T, k resolverKind, pool spreadPool, obs []observation) {
+	t.Helper()
+	what := fmt.Sprintf("%s, pool %s", k.name, pool.long)
+	sorted := sortedAddrs(spreadMembers)
+	var fetches, across, within []answer
+	for i, o := range obs {
+		who := fmt.Sprintf("%s #%d, pool %s", k.name, i+1, pool.long)
+		for _, a := range slices.Concat(o.within, o.fetches, o.across) {
+			if len(a.addrs) != pool.size() || !isSubset(a.addrs, spreadMembers) || hasDuplicate(a.addrs) {
+				t.Fatalf("%s: answer %v: want %d distinct members of the pool", who, a.addrs, pool.size())
+			}
+		}
+		// Within one TTL every answer comes from one fetch: one set.
+		if sets := distinct(o.within, func(a answer) string { return key(sortedAddrs(a.addrs)) }); sets != 1 {
+			t.Errorf("%s: %d different address sets within one TTL, want 1 (one cached answer)", who, sets)
+		}
+		switch k.behaviour {
+		case keeps:
+			if n := distinct(o.within, func(a answer) string { return key(a.addrs) }); n != 1 {
+				t.Errorf("%s: %d orders within one TTL, want 1: the order fetched", who, n)
+			}
+		case rotates:
+			if n := distinct(o.within, func(a answer) string { return rotationClass(a.addrs) }); n != 1 {
+				t.Errorf("%s: within one TTL, answers are not all rotations of one order (%d classes)", who, n)
+			}
+		case sortRotates:
+			for _, a := range slices.Concat(o.within, o.across) {
+				if rotationClass(a.addrs) != rotationClass(sortedAddrs(a.addrs)) {
+					t.Errorf("%s: answer %v is not a rotation of the sorted order", who, a.addrs)
+					break
+				}
+			}
+		case sorts:
+			for _, a := range slices.Concat(o.within, o.across) {
+				if !slices.Equal(a.addrs, sortedAddrs(a.addrs)) {
+					t.Errorf("%s: answer %v is not sorted", who, a.addrs)
+					break
+				}
+			}
+		case shuffles:
+			// Rotations of one order are one class; shuffles make many.
+			if n := distinct(o.within, func(a answer) string { return rotationClass(a.addrs) }); pool.size() > 2 && n < 2 {
+				t.Errorf("%s: within one TTL, every answer is a rotation of one order: not shuffled", who)
+			}
+		}
+		within, fetches, across = append(within, o.within...), append(fetches, o.fetches...), append(across, o.across...)
+	}
+
+	// Spread. Each check is a binomial test with false-alarm rate
+	// spreadAlpha, on counts whose draws are independent: fetches (each a
+	// fresh answer from dnsrr), or answers a resolver orders afresh each time.
+	switch {
+	case pool.maxAnswers > 0:
+		// Which addresses each fetch holds: max_answers members of the pool,
+		// each with probability maxAnswers/len.
+		checkBinomial(t, what+", members of each fetch", presentCounts(fetches), len(fetches), float64(pool.maxAnswers)/float64(len(spreadMembers)))
+	case k.behaviour == keeps:
+		// Each fetch's first address is dnsrr's: uniform.
+		checkBinomial(t, what+", first address of each fetch", firstCounts(fetches), len(fetches), 1/float64(len(spreadMembers)))
+	case k.behaviour == sorts:
+		for _, a := range slices.Concat(within, across) {
+			if a.addrs[0] != sorted[0] {
+				t.Errorf("%s: %s first: the lowest address must always come first", what, a.addrs[0])
+				break
+			}
+		}
+	default:
+		// Rotated or shuffled afresh for every answer.
+		all := slices.Concat(within, across)
+		checkBinomial(t, what+", first address of each answer", firstCounts(all), len(all), 1/float64(len(spreadMembers)))
+	}
+}
+
+// checkBinomial checks that every member's count is a plausible draw of
+// Binomial(n, p): each bound is crossed by chance with probability at most
+// spreadAlpha / (2 × members), so the whole check with at most spreadAlpha.
+func checkBinomial(t *testing.T, what string, counts map[string]int, n int, p float64) {
+	t.Helper()
+	lo, hi := binomialBounds(n, p, spreadAlpha/float64(2*len(spreadMembers)))
+	for _, m := range sortedAddrs(spreadMembers) {
+		if c := counts[m]; c < lo || c > hi {
+			t.Errorf("%s: %s counted %d times of %d, outside [%d, %d] (p = %.3f; chance of this with a fair draw < %g)",
+				what, m, c, n, lo, hi, p, spreadAlpha)
+		}
+	}
+}
+
+// binomialBounds returns the smallest lo and largest hi with
+// P(X < lo) ≤ alpha and P(X > hi) ≤ alpha for X ~ Binomial(n, p).
+func binomialBounds(n int, p, alpha float64) (lo, hi int) {
+	pmf := func(k int) float64 {
+		lg := func(x int) float64 { v, _ := math.Lgamma(float64(x) + 1); return v }
+		return math.Exp(lg(n) - lg(k) - lg(n-k) + float64(k)*math.Log(p) + float64(n-k)*math.Log1p(-p))
+	}
+	below := 0.0
+	for lo = 0; lo < n; lo++ {
+		if below+pmf(lo) > alpha {
+			break
+		}
+		below += pmf(lo)
+	}
+	above := 0.0
+	for hi = n; hi > 0; hi-- {
+		if above+pmf(hi) > alpha {
+			break
+		}
+		above += pmf(hi)
+	}
+	return lo, hi
+}
+
+// --- counting ----------------------------------------------------------------
+
+func firstCounts(as []answer) map[string]int {
+	m := map[string]int{}
+	for _, a := range as {
+		m[a.addrs[0]]++
+	}
+	return m
+}
+
+func presentCounts(as []answer) map[string]int {
+	m := map[string]int{}
+	for _, a := range as {
+		for _, x := range a.addrs {
+			m[x]++
+		}
+	}
+	return m
+}
+
+func distinct(as []answer, keyOf func(answer) string) int {
+	seen := map[string]bool{}
+	for _, a := range as {
+		seen[keyOf(a)] = true
+	}
+	return len(seen)
+}
+
+func key(addrs []string) string { return strings.Join(addrs, " ") }
+
+// rotationClass names the rotations of an order: the rotation that starts
+// at its lowest address.
+func rotationClass(addrs []string) string {
+	if len(addrs) == 0 {
+		return ""
+	}
+	i := slices.Index(addrs, sortedAddrs(addrs)[0])
+	return key(append(slices.Clone(addrs[i:]), addrs[:i]...))
+}
+
+// sortedAddrs sorts addresses numerically, as a resolver that sorts them
+// by their wire form does.
+func sortedAddrs(addrs []string) []string {
+	s := slices.Clone(addrs)
+	slices.SortFunc(s, func(a, b string) int {
+		return netip.MustParseAddr(a).Compare(netip.MustParseAddr(b))
+	})
+	return s
+}
+
+func isSubset(addrs, of []string) bool {
+	for _, a := range addrs {
+		if !slices.Contains(of, a) {
+			return false
+		}
+	}
+	return true
+}
+
+func hasDuplicate(addrs []string) bool {
+	s := sortedAddrs(addrs)
+	return len(slices.Compact(s)) != len(addrs)
+}
+
+// --- report ----------------------------------------------------------------
+
+// spreadReport prints, for one kind and pool, per resolver and in total,
+// how often each address came first and how often it was in the answers,
+// within one TTL and across TTLs; and the summary rows.
+func spreadReport(k resolverKind, pool spreadPool, obs []observation) (string, []string) {
+	var b strings.Builder
+	poolDesc := "whole pool"
+	if pool.maxAnswers > 0 {
+		poolDesc = fmt.Sprintf("max_answers = %d", pool.maxAnswers)
+	}
+	fmt.Fprintf(&b, "\n== %s (%s; %s), %d resolvers; pool %s (%s)\n", k.name, k.setting, k.behaviour, len(obs), pool.long, poolDesc)
+	var rows []string
+	for _, phase := range []struct {
+		name string
+		of   func(observation) []answer
+	}{
+		{"within one TTL", func(o observation) []answer { return o.within }},
+		{"across TTLs", func(o observation) []answer { return o.across }},
+	} {
+		per := make([][]answer, len(obs))
+		var all []answer
+		for i, o := range obs {
+			per[i] = phase.of(o)
+			all = append(all, per[i]...)
+		}
+		fmt.Fprintf(&b, "-- %s: %d answers\n", phase.name, len(all))
+		b.WriteString(countTable(per, all))
+		orders := make([]string, len(per))
+		worst := 0.0
+		for i, as := range per {
+			orders[i] = strconv.Itoa(distinct(as, func(a answer) string { return key(a.addrs) }))
+			worst = max(worst, busiest(as))
+		}
+		idle := len(spreadMembers) - len(firstCounts(all))
+		fmt.Fprintf(&b, "orders seen per resolver: %s; busiest backend: %.0f%% of first places (worst resolver %.0f%%); backends never first: %d\n",
+			strings.Join(orders, ", "), 100*busiest(all), 100*worst, idle)
+		rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %d | %.0f%% (%.0f%%) | %d |",
+			k.name, poolDesc, phase.name, strings.Join(orders, ", "), pool.size(), 100*busiest(all), 100*worst, idle))
+	}
+	if pool.maxAnswers > 0 {
+		var fetches []answer
+		for _, o := range obs {
+			fetches = append(fetches, o.fetches...)
+		}
+		fmt.Fprintf(&b, "members of the %d fetches across TTLs:", len(fetches))
+		counts := presentCounts(fetches)
+		for _, m := range sortedAddrs(spreadMembers) {
+			fmt.Fprintf(&b, " %s %d", m, counts[m])
+		}
+		b.WriteString("\n")
+	}
+	return b.String(), rows
+}
+
+// countTable lists, per address, the first places and presences per
+// resolver and in total.
+func countTable(per [][]answer, all []answer) string {
+	var b strings.Builder
+	b.WriteString(fmt.Sprintf("%-12s", "address"))
+	for _, head := range []string{"first", "present"} {
+		for i := range per {
+			b.WriteString(fmt.Sprintf(" %6s", fmt.Sprintf("%s#%d", head[:1], i+1)))
+		}
+		b.WriteString(fmt.Sprintf(" %7s", head))
+	}
+	b.WriteString("\n")
+	for _, m := range sortedAddrs(spreadMembers) {
+		b.WriteString(fmt.Sprintf("%-12s", m))
+		for _, count := range []func([]answer) map[string]int{firstCounts, presentCounts} {
+			for _, as := range per {
+				b.WriteString(fmt.Sprintf(" %6d", count(as)[m]))
+			}
+			b.WriteString(fmt.Sprintf(" %7d", count(all)[m]))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// busiest is the largest share of first places one address got.
+func busiest(as []answer) float64 {
+	if len(as) == 0 {
+		return 0
+	}
+	top := 0
+	for _, c := range firstCounts(as) {
+		top = max(top, c)
+	}
+	return float64(top) / float64(len(as))
+}
