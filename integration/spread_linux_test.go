@@ -102,7 +102,14 @@ func TestResolverSpread(t *testing.T) {
 		len(spreadMembers), strings.Join(sortedAddrs(spreadMembers), " "), p.resolvers, p.clients)
 	fmt.Fprintf(&report, "Within one TTL: %d queries per client (TTL %d s). Across TTLs: %d periods (TTL %d s), one query per client in each.\n",
 		p.queries, longTTL, p.rounds, shortTTL)
-	var summary []string
+	// Every kind and pool at once: the phases across TTLs mostly wait.
+	type run struct {
+		kind resolverKind
+		pool spreadPool
+		obs  []observation
+	}
+	var runs []*run
+	var wg sync.WaitGroup
 	for _, k := range p.kinds {
 		var rs []*resolver
 		for _, r := range c.resolvers {
@@ -111,15 +118,25 @@ func TestResolverSpread(t *testing.T) {
 			}
 		}
 		for _, pool := range pools {
-			obs := observe(t, c, rs, pool, p)
-			if t.Failed() {
-				return
+			r := &run{kind: k, pool: pool}
+			runs = append(runs, r)
+			conns := make([][]net.Conn, len(rs))
+			for i, res := range rs {
+				conns[i] = c.ns.dialUDP(res.addr, p.clients+1)
 			}
-			checkSpreadObservations(t, k, pool, obs)
-			section, lines := spreadReport(k, pool, obs)
-			report.WriteString(section)
-			summary = append(summary, lines...)
+			wg.Go(func() { r.obs = observe(t, rs, conns, pool, p) })
 		}
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	var summary []string
+	for _, r := range runs {
+		checkSpreadObservations(t, r.kind, r.pool, r.obs)
+		section, lines := spreadReport(r.kind, r.pool, r.obs)
+		report.WriteString(section)
+		summary = append(summary, lines...)
 	}
 	report.WriteString("\nSummary (shares of first places over all clients' answers; the worst resolver in brackets):\n\n")
 	report.WriteString("| resolver | pool | phase | orders per resolver | addresses per answer | busiest backend | idle backends |\n|---|---|---|---|---|---|---|\n")
@@ -204,16 +221,15 @@ type observation struct {
 	across  []answer // across TTLs: every client's answer
 }
 
-// observe runs both phases for pool on every resolver of rs at once.
-func observe(t *testing.T, c *chain, rs []*resolver, pool spreadPool, p spreadParams) []observation {
-	t.Helper()
+// observe runs both phases for pool on every resolver of rs at once,
+// through conns[i] (a probe, then the clients) for rs[i]. It may run on a
+// goroutine of its own: it reports with t.Errorf only.
+func observe(t *testing.T, rs []*resolver, conns [][]net.Conn, pool spreadPool, p spreadParams) []observation {
 	obs := make([]observation, len(rs))
 	errs := make([]error, len(rs))
 	var wg sync.WaitGroup
-	for i, r := range rs {
-		clients := c.ns.dialUDP(r.addr, p.clients)
-		probe := c.ns.dialUDP(r.addr, 1)[0]
-		wg.Go(func() { obs[i], errs[i] = observeResolver(probe, clients, pool, p) })
+	for i := range rs {
+		wg.Go(func() { obs[i], errs[i] = observeResolver(conns[i][0], conns[i][1:], pool, p) })
 	}
 	wg.Wait()
 	for i, err := range errs {
