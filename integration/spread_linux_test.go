@@ -139,7 +139,7 @@ func TestResolverSpread(t *testing.T) {
 		summary = append(summary, lines...)
 	}
 	report.WriteString("\nSummary (shares of first places over all clients' answers; the worst resolver in brackets):\n\n")
-	report.WriteString("| resolver | pool | phase | orders per resolver | addresses per answer | busiest backend | idle backends |\n|---|---|---|---|---|---|---|\n")
+	report.WriteString("| resolver | pool | phase | orders per resolver | addresses per answer | busiest backend | backends never first | second addresses per first |\n|---|---|---|---|---|---|---|---|\n")
 	for _, l := range summary {
 		report.WriteString(l + "\n")
 	}
@@ -536,10 +536,10 @@ func spreadReport(k resolverKind, pool spreadPool, obs []observation) (string, [
 			worst = max(worst, busiest(as))
 		}
 		idle := len(spreadMembers) - len(firstCounts(all))
-		fmt.Fprintf(&b, "orders seen per resolver: %s; busiest backend: %.0f%% of first places (worst resolver %.0f%%); backends never first: %d\n",
-			strings.Join(orders, ", "), 100*busiest(all), 100*worst, idle)
-		rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %d | %.0f%% (%.0f%%) | %d |",
-			k.name, poolDesc, phase.name, strings.Join(orders, ", "), pool.size(), 100*busiest(all), 100*worst, idle))
+		fmt.Fprintf(&b, "orders seen per resolver: %s; busiest backend: %.0f%% of first places (worst resolver %.0f%%); backends never first: %d; second addresses per first: %.1f\n",
+			strings.Join(orders, ", "), 100*busiest(all), 100*worst, idle, secondChoices(all))
+		rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %d | %.0f%% (%.0f%%) | %d | %.1f |",
+			k.name, poolDesc, phase.name, strings.Join(orders, ", "), pool.size(), 100*busiest(all), 100*worst, idle, secondChoices(all)))
 	}
 	if pool.maxAnswers > 0 {
 		var fetches []answer
@@ -579,6 +579,31 @@ func countTable(per [][]answer, all []answer) string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// secondChoices is how many different addresses came second after a given
+// first address, on average over the first addresses: where a client whose
+// first choice fails goes next. 1 means all of a backend's clients fail
+// over to the same one.
+func secondChoices(as []answer) float64 {
+	next := map[string]map[string]bool{}
+	for _, a := range as {
+		if len(a.addrs) < 2 {
+			continue
+		}
+		if next[a.addrs[0]] == nil {
+			next[a.addrs[0]] = map[string]bool{}
+		}
+		next[a.addrs[0]][a.addrs[1]] = true
+	}
+	if len(next) == 0 {
+		return 0
+	}
+	n := 0
+	for _, s := range next {
+		n += len(s)
+	}
+	return float64(n) / float64(len(next))
 }
 
 // busiest is the largest share of first places one address got.
