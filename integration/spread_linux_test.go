@@ -617,3 +617,20 @@ func busiest(as []answer) float64 {
 	}
 	return float64(top) / float64(len(as))
 }
+
+// TestBinomialBounds checks the bounds on sums worked out by hand:
+// Binomial(10, 1/2) is 0 with probability 1/1024 and at most 1 with 11/1024.
+func TestBinomialBounds(t *testing.T) {
+	for _, c := range []struct {
+		alpha  float64
+		lo, hi int
+	}{
+		{0.0005, 0, 10}, // below 1/1024: no bound at all
+		{0.001, 1, 9},   // 1/1024 ≤ 0.001 < 11/1024
+		{0.011, 2, 8},   // 11/1024 ≤ 0.011
+	} {
+		if lo, hi := binomialBounds(10, 0.5, c.alpha); lo != c.lo || hi != c.hi {
+			t.Errorf("binomialBounds(10, 0.5, %g) = %d, %d; want %d, %d", c.alpha, lo, hi, c.lo, c.hi)
+		}
+	}
+}
