@@ -27,6 +27,10 @@ const (
 	longTTL  = 300 // outlasts the test: every answer of the phase "within one TTL" comes from one fetch
 	shortTTL = 2   // the phase "across TTLs" waits for each expiry; 2 s so that a poll sees the TTL go down
 	subsetN  = 2   // max_answers of the subset pools
+	// heavyMember weighs heavyWeight in the weighted pools, the others 1:
+	// dnsrr puts it first in 5 of 12 answers, and in 68 % of the subsets.
+	heavyMember = "192.0.2.6"
+	heavyWeight = 5
 	// spreadAlpha bounds the chance that one statistical check fails while
 	// the answers are as random as they should be.
 	spreadAlpha = 1e-6
@@ -88,15 +92,15 @@ func spreadParamsFromEnv(t *testing.T) spreadParams {
 func TestResolverSpread(t *testing.T) {
 	t.Parallel()
 	p := spreadParamsFromEnv(t)
-	subsets := acceptsMaxAnswers(t)
-	c := startChain(t, spreadZone(subsets), p.kinds, p.resolvers)
-
-	pools := []spreadPool{{"whole", "whole-2s", 0}}
-	if subsets {
-		pools = append(pools, spreadPool{"subset", "subset-2s", subsetN})
+	pools := []spreadPool{{name: "whole"}}
+	if acceptsSubsetsAndWeights(t) {
+		heavy := map[string]int{heavyMember: heavyWeight}
+		pools = append(pools, spreadPool{name: "subset", maxAnswers: subsetN},
+			spreadPool{name: "weighted", weights: heavy}, spreadPool{name: "weighted-subset", maxAnswers: subsetN, weights: heavy})
 	} else {
-		t.Log("this dnsrr does not accept max_answers: the subset pools are left out")
+		t.Log("this dnsrr does not accept max_answers and weights: only the whole pool is asked for")
 	}
+	c := startChain(t, spreadZone(pools), p.kinds, p.resolvers)
 	var report strings.Builder
 	fmt.Fprintf(&report, "Pool of %d addresses (%s), dnsrr behind a root delegation, %d resolvers of each kind, %d clients each.\n",
 		len(spreadMembers), strings.Join(sortedAddrs(spreadMembers), " "), p.resolvers, p.clients)
@@ -131,17 +135,28 @@ func TestResolverSpread(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	var summary []string
+	var summary, weighted []string
 	for _, r := range runs {
 		checkSpreadObservations(t, r.kind, r.pool, r.obs)
 		section, lines := spreadReport(r.kind, r.pool, r.obs)
 		report.WriteString(section)
-		summary = append(summary, lines...)
+		if r.pool.weights != nil {
+			weighted = append(weighted, lines...)
+		} else {
+			summary = append(summary, lines...)
+		}
 	}
 	report.WriteString("\nSummary (shares of first places over all clients' answers; the worst resolver in brackets):\n\n")
 	report.WriteString("| resolver | pool | phase | orders per resolver | addresses per answer | busiest backend | backends never first | second addresses per first |\n|---|---|---|---|---|---|---|---|\n")
 	for _, l := range summary {
 		report.WriteString(l + "\n")
+	}
+	if len(weighted) > 0 {
+		fmt.Fprintf(&report, "\nWeighted pools (%s weighs %d, the others 1): where the heavy member got\n\n", heavyMember, heavyWeight)
+		report.WriteString("| resolver | pool | phase | first places: dnsrr's share, clients' share | in answers: dnsrr's share, clients' share |\n|---|---|---|---|---|\n")
+		for _, l := range weighted {
+			report.WriteString(l + "\n")
+		}
 	}
 	t.Log("\n" + report.String())
 	if f := os.Getenv("DNSRR_SPREAD_REPORT"); f != "" {
@@ -151,11 +166,65 @@ func TestResolverSpread(t *testing.T) {
 	}
 }
 
-// spreadPool names a pool asked within one TTL and its twin with a short
-// TTL asked across TTLs; maxAnswers 0 is the whole pool.
+// spreadPool is a pool of spreadMembers, asked within one TTL as NAME
+// and across TTLs as its twin NAME-2s; maxAnswers 0 is the whole pool, and
+// members missing from weights weigh 1.
 type spreadPool struct {
-	long, short string
-	maxAnswers  int
+	name       string
+	maxAnswers int
+	weights    map[string]int
+}
+
+func (p spreadPool) long() string  { return p.name + "." + chainOrigin }
+func (p spreadPool) short() string { return p.name + "-2s." + chainOrigin }
+
+func (p spreadPool) weight(m string) float64 {
+	if w, ok := p.weights[m]; ok {
+		return float64(w)
+	}
+	return 1
+}
+
+// firstShares is how often dnsrr puts each member first: its weight over
+// the sum (order = "random").
+func (p spreadPool) firstShares() map[string]float64 {
+	total := 0.0
+	for _, m := range spreadMembers {
+		total += p.weight(m)
+	}
+	shares := map[string]float64{}
+	for _, m := range spreadMembers {
+		shares[m] = p.weight(m) / total
+	}
+	return shares
+}
+
+// memberShares is how often each member is in dnsrr's answer: the chance
+// that a weighted draw of size() members without replacement (each draw
+// picking among those left in proportion to weight) includes it, worked out
+// over every sequence of draws.
+func (p spreadPool) memberShares() map[string]float64 {
+	shares := map[string]float64{}
+	var draw func(taken uint, left float64, prob float64, depth int)
+	draw = func(taken uint, left float64, prob float64, depth int) {
+		if depth == p.size() {
+			return
+		}
+		for i, m := range spreadMembers {
+			if taken&(1<<i) != 0 {
+				continue
+			}
+			pi := prob * p.weight(m) / left
+			shares[m] += pi
+			draw(taken|1<<i, left-p.weight(m), pi, depth+1)
+		}
+	}
+	total := 0.0
+	for _, m := range spreadMembers {
+		total += p.weight(m)
+	}
+	draw(0, total, 1, 0)
+	return shares
 }
 
 func (p spreadPool) size() int {
@@ -165,20 +234,21 @@ func (p spreadPool) size() int {
 	return p.maxAnswers
 }
 
-// acceptsMaxAnswers tells whether `dnsrr check` accepts a pool with
-// max_answers: the key is newer than this test.
-func acceptsMaxAnswers(t *testing.T) bool {
+// acceptsSubsetsAndWeights tells whether `dnsrr check` accepts a pool with
+// max_answers and weights, keys that came after the whole pool.
+func acceptsSubsetsAndWeights(t *testing.T) bool {
 	t.Helper()
 	zone := writeFile(t, t.TempDir(), "zone.toml", testZoneHeader(chainOrigin)+`
 [pools.subset]
 addresses = ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
 max_answers = 2
+weights = { "192.0.2.1" = 2 }
 `)
 	_, _, code := runDNSRR(t, "check", "-zone", zone)
 	return code == 0
 }
 
-func spreadZone(subsets bool) string {
+func spreadZone(pools []spreadPool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `origin = %q
 ttl = 300
@@ -193,17 +263,26 @@ a = ["127.0.0.1"]
 aaaa = ["::1"]
 `, chainOrigin)
 	list := `["` + strings.Join(spreadMembers, `", "`) + `"]`
-	pool := func(name string, ttl, maxAnswers int) {
-		fmt.Fprintf(&b, "\n[pools.%q]\naddresses = %s\nttl = %d\n", name, list, ttl)
-		if maxAnswers > 0 {
-			fmt.Fprintf(&b, "max_answers = %d\n", maxAnswers)
+	for _, p := range pools {
+		for _, name := range []string{p.long(), p.short()} {
+			ttl := longTTL
+			if name == p.short() {
+				ttl = shortTTL
+			}
+			fmt.Fprintf(&b, "\n[pools.%q]\naddresses = %s\nttl = %d\n", strings.TrimSuffix(name, "."+chainOrigin), list, ttl)
+			if p.maxAnswers > 0 {
+				fmt.Fprintf(&b, "max_answers = %d\n", p.maxAnswers)
+			}
+			if len(p.weights) > 0 {
+				var ws []string
+				for _, m := range sortedAddrs(spreadMembers) {
+					if w, ok := p.weights[m]; ok {
+						ws = append(ws, fmt.Sprintf("%q = %d", m, w))
+					}
+				}
+				fmt.Fprintf(&b, "weights = { %s }\n", strings.Join(ws, ", "))
+			}
 		}
-	}
-	pool("whole", longTTL, 0)
-	pool("whole-2s", shortTTL, 0)
-	if subsets {
-		pool("subset", longTTL, subsetN)
-		pool("subset-2s", shortTTL, subsetN)
 	}
 	return b.String()
 }
@@ -234,7 +313,7 @@ func observe(t *testing.T, rs []*resolver, conns [][]net.Conn, pool spreadPool, 
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			t.Errorf("%s: pool %s: %v", rs[i].d.name, pool.long, err)
+			t.Errorf("%s: pool %s: %v", rs[i].d.name, pool.name, err)
 		}
 	}
 	return obs
@@ -242,7 +321,7 @@ func observe(t *testing.T, rs []*resolver, conns [][]net.Conn, pool spreadPool, 
 
 func observeResolver(probe net.Conn, clients []net.Conn, pool spreadPool, p spreadParams) (observation, error) {
 	var o observation
-	long, short := pool.long+"."+chainOrigin, pool.short+"."+chainOrigin
+	long, short := pool.long(), pool.short()
 	// Within one TTL: the probe's query makes the one fetch, every later
 	// answer comes from the cache.
 	if _, err := askA(probe, long); err != nil {
@@ -328,11 +407,10 @@ func askA(conn net.Conn, name string) (answer, error) {
 // the spread to what chance allows.
 func checkSpreadObservations(t *testing.T, k resolverKind, pool spreadPool, obs []observation) {
 	t.Helper()
-	what := fmt.Sprintf("%s, pool %s", k.name, pool.long)
-	sorted := sortedAddrs(spreadMembers)
+	what := fmt.Sprintf("%s, pool %s", k.name, pool.name)
 	var fetches, across, within []answer
 	for i, o := range obs {
-		who := fmt.Sprintf("%s #%d, pool %s", k.name, i+1, pool.long)
+		who := fmt.Sprintf("%s #%d, pool %s", k.name, i+1, pool.name)
 		for _, a := range slices.Concat(o.within, o.fetches, o.across) {
 			if len(a.addrs) != pool.size() || !isSubset(a.addrs, spreadMembers) || hasDuplicate(a.addrs) {
 				t.Fatalf("%s: answer %v: want %d distinct members of the pool", who, a.addrs, pool.size())
@@ -377,38 +455,35 @@ func checkSpreadObservations(t *testing.T, k resolverKind, pool spreadPool, obs 
 	// Spread. Each check is a binomial test with false-alarm rate
 	// spreadAlpha, on counts whose draws are independent: fetches (each a
 	// fresh answer from dnsrr), or answers a resolver orders afresh each time.
-	switch {
-	case pool.maxAnswers > 0:
-		// Which addresses each fetch holds: max_answers members of the pool,
-		// each with probability maxAnswers/len.
-		checkBinomial(t, what+", members of each fetch", presentCounts(fetches), len(fetches), float64(pool.maxAnswers)/float64(len(spreadMembers)))
-	case k.behaviour == keeps:
-		// Each fetch's first address is dnsrr's: uniform.
-		checkBinomial(t, what+", first address of each fetch", firstCounts(fetches), len(fetches), 1/float64(len(spreadMembers)))
-	case k.behaviour == sorts:
-		for _, a := range slices.Concat(within, across) {
-			if a.addrs[0] != sorted[0] {
-				t.Errorf("%s: %s first: the lowest address must always come first", what, a.addrs[0])
-				break
-			}
+	if pool.maxAnswers > 0 {
+		// Which members each fetch holds: dnsrr's draw, weighted or not.
+		checkBinomial(t, what+", members of each fetch", presentCounts(fetches), len(fetches), pool.memberShares())
+	}
+	switch k.behaviour {
+	case keeps:
+		// Each fetch's first address is dnsrr's, weighted or not.
+		checkBinomial(t, what+", first address of each fetch", firstCounts(fetches), len(fetches), pool.firstShares())
+	case rotates, shuffles, sortRotates:
+		if pool.maxAnswers == 0 {
+			// Rotated or shuffled afresh for every answer: uniform, whatever
+			// dnsrr's order and weights were.
+			all := slices.Concat(within, across)
+			checkBinomial(t, what+", first address of each answer", firstCounts(all), len(all), spreadPool{}.firstShares())
 		}
-	default:
-		// Rotated or shuffled afresh for every answer.
-		all := slices.Concat(within, across)
-		checkBinomial(t, what+", first address of each answer", firstCounts(all), len(all), 1/float64(len(spreadMembers)))
 	}
 }
 
 // checkBinomial checks that every member's count is a plausible draw of
-// Binomial(n, p): each bound is crossed by chance with probability at most
-// spreadAlpha / (2 × members), so the whole check with at most spreadAlpha.
-func checkBinomial(t *testing.T, what string, counts map[string]int, n int, p float64) {
+// Binomial(n, p[member]): each bound is crossed by chance with probability
+// at most spreadAlpha / (2 × members), so the whole check with at most
+// spreadAlpha.
+func checkBinomial(t *testing.T, what string, counts map[string]int, n int, p map[string]float64) {
 	t.Helper()
-	lo, hi := binomialBounds(n, p, spreadAlpha/float64(2*len(spreadMembers)))
 	for _, m := range sortedAddrs(spreadMembers) {
+		lo, hi := binomialBounds(n, p[m], spreadAlpha/float64(2*len(spreadMembers)))
 		if c := counts[m]; c < lo || c > hi {
 			t.Errorf("%s: %s counted %d times of %d, outside [%d, %d] (p = %.3f; chance of this with a fair draw < %g)",
-				what, m, c, n, lo, hi, p, spreadAlpha)
+				what, m, c, n, lo, hi, p[m], spreadAlpha)
 		}
 	}
 }
@@ -512,7 +587,10 @@ func spreadReport(k resolverKind, pool spreadPool, obs []observation) (string, [
 	if pool.maxAnswers > 0 {
 		poolDesc = fmt.Sprintf("max_answers = %d", pool.maxAnswers)
 	}
-	fmt.Fprintf(&b, "\n== %s (%s; %s), %d resolvers; pool %s (%s)\n", k.name, k.setting, k.behaviour, len(obs), pool.long, poolDesc)
+	if pool.weights != nil {
+		poolDesc += ", weighted"
+	}
+	fmt.Fprintf(&b, "\n== %s (%s; %s), %d resolvers; pool %s (%s)\n", k.name, k.setting, k.behaviour, len(obs), pool.name, poolDesc)
 	var rows []string
 	for _, phase := range []struct {
 		name string
@@ -538,8 +616,16 @@ func spreadReport(k resolverKind, pool spreadPool, obs []observation) (string, [
 		idle := len(spreadMembers) - len(firstCounts(all))
 		fmt.Fprintf(&b, "orders seen per resolver: %s; busiest backend: %.0f%% of first places (worst resolver %.0f%%); backends never first: %d; second addresses per first: %.1f\n",
 			strings.Join(orders, ", "), 100*busiest(all), 100*worst, idle, secondChoices(all))
-		rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %d | %.0f%% (%.0f%%) | %d | %.1f |",
-			k.name, poolDesc, phase.name, strings.Join(orders, ", "), pool.size(), 100*busiest(all), 100*worst, idle, secondChoices(all)))
+		if pool.weights == nil {
+			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %d | %.0f%% (%.0f%%) | %d | %.1f |",
+				k.name, poolDesc, phase.name, strings.Join(orders, ", "), pool.size(), 100*busiest(all), 100*worst, idle, secondChoices(all)))
+			continue
+		}
+		share := func(counts map[string]int) float64 { return 100 * float64(counts[heavyMember]) / float64(len(all)) }
+		fmt.Fprintf(&b, "%s (weight %d): first in %.0f%% of answers (dnsrr: %.0f%%), in %.0f%% (dnsrr: %.0f%%)\n", heavyMember, heavyWeight,
+			share(firstCounts(all)), 100*pool.firstShares()[heavyMember], share(presentCounts(all)), 100*pool.memberShares()[heavyMember])
+		rows = append(rows, fmt.Sprintf("| %s | %s | %s | %.0f%%, %.0f%% | %.0f%%, %.0f%% |", k.name, poolDesc, phase.name,
+			100*pool.firstShares()[heavyMember], share(firstCounts(all)), 100*pool.memberShares()[heavyMember], share(presentCounts(all))))
 	}
 	if pool.maxAnswers > 0 {
 		var fetches []answer
@@ -632,5 +718,26 @@ func TestBinomialBounds(t *testing.T) {
 		if lo, hi := binomialBounds(10, 0.5, c.alpha); lo != c.lo || hi != c.hi {
 			t.Errorf("binomialBounds(10, 0.5, %g) = %d, %d; want %d, %d", c.alpha, lo, hi, c.lo, c.hi)
 		}
+	}
+}
+
+// TestMemberShares checks the weighted draw's shares worked out by hand: a
+// member of weight 5 among seven of weight 1 is drawn first with 5/12, or
+// second after one of the others, 7 × 1/12 × 5/11: 15/22 in all.
+func TestMemberShares(t *testing.T) {
+	pool := spreadPool{maxAnswers: 2, weights: map[string]int{heavyMember: 5}}
+	shares := pool.memberShares()
+	if got := shares[heavyMember]; math.Abs(got-15.0/22) > 1e-12 {
+		t.Errorf("share of the heavy member %v, want 15/22", got)
+	}
+	sum := 0.0
+	for _, s := range shares {
+		sum += s
+	}
+	if math.Abs(sum-2) > 1e-12 {
+		t.Errorf("shares add up to %v, want 2 (members per answer)", sum)
+	}
+	if got := (spreadPool{}).memberShares()[heavyMember]; math.Abs(got-1) > 1e-9 {
+		t.Errorf("whole pool: share %v, want 1", got)
 	}
 }
