@@ -59,8 +59,9 @@ type resolverKind struct {
 	setting   string // what differs from the program's defaults, for the report
 	behaviour orderBehaviour
 	// config writes the resolver's files into dir and returns its argv,
-	// listening on 127.0.0.1:port and resolving from the hints file.
-	config func(t *testing.T, dir, hints string, port int) []string
+	// listening on 127.0.0.1:port, resolving from the hints file, and
+	// sending its queries from the address source, over IPv4 only.
+	config func(t *testing.T, dir, hints string, port int, source string) []string
 }
 
 var resolverKinds = []resolverKind{
@@ -92,11 +93,13 @@ func programPath(name string) (string, error) {
 	return p, nil
 }
 
-func unboundConfig(roundRobin string) func(*testing.T, string, string, int) []string {
-	return func(t *testing.T, dir, hints string, port int) []string {
+func unboundConfig(roundRobin string) func(*testing.T, string, string, int, string) []string {
+	return func(t *testing.T, dir, hints string, port int, source string) []string {
 		conf := writeFile(t, dir, "unbound.conf", fmt.Sprintf(`server:
   interface: 127.0.0.1
   port: %[3]d
+  outgoing-interface: %[5]s
+  do-ip6: no
   access-control: 127.0.0.0/8 allow
   root-hints: %[2]q
   # test. is a special-use name (RFC 6761) that Unbound answers itself.
@@ -118,12 +121,12 @@ func unboundConfig(roundRobin string) func(*testing.T, string, string, int) []st
   rrset-roundrobin: %[4]s
 remote-control:
   control-enable: no
-`, dir, hints, port, roundRobin))
+`, dir, hints, port, roundRobin, source))
 		return []string{"-d", "-c", conf}
 	}
 }
 
-func namedConfig(t *testing.T, dir, hints string, port int) []string {
+func namedConfig(t *testing.T, dir, hints string, port int, source string) []string {
 	conf := writeFile(t, dir, "named.conf", fmt.Sprintf(`options {
   directory %[1]q;
   pid-file "%[1]s/named.pid";
@@ -131,6 +134,7 @@ func namedConfig(t *testing.T, dir, hints string, port int) []string {
   managed-keys-directory %[1]q;
   listen-on port %[3]d { 127.0.0.1; };
   listen-on-v6 { none; };
+  query-source address %[4]s;
   recursion yes;
   allow-query { 127.0.0.0/8; };
   allow-recursion { 127.0.0.0/8; };
@@ -139,13 +143,15 @@ func namedConfig(t *testing.T, dir, hints string, port int) []string {
 };
 controls { };
 zone "." { type hint; file %[2]q; };
-`, dir, hints, port))
-	return []string{"-g", "-n", "1", "-c", conf}
+`, dir, hints, port, source))
+	return []string{"-g", "-4", "-n", "1", "-c", conf}
 }
 
-func kresdConfig(reorder bool) func(*testing.T, string, string, int) []string {
-	return func(t *testing.T, dir, hints string, port int) []string {
+func kresdConfig(reorder bool) func(*testing.T, string, string, int, string) []string {
+	return func(t *testing.T, dir, hints string, port int, source string) []string {
 		conf := writeFile(t, dir, "kresd.conf", fmt.Sprintf(`net.listen('127.0.0.1', %[2]d, { kind = 'dns' })
+net.ipv6 = false
+net.outgoing_v4('%[5]s')
 -- No DNSSEC.
 trust_anchors.remove('.')
 -- test. is a special-use name (RFC 6761) that kresd refuses by default.
@@ -157,16 +163,17 @@ cache.open(10 * MB, 'lmdb://%[1]s/cache')
 -- 5 s each; order does not depend on it.
 cache.min_ttl(1)
 reorder_RR(%[4]t)
-`, dir, port, rootAddr, reorder))
+`, dir, port, rootAddr, reorder, source))
 		return []string{"-n", "-c", conf, dir}
 	}
 }
 
 // resolver is one running resolver of the chain.
 type resolver struct {
-	kind resolverKind
-	addr string // 127.0.0.1:port inside the namespace
-	d    *daemon
+	kind   resolverKind
+	addr   string // 127.0.0.1:port inside the namespace
+	source string // the address it queries from
+	d      *daemon
 }
 
 // chain is the whole delegation chain, running.
@@ -202,16 +209,17 @@ func startChain(t *testing.T, zone string, kinds []resolverKind, count int) *cha
 	}
 	c.dnsrr = startServingCommand(t, c.ns.command(binPath, args...))
 
-	port := 5300
 	for _, k := range kinds {
 		for i := range count {
-			port++
+			n := len(c.resolvers)
 			rdir := filepath.Join(dir, fmt.Sprintf("%s-%d", k.name, i+1))
 			if err := os.MkdirAll(rdir, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			argv := append([]string{programs[k.program]}, k.config(t, rdir, hints, port)...)
-			r := &resolver{kind: k, addr: fmt.Sprintf("127.0.0.1:%d", port)}
+			// Each resolver queries from a network of its own (a /24, as
+			// dnsrr groups clients), as resolvers of different sites do.
+			r := &resolver{kind: k, addr: fmt.Sprintf("127.0.0.1:%d", 5301+n), source: fmt.Sprintf("127.%d.%d.1", 10+n/256, n%256)}
+			argv := append([]string{programs[k.program]}, k.config(t, rdir, hints, 5301+n, r.source)...)
 			r.d = c.ns.startDaemon(fmt.Sprintf("%s %d", k.name, i+1), argv...)
 			c.resolvers = append(c.resolvers, r)
 		}

@@ -65,16 +65,21 @@ func spreadParamsFromEnv(t *testing.T) spreadParams {
 		}
 		p.kinds = append(p.kinds, k)
 	}
-	for env, dst := range map[string]*int{
-		"DNSRR_SPREAD_RESOLVERS": &p.resolvers, "DNSRR_SPREAD_CLIENTS": &p.clients,
-		"DNSRR_SPREAD_QUERIES": &p.queries, "DNSRR_SPREAD_ROUNDS": &p.rounds,
+	// Each resolver is a process, each client a socket, each round a TTL.
+	for _, e := range []struct {
+		env string
+		dst *int
+		max int
+	}{
+		{"DNSRR_SPREAD_RESOLVERS", &p.resolvers, 20}, {"DNSRR_SPREAD_CLIENTS", &p.clients, 200},
+		{"DNSRR_SPREAD_QUERIES", &p.queries, 100}, {"DNSRR_SPREAD_ROUNDS", &p.rounds, 100},
 	} {
-		if v := os.Getenv(env); v != "" {
+		if v := os.Getenv(e.env); v != "" {
 			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 1000 {
-				t.Fatalf("%s=%q: want a count from 1 to 1000", env, v)
+			if err != nil || n < 1 || n > e.max {
+				t.Fatalf("%s=%q: want a count from 1 to %d", e.env, v, e.max)
 			}
-			*dst = n
+			*e.dst = n
 		}
 	}
 	return p
@@ -93,12 +98,15 @@ func TestResolverSpread(t *testing.T) {
 	t.Parallel()
 	p := spreadParamsFromEnv(t)
 	pools := []spreadPool{{name: "whole"}}
-	if acceptsSubsetsAndWeights(t) {
+	if acceptsPoolKeys(t, "max_answers = 2\nweights = { \"192.0.2.1\" = 2 }") {
 		heavy := map[string]int{heavyMember: heavyWeight}
 		pools = append(pools, spreadPool{name: "subset", maxAnswers: subsetN},
 			spreadPool{name: "weighted", weights: heavy}, spreadPool{name: "weighted-subset", maxAnswers: subsetN, weights: heavy})
 	} else {
 		t.Log("this dnsrr does not accept max_answers and weights: only the whole pool is asked for")
+	}
+	if acceptsPoolKeys(t, "max_answers = 2\nsticky = \"client\"") {
+		pools = append(pools, spreadPool{name: "sticky-subset", maxAnswers: subsetN, sticky: true})
 	}
 	c := startChain(t, spreadZone(pools), p.kinds, p.resolvers)
 	var report strings.Builder
@@ -173,6 +181,7 @@ type spreadPool struct {
 	name       string
 	maxAnswers int
 	weights    map[string]int
+	sticky     bool // sticky = "client": each resolver keeps its members
 }
 
 func (p spreadPool) long() string  { return p.name + "." + chainOrigin }
@@ -234,16 +243,14 @@ func (p spreadPool) size() int {
 	return p.maxAnswers
 }
 
-// acceptsSubsetsAndWeights tells whether `dnsrr check` accepts a pool with
-// max_answers and weights, keys that came after the whole pool.
-func acceptsSubsetsAndWeights(t *testing.T) bool {
+// acceptsPoolKeys tells whether `dnsrr check` accepts a pool with keys
+// (TOML lines): max_answers, weights and sticky came after the whole pool.
+func acceptsPoolKeys(t *testing.T, keys string) bool {
 	t.Helper()
 	zone := writeFile(t, t.TempDir(), "zone.toml", testZoneHeader(chainOrigin)+`
-[pools.subset]
+[pools.p]
 addresses = ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
-max_answers = 2
-weights = { "192.0.2.1" = 2 }
-`)
+`+keys+"\n")
 	_, _, code := runDNSRR(t, "check", "-zone", zone)
 	return code == 0
 }
@@ -272,6 +279,9 @@ aaaa = ["::1"]
 			fmt.Fprintf(&b, "\n[pools.%q]\naddresses = %s\nttl = %d\n", strings.TrimSuffix(name, "."+chainOrigin), list, ttl)
 			if p.maxAnswers > 0 {
 				fmt.Fprintf(&b, "max_answers = %d\n", p.maxAnswers)
+			}
+			if p.sticky {
+				b.WriteString("sticky = \"client\"\n")
 			}
 			if len(p.weights) > 0 {
 				var ws []string
@@ -420,6 +430,10 @@ func checkSpreadObservations(t *testing.T, k resolverKind, pool spreadPool, obs 
 		if sets := distinct(o.within, func(a answer) string { return key(sortedAddrs(a.addrs)) }); sets != 1 {
 			t.Errorf("%s: %d different address sets within one TTL, want 1 (one cached answer)", who, sets)
 		}
+		// A sticky pool gives a resolver the same members in every TTL.
+		if sets := distinct(slices.Concat(o.within, o.fetches), func(a answer) string { return key(sortedAddrs(a.addrs)) }); pool.sticky && sets != 1 {
+			t.Errorf("%s: %d different address sets over %d TTLs, want 1 (sticky)", who, sets, len(o.fetches)+1)
+		}
 		switch k.behaviour {
 		case keeps:
 			if n := distinct(o.within, func(a answer) string { return key(a.addrs) }); n != 1 {
@@ -455,6 +469,9 @@ func checkSpreadObservations(t *testing.T, k resolverKind, pool spreadPool, obs 
 	// Spread. Each check is a binomial test with false-alarm rate
 	// spreadAlpha, on counts whose draws are independent: fetches (each a
 	// fresh answer from dnsrr), or answers a resolver orders afresh each time.
+	if pool.sticky {
+		return // fetches are not independent draws: each resolver keeps its members
+	}
 	if pool.maxAnswers > 0 {
 		// Which members each fetch holds: dnsrr's draw, weighted or not.
 		checkBinomial(t, what+", members of each fetch", presentCounts(fetches), len(fetches), pool.memberShares())
@@ -589,6 +606,9 @@ func spreadReport(k resolverKind, pool spreadPool, obs []observation) (string, [
 	}
 	if pool.weights != nil {
 		poolDesc += ", weighted"
+	}
+	if pool.sticky {
+		poolDesc += ", sticky"
 	}
 	fmt.Fprintf(&b, "\n== %s (%s; %s), %d resolvers; pool %s (%s)\n", k.name, k.setting, k.behaviour, len(obs), pool.name, poolDesc)
 	var rows []string
