@@ -89,11 +89,13 @@ func spreadParamsFromEnv(t *testing.T) spreadParams {
 // for a pool of 8 addresses that dnsrr serves behind a real delegation, and
 // counts which address each client gets first and which addresses its
 // answers hold: within one TTL (every answer from one fetch) and across
-// TTLs (a fetch per period). It does so for a whole pool, and for a pool
-// with max_answers = 2 when this dnsrr accepts that key. It checks what
-// each resolver does to order (README, "What caches do to order") and
-// that what varies spreads as uniformly as chance allows. The report goes
-// to the test log and, with DNSRR_SPREAD_REPORT=FILE, to that file.
+// TTLs (a fetch per period). It does so for a whole pool, a pool with
+// max_answers = 2, both with one member weighing 5, and a sticky pool with
+// max_answers = 2 (those the dnsrr under test accepts). It checks what each
+// resolver does to order (README, "What caches do to order"), that a
+// sticky pool's resolver keeps its members, and that what varies spreads
+// as dnsrr draws it, as far as chance allows. The report goes to the test
+// log and, with DNSRR_SPREAD_REPORT=FILE, to that file.
 func TestResolverSpread(t *testing.T) {
 	t.Parallel()
 	p := spreadParamsFromEnv(t)
@@ -107,6 +109,8 @@ func TestResolverSpread(t *testing.T) {
 	}
 	if acceptsPoolKeys(t, "max_answers = 2\nsticky = \"client\"") {
 		pools = append(pools, spreadPool{name: "sticky-subset", maxAnswers: subsetN, sticky: true})
+	} else {
+		t.Log("this dnsrr does not accept sticky: the sticky pool is left out")
 	}
 	c := startChain(t, spreadZone(pools), p.kinds, p.resolvers)
 	var report strings.Builder

@@ -5,8 +5,9 @@
 # own cache, resolve a pool of 8 addresses through a fake root (NSD) that
 # delegates lb.example.test. to dnsrr. Clients count which address comes
 # first and which addresses each answer holds, within one TTL and across
-# TTLs, for the whole pool and for max_answers = 2. Prints a table per
-# resolver and pool, then a summary (the README's "What caches do to order").
+# TTLs, for the whole pool and for max_answers = 2, each also with one member
+# weighing 5, and for a sticky pool with max_answers = 2. Prints a table per
+# resolver and pool, then summaries (the README's "What caches do to order").
 #
 #   integration/perf/resolvers.sh                  # 5 resolvers of each kind, 50 clients each
 #   integration/perf/resolvers.sh -k 3 -c 20 -q 5 -r 6   # the sizes go test uses
