@@ -63,5 +63,6 @@ DNSRR_RESOLVERS=$kinds DNSRR_SPREAD_RESOLVERS=$resolvers DNSRR_SPREAD_CLIENTS=$c
   rm -f "$report.log"
   exit 1
 }
+[ -s "$report" ] || { echo "the test wrote no report:" >&2; grep -v '"level"' "$report.log" | tail -40 >&2; exit 1; }
 rm -f "$report.log"
 cat "$report"
