@@ -42,6 +42,7 @@ func newNetns(t *testing.T) *netns {
 		}
 	}
 	holder := exec.Command("unshare", "--net", "--", "sh", "-c", "ip link set lo up && echo up && exec sleep 3600")
+	holder.SysProcAttr = dieWithTest()
 	var stderr bytes.Buffer
 	holder.Stderr = &stderr
 	stdout, err := holder.StdoutPipe()
@@ -83,7 +84,18 @@ func skipOrFailInCI(t *testing.T, why string) {
 // command runs name inside the namespace. nsenter execs it, so the PID is
 // the program's own and stopping by PID reaches it.
 func (n *netns) command(name string, args ...string) *exec.Cmd {
-	return exec.Command("nsenter", append([]string{"--net=" + n.path, "--", name}, args...)...)
+	cmd := exec.Command("nsenter", append([]string{"--net=" + n.path, "--", name}, args...)...)
+	cmd.SysProcAttr = dieWithTest()
+	return cmd
+}
+
+// dieWithTest has the kernel kill a child when the test process dies
+// without its cleanups (a -timeout panic, SIGKILL): a resolver left in a
+// namespace nobody can reach would run forever. The signal comes when the
+// thread that started the child ends, so no thread of ours may end early:
+// dialUDP's thread leaves the namespace and carries on.
+func dieWithTest() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
 
 // dialUDP opens count UDP sockets inside the namespace, each connected to
@@ -97,12 +109,19 @@ func (n *netns) dialUDP(addr string, count int) []net.Conn {
 	done := make(chan result, 1)
 	go func() {
 		// A socket belongs to the namespace of the thread that made it, for
-		// life. This goroutine's thread enters the namespace and is never
-		// unlocked: the runtime ends a locked thread when its goroutine
-		// returns, so the thread never runs other code inside.
+		// life. This goroutine's thread enters the namespace, makes the
+		// sockets and goes back; only then may it run other goroutines. If
+		// it cannot go back it stays locked, and the runtime ends it when
+		// the goroutine returns.
 		runtime.LockOSThread()
 		var r result
 		defer func() { done <- r }()
+		home, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+		if err != nil {
+			r.err = err
+			return
+		}
+		defer home.Close()
 		f, err := os.Open(n.path)
 		if err != nil {
 			r.err = err
@@ -113,6 +132,11 @@ func (n *netns) dialUDP(addr string, count int) []net.Conn {
 			r.err = fmt.Errorf("setns %s: %w", n.path, err)
 			return
 		}
+		defer func() {
+			if unix.Setns(int(home.Fd()), syscall.CLONE_NEWNET) == nil {
+				runtime.UnlockOSThread()
+			}
+		}()
 		for range count {
 			c, err := net.Dial("udp", addr)
 			if err != nil {
