@@ -16,6 +16,9 @@
 #                                           # dnsrr-nocookie ([cookies] off) and dnsrr+rrl (rate
 #                                           # limiting on, loopback not exempt, a limit never reached):
 #                                           # the cost of cookies and RRL per query
+#   integration/perf/run.sh --policies      # adds dnsrr with the www pool's answers chosen by
+#                                           # max_answers = 2 with weights (dnsrr+subset) and by
+#                                           # sticky = "client" (dnsrr+sticky): their cost per query
 #
 # Prints per run: qps, server CPU µs per answered query (busy time of the
 # server's core from /proc/stat / answered queries), the same from the
@@ -26,7 +29,7 @@
 # stays on 127.0.0.1.
 set -euo pipefail
 
-repeats=3 duration=10 rate=20000 smoke=0 against= portable=0 only=0 coredns= abuse=0
+repeats=3 duration=10 rate=20000 smoke=0 against= portable=0 only=0 coredns= abuse=0 policies=0
 server_cpu=1 client_cpu=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -39,6 +42,7 @@ while [ $# -gt 0 ]; do
     --only) only=1; shift ;;
     --coredns) coredns=$2; shift 2 ;;
     --abuse) abuse=1; shift ;;
+    --policies) policies=1; shift ;;
     -h|--help) sed -n '/^set -euo/q;2,$p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -142,11 +146,11 @@ start_dnsrr() { # name binary [env...]
     -zone "$root/examples/zones/lb.example.test.toml" -log-level warn 2>"$work/$name.log" &
   pids+=($!); names+=("$name"); ports+=("$port"); spids+=($!)
 }
-start_dnsrr_config() { # name config-tail: dnsrr with a configuration file
-  local name=$1 port
+start_dnsrr_config() { # name config-tail [zone]: dnsrr with a configuration file
+  local name=$1 port zone=${3:-$root/examples/zones/lb.example.test.toml}
   port=$(free_port)
   printf 'listen = ["127.0.0.1:%s"]\nzones = ["%s"]\n[log]\nlevel = "warn"\n[health]\nadmin = ""\n%s\n' \
-    "$port" "$root/examples/zones/lb.example.test.toml" "$2" > "$work/$name.toml"
+    "$port" "$zone" "$2" > "$work/$name.toml"
   taskset -c "$server_cpu" env GOMAXPROCS=1 "$work/dnsrr" serve -config "$work/$name.toml" 2>"$work/$name.log" &
   pids+=($!); names+=("$name"); ports+=("$port"); spids+=($!)
 }
@@ -156,6 +160,17 @@ if [ "$abuse" = 1 ]; then
   cookie_args=(-e -E 10:0102030405060708)
   start_dnsrr_config dnsrr-nocookie $'[cookies]\nenabled = false'
   start_dnsrr_config dnsrr+rrl $'[rrl]\nresponses_per_second = 100000\nexempt_loopback = false'
+fi
+if [ "$policies" = 1 ]; then
+  # The example zone with policy keys added to its www pool (after its
+  # [pools.www] line: the table's own keys).
+  mkdir -p "$work/subset" "$work/sticky"
+  sed 's/^\[pools\.www\]$/&\nmax_answers = 2\nweights = { "192.0.2.10" = 3 }/' \
+    "$root/examples/zones/lb.example.test.toml" > "$work/subset/lb.example.test.toml"
+  sed 's/^\[pools\.www\]$/&\nsticky = "client"/' \
+    "$root/examples/zones/lb.example.test.toml" > "$work/sticky/lb.example.test.toml"
+  start_dnsrr_config dnsrr+subset "" "$work/subset/lb.example.test.toml"
+  start_dnsrr_config dnsrr+sticky "" "$work/sticky/lb.example.test.toml"
 fi
 [ -n "$against" ] && start_dnsrr "dnsrr@$rev" "$work/dnsrr-$rev"
 [ "$portable" = 1 ] && start_dnsrr dnsrr-xnet "$work/dnsrr" DNSRR_UDP_IO=portable
