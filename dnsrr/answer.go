@@ -35,7 +35,7 @@ type result struct {
 	zone, wildcard string
 }
 
-// poolSpan is answer[start:start+len(set.RRs)] holding a reordered set.
+// poolSpan is answer[start:start+set.Len()] holding a reordered set.
 type poolSpan struct {
 	start int
 	set   *zones.RRset
@@ -71,7 +71,7 @@ func (st *served) resolve(z *zones.Zone, qname string, qtype uint16, res *result
 		// (RFC 1034 §4.3.2 step 3b).
 		ns := cut.Get(dns.TypeNS)
 		res.aa = depth > 0
-		res.ns = append(res.ns, ns.RRs...)
+		res.ns = append(res.ns, ns.Records()...)
 		res.extra = append(res.extra, ns.Additional...)
 		return
 	}
@@ -136,7 +136,7 @@ func (st *served) resolve(z *zones.Zone, qname string, qtype uint16, res *result
 	}
 	if cname := node.Get(dns.TypeCNAME); cname != nil {
 		appendSet(res, cname, qname, synthesized)
-		target := strings.ToLower(cname.RRs[0].(*dns.CNAME).Target)
+		target := strings.ToLower(cname.Records()[0].(*dns.CNAME).Target)
 		if depth < maxChase && dns.IsSubDomain(z.Origin, target) && !chased(res, target) {
 			st.resolve(z, target, qtype, res, depth+1)
 		}
@@ -151,7 +151,7 @@ func (st *served) resolve(z *zones.Zone, qname string, qtype uint16, res *result
 // the DNAME's TTL (RFC 6672 §3.1), and that name chased as a CNAME target
 // is. YXDOMAIN when the new name would not fit in 255 octets (§2.2).
 func (st *served) redirect(z *zones.Zone, set *zones.RRset, qname string, off int, qtype uint16, res *result, depth int) {
-	dname := set.RRs[0].(*dns.DNAME)
+	dname := set.Records()[0].(*dns.DNAME)
 	if !slices.Contains(res.answer, dns.RR(dname)) { // a DNAME loop repeats it
 		res.answer = append(res.answer, dname)
 	}
@@ -190,13 +190,13 @@ func chased(res *result, name string) bool {
 func appendSet(res *result, set *zones.RRset, qname string, synthesized bool) {
 	start := len(res.answer)
 	if synthesized {
-		for _, rr := range set.RRs {
+		for _, rr := range set.Records() {
 			c := dns.Copy(rr)
 			c.Header().Name = qname
 			res.answer = append(res.answer, c)
 		}
 	} else {
-		res.answer = append(res.answer, set.RRs...)
+		res.answer = append(res.answer, set.Records()...)
 	}
 	if set.Shuffled() {
 		res.pools = append(res.pools, poolSpan{start: start, set: set})

@@ -185,7 +185,7 @@ func buildTemplate(st *served, name string, qtype uint16) *template {
 		return nil
 	}
 	for _, p := range res.pools {
-		n := len(p.set.RRs)
+		n := p.set.Len()
 		run := rdataRun{off: offs[p.start], stride: offs[p.start+1] - offs[p.start], size: lens[p.start], n: n, set: p.set}
 		for i := 1; i < n; i++ {
 			if offs[p.start+i]-offs[p.start+i-1] != run.stride || lens[p.start+i] != run.size {
@@ -427,7 +427,7 @@ func buildWildNode(st *served, w *zones.Node) *wildNode {
 			if p.set.Type == dns.TypeAAAA {
 				size = 16
 			}
-			ws.pools = append(ws.pools, rdataRun{off: offs[p.start], stride: 2 + 10 + size, size: size, n: len(p.set.RRs), set: p.set})
+			ws.pools = append(ws.pools, rdataRun{off: offs[p.start], stride: 2 + 10 + size, size: size, n: p.set.Len(), set: p.set})
 		}
 		if !cuttable(ws.pools, 2*ws.n+len(ws.tails)) {
 			ws.n = -1 // full path

@@ -3,7 +3,6 @@ package dnsrr
 import (
 	"iter"
 	"net/netip"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -148,8 +147,8 @@ func logPolicy(log zerolog.Logger, p *zones.Pool, set *zones.RRset, policy bool)
 	if policy {
 		ev, msg = log.Warn(), "too few pool members up"
 	}
-	ev.Str("pool", p.Name).Str("qtype", dns.TypeToString[set.Type]).Int("members", len(set.RRs)).
-		Int("need", p.Need(len(set.RRs))).Str("policy", p.OnAllDown.String()).Msg(msg)
+	ev.Str("pool", p.Name).Str("qtype", dns.TypeToString[set.Type]).Int("members", set.Len()).
+		Int("need", p.Need(set.Len())).Str("policy", p.OnAllDown.String()).Msg(msg)
 }
 
 // decide is filterPools for one set: nil when it is served whole and no
@@ -170,8 +169,8 @@ func degrade(p *zones.Pool, set *zones.RRset, hs *healthySet, h Health) *healthy
 		return hs // nothing served, nothing to degrade
 	}
 	degraded := false
-	for _, rr := range set.RRs {
-		a := zones.AddrOf(rr)
+	for i := range set.Len() {
+		a := set.Addr(i)
 		if !h.Up(p.Check, a) || p.TTLDegradedDrains && h.Drained(a) {
 			degraded = true
 			break
@@ -200,18 +199,18 @@ const weightScale = 100
 // client at once. Weights act on random and sticky pools.
 func slowStart(p *zones.Pool, set *zones.RRset, hs *healthySet, h Health, now time.Time) *healthySet {
 	served, _ := serving(hs, set)
-	if served == nil || len(served.RRs) < 2 {
+	if served == nil || served.Len() < 2 {
 		return hs
 	}
 	var until time.Time
-	weights := make([]uint32, len(served.RRs))
-	for i, rr := range served.RRs {
+	weights := make([]uint32, served.Len())
+	for i := range weights {
 		w := uint32(1)
 		if served.Weights != nil {
 			w = served.Weights[i]
 		}
 		f := 1.0
-		if since := h.UpSince(p.Check, zones.AddrOf(rr)); !since.IsZero() && now.Sub(since) < p.SlowStart {
+		if since := h.UpSince(p.Check, served.Addr(i)); !since.IsZero() && now.Sub(since) < p.SlowStart {
 			f = max(slowStartFloor, float64(now.Sub(since))/float64(p.SlowStart))
 			if end := since.Add(p.SlowStart); end.After(until) {
 				until = end
@@ -231,7 +230,7 @@ func slowStart(p *zones.Pool, set *zones.RRset, hs *healthySet, h Health, now ti
 
 // decideMembers chooses the members a set serves (see filterPools).
 func decideMembers(p *zones.Pool, set *zones.RRset, h Health) *healthySet {
-	n := len(set.RRs)
+	n := set.Len()
 	var upBuf, drainedBuf [16]bool // no allocation for common pool sizes
 	up, drained := upBuf[:0], drainedBuf[:0]
 	if n > len(upBuf) {
@@ -239,8 +238,8 @@ func decideMembers(p *zones.Pool, set *zones.RRset, h Health) *healthySet {
 	}
 	up, drained = up[:n], drained[:n]
 	nUp, nServing := 0, 0
-	for i, rr := range set.RRs {
-		a := zones.AddrOf(rr)
+	for i := range n {
+		a := set.Addr(i)
 		up[i], drained[i] = h.Up(p.Check, a), h.Drained(a)
 		if up[i] {
 			nUp++
@@ -298,12 +297,11 @@ func (s *Server) Answers(pool string, addr netip.Addr) bool {
 	}
 	for _, typ := range []uint16{dns.TypeA, dns.TypeAAAA} {
 		set := n.Get(typ)
-		if set == nil || !slices.ContainsFunc(set.RRs, func(rr dns.RR) bool { return zones.AddrOf(rr) == addr }) {
+		if set == nil || !set.HasAddr(addr) {
 			continue
 		}
 		served, servfail := st.healthy(z, set)
-		return !servfail && served != nil &&
-			slices.ContainsFunc(served.RRs, func(rr dns.RR) bool { return zones.AddrOf(rr) == addr })
+		return !servfail && served != nil && served.HasAddr(addr)
 	}
 	return false
 }

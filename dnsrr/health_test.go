@@ -282,7 +282,7 @@ func describe(hs *healthySet, set *zones.RRset) string {
 		return "nothing"
 	}
 	var out []string
-	for _, rr := range served.RRs {
+	for _, rr := range served.Records() {
 		out = append(out, zones.AddrOf(rr).String())
 	}
 	return fmt.Sprintf("%v (policy %v)", out, hs != nil && hs.policy)

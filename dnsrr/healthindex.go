@@ -75,7 +75,7 @@ func newPoolIndex(snap *zones.Snapshot) *poolIndex {
 		to := map[string][]*zones.Node{}
 		for n := range z.AllNodes() {
 			if c := n.Get(dns.TypeCNAME); c != nil {
-				target := strings.ToLower(c.RRs[0].(*dns.CNAME).Target)
+				target := strings.ToLower(c.Records()[0].(*dns.CNAME).Target)
 				to[target] = append(to[target], n)
 			}
 		}
@@ -195,9 +195,7 @@ func sameServing(a, b *healthySet, set *zones.RRset) bool {
 	}
 	// ttl_degraded serves copies of the records: equal copies are the same;
 	// slow start changes weights.
-	return sa == sb || slices.Equal(sa.Weights, sb.Weights) && slices.EqualFunc(sa.RRs, sb.RRs, func(x, y dns.RR) bool {
-		return x == y || x.Header().Ttl == y.Header().Ttl && dns.IsDuplicate(x, y)
-	})
+	return sa == sb || slices.Equal(sa.Weights, sb.Weights) && sa.TTL == sb.TTL && sa.SameRecords(sb)
 }
 
 // Ramping lists the members of the pools that have members in slow start
@@ -209,8 +207,8 @@ func (s *Server) Ramping() []netip.Addr {
 		for i := range zh.sets {
 			// A set stays listed until a recompute finds its ramp over.
 			if hs := zh.sets[i].Load(); hs != nil && !hs.rampUntil.IsZero() {
-				for _, rr := range hs.set.RRs {
-					out = append(out, zones.AddrOf(rr))
+				for j := range hs.set.Len() {
+					out = append(out, hs.set.Addr(j))
 				}
 			}
 		}

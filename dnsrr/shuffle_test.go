@@ -255,7 +255,7 @@ func fingerprint(snap *zones.Snapshot) []string {
 		for _, n := range z.Nodes() {
 			for _, set := range n.Sets {
 				where := n.Name + " " + dns.TypeToString[set.Type]
-				add(where, set.RRs)
+				add(where, set.Records())
 				add(where+" additional", set.Additional)
 			}
 		}

@@ -1,7 +1,7 @@
 package zones
 
 import (
-	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -16,18 +16,15 @@ const maxTTL = 1<<31 - 1
 // headerAndQuestion is room for a header and the longest question.
 const headerAndQuestion = 12 + 255 + 4
 
-// entry is one record on its way into a zone, with where it came from.
-// Lines are looked up only when an error needs one: locating every key of
-// a large zone would cost more than decoding it. It is kept small: a
-// large master file has millions.
+// entry is one record of a TOML zone on its way into a zone, with where it
+// came from. Lines are looked up only when an error needs one: locating
+// every key of a large zone would cost more than decoding it.
 type entry struct {
 	rr    dns.RR
-	toml  *tomlPlace // nil for master files
+	toml  *tomlPlace
 	order Order
 	// skip: build set the record aside (an error, or a duplicate folded).
 	skip bool
-	// masterLine is where a master file's record starts (0: unknown).
-	masterLine int
 }
 
 // tomlPlace is where a TOML zone's record came from: element idx (or, when
@@ -39,13 +36,35 @@ type tomlPlace struct {
 }
 
 func (e *entry) line() int {
-	switch {
-	case e.toml == nil:
-		return e.masterLine
-	case e.toml.idx < 0:
+	if e.toml.idx < 0 {
 		return e.toml.at.Line(e.toml.key)
 	}
 	return e.toml.at.ElemLine(e.toml.key, e.toml.idx)
+}
+
+// record is one record handed to a builder: a parsed dns.RR, or an
+// address record that the master file reader read itself (rr nil).
+type record struct {
+	rr    dns.RR
+	name  string // when rr is nil: the owner, fully qualified
+	typ   uint16 // A or AAAA
+	ttl   uint32
+	addr  [16]byte // the address, packed in the first 4 or 16 bytes; set from rr too
+	order Order
+	at    place
+	// checked: rdataErr is checkRdata's verdict on rr, made by the reader.
+	checked  bool
+	rdataErr error
+}
+
+// address is the packed address of an A or AAAA record.
+func (r *record) address() []byte { return r.addr[:addrSize(r.typ)] }
+
+// place is where a record was written, for its errors: an entry of a
+// TOML zone, or a line of a master file (0: unknown).
+type place struct {
+	entry int32 // index in source.entries; -1 for master files
+	line  int32
 }
 
 // source is what a loader hands to build: one file's records.
@@ -53,7 +72,7 @@ type source struct {
 	file    string
 	origin  string     // lower-case, fully qualified
 	line    func() int // line of the origin, for zone-wide errors
-	entries []entry
+	entries []entry    // TOML zones; master files stream their records
 	// foldDuplicates folds identical records silently, as BIND and NSD do
 	// for master files; TOML zones are written by hand for dnsrr, where a
 	// repeated pool address is a mistake worth reporting.
@@ -71,35 +90,31 @@ func (src *source) originLine() int {
 	return src.line()
 }
 
-// nodeSlab hands out Nodes and RRsets from chunks: a large zone has
+// nodeSlab hands out Nodes, RRsets and Pools from chunks: a large zone has
 // millions, and one allocation per chunk is cheaper for the allocator and
 // the garbage collector than one each.
 type nodeSlab struct {
-	nodes []Node
-	sets  []RRset
-	ptrs  []*RRset // Node.Sets of one set
-	rrs   []dns.RR // RRset.RRs
-	ipv4  []byte
+	nodes    slab[Node]
+	sets     slab[RRset]
+	pools    slab[Pool]
+	ptrs     []*RRset // Node.Sets of one set
+	rrs      []dns.RR // RRset.rrs
+	addrs    []byte   // RRset.addrs
+	addrSets slab[addrSet]
 }
 
 const slabChunk = 1024
 
-func (s *nodeSlab) node() *Node {
-	if len(s.nodes) == 0 {
-		s.nodes = make([]Node, slabChunk)
-	}
-	n := &s.nodes[0]
-	s.nodes = s.nodes[1:]
-	return n
-}
+// slab hands out values of a type from chunks of slabChunk.
+type slab[T any] struct{ free []T }
 
-func (s *nodeSlab) set() *RRset {
-	if len(s.sets) == 0 {
-		s.sets = make([]RRset, slabChunk)
+func (s *slab[T]) next() *T {
+	if len(s.free) == 0 {
+		s.free = make([]T, slabChunk)
 	}
-	set := &s.sets[0]
-	s.sets = s.sets[1:]
-	return set
+	v := &s.free[0]
+	s.free = s.free[1:]
+	return v
 }
 
 // firstSet makes s the only set of a node.
@@ -113,191 +128,342 @@ func (s *nodeSlab) firstSet(set *RRset) []*RRset {
 	return out
 }
 
-// records is room for n records of a set; appending more moves them out.
-func (s *nodeSlab) records(n int) []dns.RR {
+// copyRecords moves a set's records into a chunk, exactly sized.
+func (s *nodeSlab) copyRecords(rrs []dns.RR) []dns.RR {
+	n := len(rrs)
 	if n > slabChunk/4 {
-		return make([]dns.RR, 0, n)
+		return append([]dns.RR(nil), rrs...)
 	}
 	if len(s.rrs) < n {
 		s.rrs = make([]dns.RR, 4*slabChunk)
 	}
-	out := s.rrs[:0:n]
+	out := s.rrs[:n:n]
+	copy(out, rrs)
 	s.rrs = s.rrs[n:]
 	return out
 }
 
-// compactA stores an A record's address in 4 bytes of a shared chunk: the
-// parser makes each one a 16-byte slice of its own.
-func (s *nodeSlab) compactA(rr dns.RR) {
-	a, ok := rr.(*dns.A)
-	if !ok || len(a.A) != 16 {
-		return
+// copyAddrs moves a set's packed addresses into a chunk, exactly sized.
+func (s *nodeSlab) copyAddrs(addrs []byte) []byte {
+	n := len(addrs)
+	if n > 4*slabChunk {
+		return append([]byte(nil), addrs...)
 	}
-	ip4 := a.A.To4()
-	if ip4 == nil {
-		return
+	if len(s.addrs) < n {
+		s.addrs = make([]byte, 16*slabChunk)
 	}
-	if len(s.ipv4) < 4 {
-		s.ipv4 = make([]byte, 4*slabChunk)
-	}
-	a.A = net.IP(s.ipv4[:4:4])
-	copy(a.A, ip4)
-	s.ipv4 = s.ipv4[4:]
+	out := s.addrs[:n:n]
+	copy(out, addrs)
+	s.addrs = s.addrs[n:]
+	return out
 }
 
-// build validates a file's records and assembles the zone. Every problem is
-// added to errs; the zone is nil if there were any.
+// builder validates one file's records and assembles its zone: add takes
+// the records in file order, finish makes the zone. Every problem is added
+// to errs; the zone is nil if there were any.
+type builder struct {
+	src  *source
+	errs *tomlfile.List
+	p    pace
+	lim  Limits
+	z    *Zone
+	slab nodeSlab
+	// list holds the nodes in the order they are made, which is their ID:
+	// the passes of finish walk it rather than the map, in file order.
+	list []*Node
+	// firsts is where each set's first record is (RRset.first), for
+	// errors about the set.
+	firsts []place
+	// full marks the sets cut at max_rrset_records (reported once); dups
+	// indexes the records of large sets, to find duplicates.
+	full map[*RRset]bool
+	dups dupIndex
+	// Records of one set usually follow each other, so the previous set
+	// is tried first. Its records gather in scratch until another set's
+	// come, then move to the slab exactly sized: how many a set will get
+	// is not known while a file streams in.
+	prevNode     *Node
+	prevSet      *RRset
+	open         *RRset
+	scratchAddrs []byte
+	scratchRRs   []dns.RR
+	packBuf      []byte
+	added        int // records seen, for pace
+	stopped      bool
+}
+
+// build validates a TOML file's records and assembles the zone.
 func build(src *source, errs *tomlfile.List, p pace) *Zone {
-	before := errs.Len()
-	errorf := func(e *entry, format string, args ...any) {
-		key := e.rr.Header().Name + " " + dns.TypeToString[e.rr.Header().Rrtype]
-		if e.toml != nil {
-			key = e.toml.at.KeyPath(e.toml.key)
-		}
-		errs.Add(src.file, e.line(), key, format, args...)
-	}
-	origin := src.origin
-	lim := src.limits.WithDefaults()
-	if len(src.entries) > lim.MaxRecords {
+	if lim := src.limits.WithDefaults(); len(src.entries) > lim.MaxRecords {
 		errs.Append(tooManyRecords(src.file, lim))
 		return nil
 	}
-
-	// Nodes are kept in a slice in the order they are made, which is their
-	// ID: the passes below walk it rather than the map, in file order.
-	var slab nodeSlab
-	var list []*Node
-	z := &Zone{Origin: origin, File: src.file, nodes: make(map[string]*Node, ownerRuns(src.entries))}
-	node := func(name string) *Node {
-		n := z.nodes[name]
-		if n == nil {
-			n = slab.node()
-			n.Name, n.ID = name, len(list)
-			z.nodes[name] = n
-			list = append(list, n)
-		}
-		return n
-	}
-	// The entries of a set are found again only for errors: from its first
-	// one on, those with its owner and type that were not set aside.
-	setEntry := func(n *Node, s *RRset, k int) *entry {
-		for i := int(s.first); i < len(src.entries); i++ {
-			e := &src.entries[i]
-			if h := e.rr.Header(); !e.skip && h.Rrtype == s.Type && h.Name == n.Name {
-				if k == 0 {
-					return e
-				}
-				k--
-			}
-		}
-		return &src.entries[s.first]
-	}
-
-	// full marks the sets cut at max_rrset_records (reported once); dups
-	// indexes the records of large sets, to find duplicates.
-	var full map[*RRset]bool
-	dups := dupIndex{}
-
-	// Group into nodes and RRsets, in file order. Records of one set
-	// usually follow each other, so the previous set is tried first.
-	packBuf := make([]byte, dns.MaxMsgSize)
-	var prevNode *Node
-	var prevSet *RRset
+	b := newBuilder(src, errs, p, ownerRuns(src.entries))
 	for i := range src.entries {
-		if !p.yield(i) {
+		e := &src.entries[i]
+		if !b.add(&record{rr: e.rr, order: e.order, at: place{entry: int32(i)}}) {
 			break
 		}
-		e := &src.entries[i]
-		h := e.rr.Header()
-		raw := h.Name
-		if badEscape(h.Name) {
-			errorf(e, "a \\DDD escape in a name stands for one byte, \\000 to \\255")
-			continue
-		}
-		h.Name = canonicalName(dns.Fqdn(h.Name))
-		e.skip = true
-		if h.Class != dns.ClassINET {
-			errorf(e, "class %s is not served; only IN", dns.ClassToString[h.Class])
-			continue
-		}
-		if !inZone(origin, h.Name) {
-			errorf(e, "%s is outside the zone %s", h.Name, origin)
-			continue
-		}
-		if h.Ttl > maxTTL {
-			errorf(e, "TTL %d is above the maximum %d (RFC 2181 §8)", h.Ttl, maxTTL)
-			continue
-		}
-		if i := strings.LastIndex(h.Name, "*"); i > 0 || (i == 0 && h.Name[1] != '.') {
-			errorf(e, "a wildcard must be the whole leftmost label")
-			continue
-		}
-		if msg := metaType(h.Rrtype); msg != "" {
-			errorf(e, "%s", msg)
-			continue
-		}
-		if err := checkRdata(e.rr, packBuf); err != nil {
-			errorf(e, "%v", err)
-			continue
-		}
-		unescapeTarget(e.rr)
-		n := prevNode
-		if n == nil || n.Name != h.Name {
-			n = node(h.Name)
-		}
-		h.Name = n.Name // one string per owner, not one per record
-		s := prevSet
-		if s == nil || prevNode != n || s.Type != h.Rrtype {
-			s = n.Get(h.Rrtype)
-		}
-		if s == nil {
-			s = slab.set()
-			s.Type, s.TTL, s.Order, s.first = h.Rrtype, h.Ttl, e.order, int32(i)
-			if s.Order == OrderCyclic {
-				s.rotation = new(atomic.Uint32)
-			}
-			s.RRs = slab.records(setRun(src.entries[i:], raw, h.Rrtype))
-			if n.Sets == nil {
-				n.Sets = slab.firstSet(s)
-			} else {
-				n.Sets = append(n.Sets, s)
-			}
-		} else if j := dups.find(s, e.rr); j >= 0 {
-			if !src.foldDuplicates {
-				errorf(e, "duplicate record %q (first at line %d)", rdata(e.rr), setEntry(n, s, j).line())
-			}
-			continue
-		}
-		if len(s.RRs) == lim.MaxRRsetRecords {
-			if !full[s] {
-				if full == nil {
-					full = map[*RRset]bool{}
-				}
-				full[s] = true
-				errs.Append(rrsetTooLarge(src.file, e.line(), n.Name, s.Type, lim))
-			}
-			continue
-		}
-		e.skip = false
-		slab.compactA(e.rr)
-		dups.add(s, len(s.RRs), e.rr)
-		s.RRs = append(s.RRs, e.rr)
-		z.Records++
-		prevNode, prevSet = n, s
 	}
+	return b.finish()
+}
 
-	// Apex: exactly one SOA, at least one NS.
-	apex := node(origin)
+// newBuilder starts the zone of src; names is about how many names it has
+// (room made in the map up front).
+func newBuilder(src *source, errs *tomlfile.List, p pace, names int) *builder {
+	return &builder{
+		src: src, errs: errs, p: p, lim: src.limits.WithDefaults(),
+		z:       &Zone{Origin: src.origin, File: src.file, nodes: make(map[string]*Node, names)},
+		list:    make([]*Node, 0, names),
+		firsts:  make([]place, 0, names),
+		dups:    dupIndex{},
+		packBuf: make([]byte, dns.MaxMsgSize),
+	}
+}
+
+// errorf reports a problem with the record written at.
+func (b *builder) errorf(at place, name string, typ uint16, format string, args ...any) {
+	key, line := name+" "+dns.TypeToString[typ], int(at.line)
+	if at.entry >= 0 {
+		e := &b.src.entries[at.entry]
+		key, line = e.toml.at.KeyPath(e.toml.key), e.line()
+	}
+	b.errs.Add(b.src.file, line, key, format, args...)
+}
+
+// setErrorf reports a problem with a set as a whole, at its first record.
+func (b *builder) setErrorf(n *Node, s *RRset, format string, args ...any) {
+	b.errorf(b.firsts[s.first], n.Name, s.Type, format, args...)
+}
+
+// line is where record j of set s was written: TOML zones find it again
+// from the set's first record on (those with its owner and type that were
+// not set aside). Master files fold duplicates, the one error that needs
+// a record other than the first, so they keep only firsts.
+func (b *builder) line(n *Node, s *RRset, j int) int {
+	at := b.firsts[s.first]
+	if at.entry < 0 {
+		return int(at.line)
+	}
+	for i := int(at.entry); i < len(b.src.entries); i++ {
+		e := &b.src.entries[i]
+		if h := e.rr.Header(); !e.skip && h.Rrtype == s.Type && h.Name == n.Name {
+			if j == 0 {
+				return e.line()
+			}
+			j--
+		}
+	}
+	return b.src.entries[at.entry].line()
+}
+
+func (b *builder) node(name string) *Node {
+	n := b.z.nodes[name]
+	if n == nil {
+		n = b.slab.nodes.next()
+		n.Name, n.ID = name, len(b.list)
+		b.z.nodes[name] = n
+		b.list = append(b.list, n)
+	}
+	return n
+}
+
+// add checks one record and puts it in its set. It returns false when the
+// load must stop (Loader.Stop).
+func (b *builder) add(r *record) bool {
+	if !b.p.yield(b.added) {
+		b.stopped = true
+		return false
+	}
+	b.added++
+	name, typ, ttl, class := r.name, r.typ, r.ttl, uint16(dns.ClassINET)
+	if r.rr != nil {
+		h := r.rr.Header()
+		name, typ, ttl, class = h.Name, h.Rrtype, h.Ttl, h.Class
+	}
+	if badEscape(name) {
+		b.errorf(r.at, name, typ, "a \\DDD escape in a name stands for one byte, \\000 to \\255")
+		return true
+	}
+	name = canonicalName(dns.Fqdn(name))
+	if r.rr != nil {
+		r.rr.Header().Name = name
+	}
+	var e *entry
+	if r.at.entry >= 0 {
+		e = &b.src.entries[r.at.entry]
+		e.skip = true
+	}
+	errorf := func(format string, args ...any) { b.errorf(r.at, name, typ, format, args...) }
+	origin := b.src.origin
+	if class != dns.ClassINET {
+		errorf("class %s is not served; only IN", dns.ClassToString[class])
+		return true
+	}
+	if !inZone(origin, name) {
+		errorf("%s is outside the zone %s", name, origin)
+		return true
+	}
+	if ttl > maxTTL {
+		errorf("TTL %d is above the maximum %d (RFC 2181 §8)", ttl, maxTTL)
+		return true
+	}
+	if i := strings.LastIndex(name, "*"); i > 0 || (i == 0 && name[1] != '.') {
+		errorf("a wildcard must be the whole leftmost label")
+		return true
+	}
+	if msg := metaType(typ); msg != "" {
+		errorf("%s", msg)
+		return true
+	}
+	parsed := r.rr // for messages
+	if r.rr != nil {
+		err := r.rdataErr
+		if !r.checked {
+			err = checkRdata(r.rr, b.packBuf)
+		}
+		if err != nil {
+			errorf("%v", err)
+			return true
+		}
+		unescapeTarget(r.rr)
+		if isAddress(typ) {
+			packed, _ := packedAddr(r.rr)
+			copy(r.addr[:], packed)
+			r.rr, r.typ = nil, typ // the set keeps the address alone
+		}
+	}
+	n := b.prevNode
+	if n == nil || n.Name != name {
+		n = b.node(name)
+	}
+	if r.rr != nil {
+		r.rr.Header().Name = n.Name // one string per owner, not one per record
+	}
+	s := b.prevSet
+	if s == nil || b.prevNode != n || s.Type != typ {
+		s = n.Get(typ)
+	}
+	if s == nil {
+		s = b.slab.sets.next()
+		s.Type, s.TTL, s.Order, s.first = typ, ttl, r.order, int32(len(b.firsts))
+		b.firsts = append(b.firsts, r.at)
+		if isAddress(typ) {
+			s.addrSet = b.slab.addrSets.next()
+			s.owner = n.Name
+		}
+		if s.Order == OrderCyclic {
+			s.rotation = new(atomic.Uint32)
+		}
+		if n.Sets == nil {
+			n.Sets = b.slab.firstSet(s)
+		} else {
+			n.Sets = append(n.Sets, s)
+		}
+	} else if j := b.dups.find(s, r); j >= 0 {
+		if !b.src.foldDuplicates {
+			var desc string
+			if parsed != nil {
+				desc = rdata(parsed)
+			} else if a, ok := netip.AddrFromSlice(r.address()); ok {
+				desc = a.String()
+			}
+			errorf("duplicate record %q (first at line %d)", desc, b.line(n, s, j))
+		}
+		return true
+	}
+	k := s.Len()
+	if k == b.lim.MaxRRsetRecords {
+		if !b.full[s] {
+			if b.full == nil {
+				b.full = map[*RRset]bool{}
+			}
+			b.full[s] = true
+			errs := b.errs
+			errs.Append(rrsetTooLarge(b.src.file, b.lineOf(r), n.Name, s.Type, b.lim))
+		}
+		return true
+	}
+	// What the set's other records decide: RFC 2181 §5.2, one SOA, one DNAME.
+	switch {
+	case k > 0 && ttl != s.TTL:
+		errorf("TTL %d differs from TTL %d of the same RRset (RFC 2181 §5.2)", ttl, s.TTL)
+	case k == 1 && typ == dns.TypeSOA && name == origin:
+		errorf("zone %s has more than one SOA record", origin)
+	case k == 1 && typ == dns.TypeDNAME:
+		errorf("a name can have only one DNAME (RFC 6672 §2.4)")
+	}
+	if e != nil {
+		e.skip = false
+	}
+	b.dups.add(s, k, r)
+	b.append(s, r)
+	b.z.Records++
+	b.prevNode, b.prevSet = n, s
+	return true
+}
+
+// lineOf is the line a record was written on.
+func (b *builder) lineOf(r *record) int {
+	if r.at.entry >= 0 {
+		return b.src.entries[r.at.entry].line()
+	}
+	return int(r.at.line)
+}
+
+// append adds r to s, gathering the records of the set being read in
+// scratch.
+func (b *builder) append(s *RRset, r *record) {
+	if s != b.open {
+		b.close()
+		b.open = s
+		b.scratchAddrs, b.scratchRRs = b.scratchAddrs[:0], append(b.scratchRRs[:0], s.rrs...)
+		if s.addrSet != nil {
+			b.scratchAddrs = append(b.scratchAddrs, s.addrs...)
+		}
+	}
+	if r.rr == nil {
+		b.scratchAddrs = append(b.scratchAddrs, r.address()...)
+		s.addrs = b.scratchAddrs
+	} else {
+		b.scratchRRs = append(b.scratchRRs, r.rr)
+		s.rrs = b.scratchRRs
+	}
+}
+
+// close moves the records of the set being read out of scratch.
+func (b *builder) close() {
+	if s := b.open; s != nil {
+		if s.addrSet != nil && s.addrs != nil {
+			s.addrs = b.slab.copyAddrs(s.addrs)
+		}
+		if s.rrs != nil {
+			s.rrs = b.slab.copyRecords(s.rrs)
+		}
+		b.open = nil
+	}
+}
+
+// finish checks the zone as a whole and makes it, or returns nil.
+func (b *builder) finish() *Zone {
+	b.close()
+	if b.stopped {
+		return nil // Loader.Stop: the load is thrown away
+	}
+	src, z, p, errs := b.src, b.z, b.p, b.errs
+	before := errs.Len()
+	origin := src.origin
+	lim := b.lim
+	// Apex: exactly one SOA (add reported a second), at least one NS.
+	apex := b.node(origin)
 	z.Apex = apex
 	if s := apex.Get(dns.TypeSOA); s == nil {
 		if !src.apexReported {
 			errs.Add(src.file, src.originLine(), "", "zone %s has no SOA record", origin)
 		}
-	} else if len(s.RRs) > 1 {
-		errorf(setEntry(apex, s, 1), "zone %s has more than one SOA record", origin)
-	} else {
+	} else if s.Len() == 1 {
 		z.SOA = s
-		soa := s.RRs[0].(*dns.SOA)
+		soa := s.rrs[0].(*dns.SOA)
 		z.Serial = soa.Serial
 		neg := dns.Copy(soa)
 		neg.Header().Ttl = min(soa.Hdr.Ttl, soa.Minttl)
@@ -312,18 +478,18 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 	dnames := map[string]bool{}
 	nsTargets := map[string]bool{}
 	hasCuts := false
-	for i, n := range list {
+	for i, n := range b.list {
 		if !p.yield(i) {
-			break
+			return nil
 		}
 		name := n.Name
 		for _, s := range n.Sets {
-			checkSet(n, s, setEntry, errorf)
+			b.checkSize(n, s)
 			switch {
 			case s.Type == dns.TypeSOA && name != origin:
-				errorf(src.firstEntry(s), "SOA record is only allowed at the apex %s", origin)
+				b.setErrorf(n, s, "SOA record is only allowed at the apex %s", origin)
 			case s.Type == dns.TypeNS:
-				for _, rr := range s.RRs {
+				for _, rr := range s.rrs {
 					nsTargets[strings.ToLower(rr.(*dns.NS).Ns)] = true
 				}
 			}
@@ -332,34 +498,30 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 			continue // the common case: nothing below applies
 		}
 		if c := n.Get(dns.TypeCNAME); c != nil {
-			e := src.firstEntry(c)
 			switch {
 			case name == origin:
-				errorf(e, "CNAME is not allowed at the zone apex (RFC 1912 §2.4)")
-			case len(c.RRs) > 1:
-				errorf(e, "a name can have only one CNAME")
+				b.setErrorf(n, c, "CNAME is not allowed at the zone apex (RFC 1912 §2.4)")
+			case c.Len() > 1:
+				b.setErrorf(n, c, "a name can have only one CNAME")
 			case len(n.Sets) > 1:
-				errorf(e, "CNAME cannot coexist with other data at %s (RFC 1034 §3.6.2)", name)
+				b.setErrorf(n, c, "CNAME cannot coexist with other data at %s (RFC 1034 §3.6.2)", name)
 			}
 		}
 		if d := n.Get(dns.TypeDNAME); d != nil {
 			dnames[name] = true
-			if len(d.RRs) > 1 {
-				errorf(setEntry(n, d, 1), "a name can have only one DNAME (RFC 6672 §2.4)")
-			}
 		}
 		ns := n.Get(dns.TypeNS)
 		if name != origin && ns != nil {
 			n.Cut, hasCuts = true, true
 			if strings.HasPrefix(name, "*.") {
-				errorf(src.firstEntry(ns), "a wildcard cannot be delegated (RFC 4592 §4.2)")
+				b.setErrorf(n, ns, "a wildcard cannot be delegated (RFC 4592 §4.2)")
 			}
 		}
 		if ds := n.Get(dns.TypeDS); ds == nil {
 		} else if name == origin {
-			errorf(src.firstEntry(ds), "DS records belong in the parent zone, not at the apex")
+			b.setErrorf(n, ds, "DS records belong in the parent zone, not at the apex")
 		} else if ns == nil {
-			errorf(src.firstEntry(ds), "a DS record belongs at a delegation: %s has no NS records", name)
+			b.setErrorf(n, ds, "a DS record belongs at a delegation: %s has no NS records", name)
 		}
 	}
 	// cutAbove is the highest delegation at or above a name inside the
@@ -367,7 +529,7 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 	// than the map of every node, so cheaper to look up).
 	cuts := map[string]bool{}
 	if hasCuts {
-		for _, n := range list {
+		for _, n := range b.list {
 			if n.Cut {
 				cuts[n.Name] = true
 			}
@@ -390,11 +552,11 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 		return cut
 	}
 
-	occludedByDNAME(z, list, dnames, src, errorf)
+	b.occludedByDNAME(dnames)
 
-	for i, n := range list {
+	for i, n := range b.list {
 		if !p.yield(i) {
-			break
+			return nil
 		}
 		name := n.Name
 		// Data at or below a cut belongs to the child: only DS at the cut,
@@ -402,20 +564,19 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 		// allowed.
 		if cut := cutAbove(name); cut != "" {
 			for _, s := range n.Sets {
-				e := src.firstEntry(s)
 				switch {
 				case name == cut && (s.Type == dns.TypeNS || s.Type == dns.TypeDS):
-				case name == cut && (s.Type == dns.TypeA || s.Type == dns.TypeAAAA) && nsTargets[name]:
+				case name == cut && isAddress(s.Type) && nsTargets[name]:
 					// Glue for a name server named like the child zone itself.
 				case name == cut:
-					errorf(e, "%s is a delegation point: only NS and DS records may sit there, not %s",
+					b.setErrorf(n, s, "%s is a delegation point: only NS and DS records may sit there, not %s",
 						cut, dns.TypeToString[s.Type])
-				case s.Type == dns.TypeA || s.Type == dns.TypeAAAA:
+				case isAddress(s.Type):
 					if !nsTargets[name] {
-						errorf(e, "glue %s below the delegation %s is not named by any NS record", name, cut)
+						b.setErrorf(n, s, "glue %s below the delegation %s is not named by any NS record", name, cut)
 					}
 				default:
-					errorf(e, "%s record below the delegation %s would never be served", dns.TypeToString[s.Type], cut)
+					b.setErrorf(n, s, "%s record below the delegation %s would never be served", dns.TypeToString[s.Type], cut)
 				}
 			}
 		}
@@ -425,23 +586,22 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 			if !hasTargets(s.Type) {
 				continue
 			}
-			for _, rr := range s.RRs {
+			for _, rr := range s.rrs {
 				target := targetOf(rr)
 				if target == "" || !dns.IsSubDomain(origin, target) {
 					continue
 				}
 				t := z.nodes[target]
-				e := src.firstEntry(s)
 				if t != nil && t.Get(dns.TypeCNAME) != nil {
-					errorf(e, "%s target %s is a CNAME, which RFC 2181 §10.3 forbids", dns.TypeToString[s.Type], target)
+					b.setErrorf(n, s, "%s target %s is a CNAME, which RFC 2181 §10.3 forbids", dns.TypeToString[s.Type], target)
 				}
 				if owner := dnameAbove(z, dnames, target); owner != "" {
-					errorf(e, "%s target %s is below the DNAME at %s: an alias, which RFC 2181 §10.3 forbids", dns.TypeToString[s.Type], target, owner)
+					b.setErrorf(n, s, "%s target %s is below the DNAME at %s: an alias, which RFC 2181 §10.3 forbids", dns.TypeToString[s.Type], target, owner)
 					continue
 				}
 				if s.Type == dns.TypeNS && (t == nil || (t.Get(dns.TypeA) == nil && t.Get(dns.TypeAAAA) == nil)) {
 					if cut := cutAbove(target); cut != "" || name == origin {
-						errorf(e, "name server %s is inside the zone but has no A or AAAA record", target)
+						b.setErrorf(n, s, "name server %s is inside the zone but has no A or AAAA record", target)
 					}
 				}
 			}
@@ -461,34 +621,34 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 		if cut := cutAbove(p.Name); cut != "" {
 			// Glue is the child's data, handed out in referrals: it is not
 			// ours to check or drain.
-			errorf(src.firstEntry(n.Sets[0]), "a pool cannot be at or below the delegation %s", cut)
+			b.setErrorf(n, n.Sets[0], "a pool cannot be at or below the delegation %s", cut)
 			continue
 		}
 		p.setAddresses(n.Get(dns.TypeA), n.Get(dns.TypeAAAA))
 		z.PoolDefs = append(z.PoolDefs, p)
 	}
+	if errs.Len() > before {
+		return nil
+	}
 	// No error is found past this point: the records' places can go
 	// before the rest of the zone is made.
-	src.entries = nil
+	src.entries, b.firsts, b.dups, b.scratchAddrs, b.scratchRRs = nil, nil, nil, nil, nil
 
 	// Every other name with several addresses (master files, [records]) is
 	// a pool too, without a check: it can still be drained. Then additional
 	// data, sorting, counts and empty non-terminals, in one pass.
-	var poolSlab []Pool
 	var wildcards []*Node
-	withData := len(list)
+	withData := len(b.list)
+	// Room for the pools up front: a zone may have millions.
+	z.PoolDefs = slices.Grow(z.PoolDefs, countPools(b.list))
 	madeAbove := "" // the last ancestor whose own ancestors are made
-	for i, n := range list[:withData] {
+	for i, n := range b.list[:withData] {
 		name := n.Name
 		a, aaaa := n.Get(dns.TypeA), n.Get(dns.TypeAAAA)
-		if (a != nil && len(a.RRs) > 1) || (aaaa != nil && len(aaaa.RRs) > 1) {
+		if (a != nil && a.Len() > 1) || (aaaa != nil && aaaa.Len() > 1) {
 			z.Pools++
 			if (a == nil || a.Pool == nil) && (aaaa == nil || aaaa.Pool == nil) && cutAbove(name) == "" {
-				if len(poolSlab) == 0 {
-					poolSlab = make([]Pool, slabChunk)
-				}
-				p := &poolSlab[0]
-				poolSlab = poolSlab[1:]
+				p := b.slab.pools.next()
 				p.Name = name
 				p.setAddresses(a, aaaa)
 				z.PoolDefs = append(z.PoolDefs, p)
@@ -524,11 +684,11 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 				break
 			}
 			if anc == nil {
-				anc = node(name[off:])
+				anc = b.node(name[off:])
 			}
 			madeAbove = anc.Name
 		}
-		if len(list) > lim.MaxNames { // empty non-terminals count too
+		if len(b.list) > lim.MaxNames { // empty non-terminals count too
 			errs.Append(tooManyNames(src.file, lim))
 			return nil
 		}
@@ -551,26 +711,45 @@ func build(src *source, errs *tomlfile.List, p pace) *Zone {
 	return z
 }
 
-// checkSet reports a set whose records disagree on the TTL (RFC 2181 §5.2)
-// or that does not fit in one message (RFC 2181 §9 forbids sending part of
-// one: over TCP nothing else can be done about it).
-func checkSet(n *Node, s *RRset, setEntry func(*Node, *RRset, int) *entry, errorf func(*entry, string, ...any)) {
+// checkSize reports a set that does not fit in one message (RFC 2181 §9
+// forbids sending part of one: over TCP nothing else can be done about it).
+func (b *builder) checkSize(n *Node, s *RRset) {
 	size := headerAndQuestion
-	for j, rr := range s.RRs {
-		if rr.Header().Ttl != s.TTL {
-			errorf(setEntry(n, s, j), "TTL %d differs from TTL %d of the same RRset (RFC 2181 §5.2)", rr.Header().Ttl, s.TTL)
+	if isAddress(s.Type) {
+		// Each record is the same size, at most its owner as written
+		// (escapes take more room there than on the wire) and 26 bytes.
+		if size+s.Len()*(len(s.owner)+1+10+addrSize(s.Type)) <= dns.MaxMsgSize {
+			return
 		}
-		size += dns.Len(rr)
+		size += s.Len() * dns.Len(s.record(0))
+	} else {
+		for _, rr := range s.rrs {
+			size += dns.Len(rr)
+		}
 	}
 	if size > dns.MaxMsgSize {
 		// Uncompressed it does not fit; measure it as it would be sent.
-		m := &dns.Msg{Compress: true, Answer: s.RRs}
+		m := &dns.Msg{Compress: true, Answer: s.Records()}
 		size = headerAndQuestion + m.Len() - 12
 	}
 	if size > dns.MaxMsgSize {
-		errorf(setEntry(n, s, 0), "the %s set of %s is %d bytes: too big for one DNS message (64 KiB)",
+		b.setErrorf(n, s, "the %s set of %s is %d bytes: too big for one DNS message (64 KiB)",
 			dns.TypeToString[s.Type], n.Name, size)
 	}
+}
+
+// countPools counts the names with several addresses of one family.
+func countPools(list []*Node) int {
+	n := 0
+	for _, node := range list {
+		for _, s := range node.Sets {
+			if isAddress(s.Type) && s.Len() > 1 {
+				n++
+				break
+			}
+		}
+	}
+	return n
 }
 
 // ownerRuns counts the runs of records with the same owner as written: as
@@ -585,19 +764,6 @@ func ownerRuns(es []entry) int {
 	return runs
 }
 
-// setRun counts the records at the start of es with this owner (as
-// written) and type: the room a new set needs, usually.
-func setRun(es []entry, owner string, typ uint16) int {
-	k := 1
-	for k < len(es) {
-		if h := es[k].rr.Header(); h.Rrtype != typ || h.Name != owner {
-			break
-		}
-		k++
-	}
-	return k
-}
-
 // nodeRule reports whether build checks sets of the type against the rest
 // of their node.
 func nodeRule(t uint16) bool {
@@ -610,35 +776,30 @@ func hasTargets(t uint16) bool {
 	return t == dns.TypeNS || t == dns.TypeMX || t == dns.TypeSRV
 }
 
-// firstEntry is the entry of the first record of s, for errors about the
-// set as a whole.
-func (src *source) firstEntry(s *RRset) *entry { return &src.entries[s.first] }
-
 // occludedByDNAME reports data below a DNAME: a DNAME redirects every name
 // below its owner, so records there would never be served (RFC 6672 §2.3).
 // Only zones with a DNAME pay for the walk.
-func occludedByDNAME(z *Zone, list []*Node, owners map[string]bool, src *source, errorf func(*entry, string, ...any)) {
+func (b *builder) occludedByDNAME(owners map[string]bool) {
 	if len(owners) == 0 {
 		return
 	}
 	pools := map[string]bool{}
-	for _, p := range src.pools {
+	for _, p := range b.src.pools {
 		pools[p.Name] = true
 	}
-	for _, n := range list {
+	for _, n := range b.list {
 		name := n.Name
-		if owner := dnameAbove(z, owners, name); owner != "" {
+		if owner := dnameAbove(b.z, owners, name); owner != "" {
 			poolReported := false
 			for _, s := range n.Sets {
-				e := src.firstEntry(s)
 				switch {
-				case pools[name] && (s.Type == dns.TypeA || s.Type == dns.TypeAAAA):
+				case pools[name] && isAddress(s.Type):
 					if !poolReported {
-						errorf(e, "pool %s is below the DNAME at %s: its addresses would never be served (RFC 6672 §2.3)", name, owner)
+						b.setErrorf(n, s, "pool %s is below the DNAME at %s: its addresses would never be served (RFC 6672 §2.3)", name, owner)
 					}
 					poolReported = true
 				default:
-					errorf(e, "%s record below the DNAME at %s would never be served (RFC 6672 §2.3)", dns.TypeToString[s.Type], owner)
+					b.setErrorf(n, s, "%s record below the DNAME at %s would never be served (RFC 6672 §2.3)", dns.TypeToString[s.Type], owner)
 				}
 			}
 		}
@@ -681,7 +842,7 @@ func (z *Zone) Delegation(name string) *Node {
 func (z *Zone) additionalFor(s *RRset, cutAbove func(string) string) []dns.RR {
 	var out []dns.RR
 	seen := map[string]bool{}
-	for _, rr := range s.RRs {
+	for _, rr := range s.rrs {
 		target := targetOf(rr)
 		if target == "" || seen[target] {
 			continue
@@ -694,7 +855,7 @@ func (z *Zone) additionalFor(s *RRset, cutAbove func(string) string) []dns.RR {
 		if t := z.nodes[target]; t != nil {
 			for _, typ := range []uint16{dns.TypeA, dns.TypeAAAA} {
 				if as := t.Get(typ); as != nil {
-					out = append(out, as.RRs...)
+					out = append(out, as.Records()...)
 				}
 			}
 		}
@@ -713,17 +874,6 @@ func targetOf(rr dns.RR) string {
 		return canonicalName(rr.Target)
 	}
 	return ""
-}
-
-// findDuplicate returns the index of the record in rrs that rr repeats, or -1.
-func findDuplicate(rrs []dns.RR, rr dns.RR) int {
-	addr := AddrOf(rr) // valid for A and AAAA only: compared directly, faster
-	for j, old := range rrs {
-		if addr.IsValid() && AddrOf(old) == addr || !addr.IsValid() && dns.IsDuplicate(old, rr) {
-			return j
-		}
-	}
-	return -1
 }
 
 // inZone reports whether name is origin or below it (both lower-case and

@@ -59,10 +59,10 @@ dname = "new"
 addresses = ["192.0.2.1", "192.0.2.2"]
 `)
 	d := rrset(t, z, "old.z.test.", dns.TypeDNAME)
-	if d.TTL != 120 || d.RRs[0].(*dns.DNAME).Target != "new.z.test." {
-		t.Errorf("old DNAME %v", d.RRs)
+	if d.TTL != 120 || d.Records()[0].(*dns.DNAME).Target != "new.z.test." {
+		t.Errorf("old DNAME %v", d.Records())
 	}
-	if got := rrset(t, z, "far.z.test.", dns.TypeDNAME).RRs[0].(*dns.DNAME).Target; got != "example.net." {
+	if got := rrset(t, z, "far.z.test.", dns.TypeDNAME).Records()[0].(*dns.DNAME).Target; got != "example.net." {
 		t.Errorf("far DNAME target %s", got)
 	}
 	if n := z.Node("z.test.").Wildcard; n != nil {

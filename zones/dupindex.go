@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"bytes"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -16,42 +17,65 @@ const dupIndexFrom = 32
 // the positions of its records by dupKey.
 type dupIndex map[*RRset]map[string][]int
 
-// find returns the position in s.RRs of the record rr duplicates, or -1.
-func (d dupIndex) find(s *RRset, rr dns.RR) int {
-	if len(s.RRs) < dupIndexFrom {
-		return findDuplicate(s.RRs, rr)
+// find returns the position in s of the record r repeats, or -1.
+func (d dupIndex) find(s *RRset, r *record) int {
+	n := s.Len()
+	if n < dupIndexFrom {
+		for j := range n {
+			if s.repeats(j, r) {
+				return j
+			}
+		}
+		return -1
 	}
 	m := d[s]
 	if m == nil {
-		m = make(map[string][]int, 2*len(s.RRs))
-		for j, old := range s.RRs {
-			k := dupKey(old)
+		m = make(map[string][]int, 2*n)
+		for j := range n {
+			k := s.dupKey(j)
 			m[k] = append(m[k], j)
 		}
 		d[s] = m
 	}
-	for _, j := range m[dupKey(rr)] {
-		if findDuplicate(s.RRs[j:j+1], rr) == 0 {
+	for _, j := range m[r.dupKey()] {
+		if s.repeats(j, r) {
 			return j
 		}
 	}
 	return -1
 }
 
-// add records that rr is at position j of s.RRs.
-func (d dupIndex) add(s *RRset, j int, rr dns.RR) {
+// add records that r is at position j of s.
+func (d dupIndex) add(s *RRset, j int, r *record) {
 	if m := d[s]; m != nil {
-		k := dupKey(rr)
+		k := r.dupKey()
 		m[k] = append(m[k], j)
 	}
 }
 
+// repeats reports whether r repeats record j of s.
+func (s *RRset) repeats(j int, r *record) bool {
+	if isAddress(s.Type) {
+		size := addrSize(s.Type)
+		return bytes.Equal(s.addrs[j*size:(j+1)*size], r.address())
+	}
+	return dns.IsDuplicate(s.rrs[j], r.rr)
+}
+
 // dupKey is equal for records that may be duplicates: the address, or the
 // data in lower case (names compare without case; dns.IsDuplicate decides).
-func dupKey(rr dns.RR) string {
-	if a := AddrOf(rr); a.IsValid() {
-		b := a.As16()
-		return string(b[:])
+func (r *record) dupKey() string {
+	if r.rr == nil {
+		return string(r.address())
 	}
-	return strings.ToLower(rdata(rr))
+	return strings.ToLower(rdata(r.rr))
+}
+
+// dupKey is record j's dupKey.
+func (s *RRset) dupKey(j int) string {
+	if isAddress(s.Type) {
+		size := addrSize(s.Type)
+		return string(s.addrs[j*size : (j+1)*size])
+	}
+	return strings.ToLower(rdata(s.rrs[j]))
 }

@@ -329,7 +329,7 @@ func unpackable(n *Node) []string {
 	var out []string
 	buf := make([]byte, 65535)
 	for _, s := range n.Sets {
-		for _, rr := range s.RRs {
+		for _, rr := range s.Records() {
 			if _, err := dns.PackRR(rr, buf, 0, nil, false); err != nil {
 				out = append(out, rr.String()+": "+err.Error())
 			}

@@ -60,7 +60,7 @@ func checkLoadWith(t *testing.T, l Loader, name string, data []byte) *Snapshot {
 	}
 	buf := make([]byte, 65535)
 	for _, z := range snap.Zones() {
-		if z.SOA == nil || len(z.SOA.RRs) != 1 || len(z.Negative) != 1 {
+		if z.SOA == nil || len(z.SOA.Records()) != 1 || len(z.Negative) != 1 {
 			t.Fatalf("zone %s has no single SOA", z.Origin)
 		}
 		if z.Apex == nil || z.Apex.Get(dns.TypeNS) == nil || z.Apex.Name != z.Origin {
@@ -80,15 +80,15 @@ func checkLoadWith(t *testing.T, l Loader, name string, data []byte) *Snapshot {
 				if msg := metaType(s.Type); msg != "" {
 					t.Fatalf("%s: loaded a set of type %d: %s", name, s.Type, msg)
 				}
-				if len(s.RRs) == 0 {
+				if len(s.Records()) == 0 {
 					t.Fatalf("%s: empty %s set", name, dns.TypeToString[s.Type])
 				}
-				for _, rr := range append(append([]dns.RR(nil), s.RRs...), s.Additional...) {
+				for _, rr := range append(append([]dns.RR(nil), s.Records()...), s.Additional...) {
 					if _, err := dns.PackRR(rr, buf, 0, nil, false); err != nil {
 						t.Fatalf("%s: loaded record %q does not pack: %v", name, rr, err)
 					}
 				}
-				for _, rr := range s.RRs {
+				for _, rr := range s.Records() {
 					h := rr.Header()
 					if h.Rrtype != s.Type || h.Ttl != s.TTL || h.Name != name {
 						t.Fatalf("%s: record %q in the %s set with TTL %d", name, rr, dns.TypeToString[s.Type], s.TTL)
@@ -148,8 +148,8 @@ func checkLimits(t *testing.T, name string, data []byte, maxSize int64) {
 		}
 		for _, n := range z.nodes {
 			for _, s := range n.Sets {
-				if len(s.RRs) > lim.MaxRRsetRecords {
-					t.Fatalf("%s: a set of %d records loaded; the limit is %d", n.Name, len(s.RRs), lim.MaxRRsetRecords)
+				if len(s.Records()) > lim.MaxRRsetRecords {
+					t.Fatalf("%s: a set of %d records loaded; the limit is %d", n.Name, len(s.Records()), lim.MaxRRsetRecords)
 				}
 			}
 		}

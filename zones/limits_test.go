@@ -323,7 +323,7 @@ func TestChangedWhileLoading(t *testing.T) {
 	if err != nil || n != 3 {
 		t.Fatalf("replaced after each of %d reads: %v", n, err)
 	}
-	if got := AddrOf(zoneOf(t, snap, "limits.test.").Node("www.limits.test.").Get(dns.TypeA).RRs[0]).String(); got != "192.0.2.2" {
+	if got := AddrOf(zoneOf(t, snap, "limits.test.").Node("www.limits.test.").Get(dns.TypeA).Records()[0]).String(); got != "192.0.2.2" {
 		t.Errorf("applied www %s, want 192.0.2.2 (the version of the third read)", got)
 	}
 }
@@ -344,7 +344,7 @@ func TestDuplicatesInLargeSets(t *testing.T) {
 		name string
 		typ  uint16
 	}{{"www.limits.test.", dns.TypeA}, {"mx.limits.test.", dns.TypeMX}} {
-		if n := len(z.Node(tt.name).Get(tt.typ).RRs); n != 100 {
+		if n := len(z.Node(tt.name).Get(tt.typ).Records()); n != 100 {
 			t.Errorf("%s: %d records, want 100 (duplicates folded)", tt.name, n)
 		}
 	}

@@ -17,57 +17,75 @@ import (
 // origin is the owner of its SOA record; names before any $ORIGIN are
 // relative to the origin guessed from the file name (lb.example.com.zone,
 // db.lb.example.com). An RRset of several addresses becomes a pool with the
-// default random order.
-func loadMaster(path string, text []byte, lim Limits, errs *tomlfile.List, p pace) *source {
+// default random order. It returns the file's source and zone (nil when
+// the file has problems: syntax errors in errs, the zone's in built).
+func loadMaster(path string, text []byte, lim Limits, errs *tomlfile.List, p pace) (src *source, z *Zone, built *tomlfile.List) {
 	if err := checkGenerate(path, text, lim); err != nil {
 		errs.Append(err)
-		return nil
+		return nil, nil, nil
 	}
-	src := &source{file: path, foldDuplicates: true}
 	origin := originFromFileName(path)
+	if ms, ok := streamMaster(path, text, origin, lim, p); ok {
+		return ms.finish() // without text, which the collector may take
+	}
+	return loadMasterWhole(path, text, origin, lim, errs, p)
+}
+
+// loadMasterWhole is loadMaster parsing the whole file with miekg/dns
+// first, in parallel pieces: on a syntax error it reports every one, each
+// at its line.
+func loadMasterWhole(path string, text []byte, origin string, lim Limits, errs *tomlfile.List, p pace) (src *source, z *Zone, built *tomlfile.List) {
 	scan := scanMasterLimited(text, p.parts(len(text)), origin, lim.MaxRecords)
 	if scan.tooMany {
 		errs.Append(tooManyRecords(path, lim))
-		return nil
+		return nil, nil, nil
 	}
 	rrs, parseErrs := parseMasterLimited(text, scan.parts, origin, path, p, lim.MaxRecords)
 	if len(rrs) > lim.MaxRecords {
 		errs.Append(tooManyRecords(path, lim))
-		return nil
+		return nil, nil, nil
 	}
 	if len(parseErrs) > 0 {
 		errs.Append(redactNotAZone(path, text, rrs, parseErrs)...)
-		return nil
+		return nil, nil, nil
 	}
-	src.entries = make([]entry, len(rrs))
-	var soaOwner string
+	lines := scan.lines
+	if !scan.ok || len(lines) != len(rrs) {
+		lines = nil // errors go without a line rather than with a wrong one
+	}
+	src = &source{file: path, foldDuplicates: true, limits: lim}
 	for i, rr := range rrs {
-		if rr.Header().Rrtype == dns.TypeSOA && soaOwner == "" {
-			soaOwner = canonicalName(dns.Fqdn(rr.Header().Name))
+		if h := rr.Header(); h.Rrtype == dns.TypeSOA {
+			if src.line == nil && lines != nil {
+				line := lines[i]
+				src.line = func() int { return line }
+			}
+			if h.Name != "" {
+				src.origin = canonicalName(dns.Fqdn(h.Name))
+				break
+			}
 		}
-		src.entries[i] = entry{rr: rr, order: OrderRandom}
 	}
-	if scan.ok && len(scan.lines) == len(src.entries) {
-		for i := range src.entries {
-			src.entries[i].masterLine = scan.lines[i]
-		}
+	if !checkGenericData(path, text, rrs, lines, errs) {
+		return nil, nil, nil
 	}
-	if !checkGenericData(path, text, src.entries, errs) {
-		return nil
-	}
-	if soaOwner == "" {
+	if src.origin == "" {
 		errs.Add(path, 0, "", "no SOA record: the zone's origin is the owner of its SOA")
-		return nil
+		return nil, nil, nil
 	}
-	src.origin = soaOwner
-	for _, e := range src.entries {
-		if e.rr.Header().Rrtype == dns.TypeSOA {
-			line := e.masterLine
-			src.line = func() int { return line }
+	built = &tomlfile.List{}
+	b := newBuilder(src, built, p, ownerRunsIn(text))
+	for i, rr := range rrs {
+		line := 0
+		if lines != nil {
+			line = lines[i]
+		}
+		rrs[i] = nil // the zone keeps what it needs of it
+		if !b.add(&record{rr: rr, order: OrderRandom, at: masterPlace(line)}) {
 			break
 		}
 	}
-	return src
+	return src, b.finish(), built
 }
 
 // parseMaster parses a master file with miekg/dns, in parallel pieces when

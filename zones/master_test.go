@@ -51,8 +51,8 @@ func sameZone(t *testing.T, a, b *Zone) {
 			if sa.TTL != sb.TTL {
 				t.Errorf("%s: TTL %d vs %d", what, sa.TTL, sb.TTL)
 			}
-			if !equalStrings(wires(t, sa.RRs), wires(t, sb.RRs)) {
-				t.Errorf("%s: records differ:\n%v\n%v", what, sa.RRs, sb.RRs)
+			if !equalStrings(wires(t, sa.Records()), wires(t, sb.Records())) {
+				t.Errorf("%s: records differ:\n%v\n%v", what, sa.Records(), sb.Records())
 			}
 			if !equalStrings(wires(t, sa.Additional), wires(t, sb.Additional)) {
 				t.Errorf("%s: additional differs:\n%v\n%v", what, sa.Additional, sb.Additional)

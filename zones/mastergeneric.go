@@ -16,16 +16,15 @@ import (
 // it returns no longer says it was generic, so the text is read again, only
 // for files that hold a \# at all, and only where each record's line is
 // known. It reports whether every such record is whole.
-func checkGenericData(path string, text []byte, entries []entry, errs *tomlfile.List) bool {
+func checkGenericData(path string, text []byte, rrs []dns.RR, lines []int, errs *tomlfile.List) bool {
 	if !bytes.Contains(text, []byte(`\#`)) {
 		return true
 	}
 	var lineStart []int // offset of each line, 1-based
 	ok := true
-	for i := range entries {
-		e := &entries[i]
-		h := e.rr.Header()
-		if _, known := dns.TypeToRR[h.Rrtype]; !known || e.masterLine == 0 {
+	for i, rr := range rrs {
+		h := rr.Header()
+		if _, known := dns.TypeToRR[h.Rrtype]; !known || lines == nil || lines[i] == 0 {
 			continue
 		}
 		if lineStart == nil {
@@ -36,15 +35,15 @@ func checkGenericData(path string, text []byte, entries []entry, errs *tomlfile.
 				}
 			}
 		}
-		if e.masterLine >= len(lineStart) {
+		if lines[i] >= len(lineStart) {
 			continue
 		}
-		data, generic := genericText(recordTokens(text, lineStart[e.masterLine]), h.Rrtype)
+		data, generic := genericText(recordTokens(text, lineStart[lines[i]]), h.Rrtype)
 		if !generic {
 			continue
 		}
 		if _, err := genericRR(*h, data); err != nil {
-			errs.Add(path, e.masterLine, h.Name+" "+typeName(h.Rrtype), "%v", err)
+			errs.Add(path, lines[i], h.Name+" "+typeName(h.Rrtype), "%v", err)
 			ok = false
 		}
 	}

@@ -123,9 +123,9 @@ func (st *masterState) follow(rr dns.RR) {
 // errLine, taking the directives before it and what the failed record's
 // header says, and returns it and the record after it.
 func (st *masterState) skipFailed(text []byte, off, line, errLine int) (failed, next masterRecord, ok bool) {
-	rec, ok := nextMasterRecord(text, off, line)
+	rec, ok := nextMasterRecord(text, off, line, true)
 	for ok {
-		next, ok = nextMasterRecord(text, rec.end, rec.last+1)
+		next, ok = nextMasterRecord(text, rec.end, rec.last+1, true)
 		if rec.last >= errLine || !ok || next.first > errLine {
 			st.takeHeader(rec)
 			return rec, next, ok
@@ -207,34 +207,8 @@ func (st *masterState) takeHeader(rec masterRecord) {
 // isTTL reports whether miekg/dns reads s as a TTL: digits with optional
 // BIND units (1h30m).
 func isTTL(s string) bool {
-	var total, n uint64
-	for _, c := range strings.ToLower(s) {
-		unit := uint64(0)
-		switch c {
-		case 's':
-			unit = 1
-		case 'm':
-			unit = 60
-		case 'h':
-			unit = 3600
-		case 'd':
-			unit = 86400
-		case 'w':
-			unit = 604800
-		}
-		switch {
-		case c >= '0' && c <= '9':
-			n = n*10 + uint64(c-'0')
-		case unit > 0:
-			total, n = total+n*unit, 0
-		default:
-			return false
-		}
-		if total+n > 1<<32-1 {
-			return false
-		}
-	}
-	return s != ""
+	_, ok := parseTTL([]byte(s))
+	return ok
 }
 
 // absoluteName resolves a name as written in a master file against origin.
@@ -261,15 +235,17 @@ type masterRecord struct {
 	first, last int      // its first and last line
 	owned       bool     // it starts in column 0: its first token is an owner or a directive
 	tokens      []string // its first few tokens: owner or directive, TTL, class, type
+	open        bool     // the text ends inside its quotes or parentheses
 }
 
 // nextMasterRecord returns the first record at or after off, a line start
-// on line line, skipping blank and comment lines.
-func nextMasterRecord(text []byte, off, line int) (rec masterRecord, ok bool) {
+// on line line, skipping blank and comment lines; its first tokens when
+// withTokens is set.
+func nextMasterRecord(text []byte, off, line int, withTokens bool) (rec masterRecord, ok bool) {
 	depth, quoted, tokStart := 0, false, -1
 	rec.offset, rec.first = -1, line
 	endToken := func(i int) {
-		if tokStart >= 0 && len(rec.tokens) < 4 {
+		if withTokens && tokStart >= 0 && len(rec.tokens) < 4 {
 			rec.tokens = append(rec.tokens, string(text[tokStart:i]))
 		}
 		tokStart = -1
@@ -335,6 +311,6 @@ func nextMasterRecord(text []byte, off, line int) (rec masterRecord, ok bool) {
 		}
 	}
 	endToken(len(text))
-	rec.end, rec.last = len(text), line
+	rec.end, rec.last, rec.open = len(text), line, depth > 0 || quoted
 	return rec, rec.offset >= 0
 }

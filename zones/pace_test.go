@@ -49,7 +49,7 @@ func TestReloadInBackground(t *testing.T) {
 	}
 	for _, name := range []string{"p0.bg.test.", "p12345.bg.test.", "ns1.bg.test."} {
 		na, nr := a.Node(name), r.Node(name)
-		if na == nil || nr == nil || fmt.Sprint(na.Sets[0].RRs) != fmt.Sprint(nr.Sets[0].RRs) {
+		if na == nil || nr == nil || fmt.Sprint(na.Sets[0].Records()) != fmt.Sprint(nr.Sets[0].Records()) {
 			t.Errorf("%s differs: load %v, reload %v", name, na, nr)
 		}
 	}

@@ -93,8 +93,8 @@ func (p *Pool) AppendMembers(dst []netip.Addr) []netip.Addr {
 	}
 	for _, s := range p.sets {
 		if s != nil {
-			for _, rr := range s.RRs {
-				dst = append(dst, AddrOf(rr))
+			for i := range s.Len() {
+				dst = append(dst, s.Addr(i))
 			}
 		}
 	}
@@ -109,7 +109,7 @@ func (p *Pool) MemberCount() int {
 	n := 0
 	for _, s := range p.sets {
 		if s != nil {
-			n += len(s.RRs)
+			n += s.Len()
 		}
 	}
 	return n
@@ -122,12 +122,8 @@ func (p *Pool) HasMember(a netip.Addr) bool {
 		return slices.Contains(p.members, a)
 	}
 	for _, s := range p.sets {
-		if s != nil {
-			for _, rr := range s.RRs {
-				if AddrOf(rr) == a {
-					return true
-				}
-			}
+		if s != nil && s.HasAddr(a) {
+			return true
 		}
 	}
 	return false
@@ -143,9 +139,9 @@ func (p *Pool) setAddresses(a, aaaa *RRset) {
 		s.Pool = p
 		s.MaxAnswers, s.Sticky = p.MaxAnswers, p.Sticky
 		if len(p.weights) > 0 {
-			s.Weights = make([]uint32, len(s.RRs))
-			for i, rr := range s.RRs {
-				s.Weights[i] = p.Weight(AddrOf(rr))
+			s.Weights = make([]uint32, s.Len())
+			for i := range s.Weights {
+				s.Weights[i] = p.Weight(s.Addr(i))
 			}
 		}
 	}

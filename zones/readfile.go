@@ -50,16 +50,22 @@ func (l Loader) loadFile(path string, lim Limits, p pace) (lf loadedFile, err er
 	f.Data = nil // garbage once parsed
 	var src *source
 	if IsTOML(path) {
-		src = loadTOML(path, text, l.Checks, lim, lf.errs)
+		if src = loadTOML(path, text, l.Checks, lim, lf.errs); src != nil {
+			src.limits = lim
+			lf.zone = build(src, lf.built, p)
+		}
 	} else {
-		src = loadMaster(path, text, lim, lf.errs, p)
+		var built *tomlfile.List
+		if src, lf.zone, built = loadMaster(path, text, lim, lf.errs, p); built != nil {
+			lf.built = built
+		}
 	}
 	if src == nil {
+		lf.errs.Append(lf.built.Sorted()...) // a master file that stopped early
+		lf.built = &tomlfile.List{}
 		return lf, l.stopped(path)
 	}
 	lf.origin, lf.line = src.origin, src.originLine
-	src.limits = lim
-	lf.zone = build(src, lf.built, p)
 	src.entries = nil // the zone has what it needs; the rest is garbage now
 	if err := l.stopped(path); err != nil {
 		return lf, err // what was read may be cut short

@@ -38,53 +38,40 @@ func parseOrder(s string) (Order, bool) {
 	return 0, false
 }
 
-// RRset is the records of one owner name and type, as served. RRs and
-// Additional are shared by every query: callers copy before reordering.
+// RRset is the records of one owner name and type, as served. Its records
+// and Additional are shared by every query: callers copy before reordering.
 type RRset struct {
 	Type uint16
 	TTL  uint32
-	RRs  []dns.RR // file order
 	// Order applies to address RRsets with more than one record.
 	Order Order
 	// first is where the loader found the set's first record, for errors.
 	first int32
+	// rrs holds the records of every type but A and AAAA, in file order.
+	rrs []dns.RR
+	// addrSet holds an A or AAAA set's addresses (nil for other types):
+	// apart, so that the sets of other types do not pay for it.
+	*addrSet
 	// Additional holds the in-zone addresses of the names this RRset points
 	// at (NS, MX and SRV targets): glue for referrals, helpful extras
 	// otherwise. Computed at load so queries only copy.
 	Additional []dns.RR
 	// Pool is set on the address sets of a [pools] entry.
 	Pool *Pool
-	// MaxAnswers, when above 0 and below len(RRs), is how many of the
+	// MaxAnswers, when above 0 and below Len(), is how many of the
 	// records each response carries: a fresh choice every time (a pool's
 	// max_answers).
 	MaxAnswers int
 	// Sticky orders the records per client (a pool's sticky = "client")
 	// rather than by Order.
 	Sticky bool
-	// Weights, when set, are the records' weights (parallel to RRs): how
+	// Weights, when set, are the records' weights (parallel to Records): how
 	// often each comes first and how likely it is to be among MaxAnswers.
 	// nil: all equal.
 	Weights []uint32
 	// rotation is the only state that changes after load: the step counter
 	// of a cyclic pool (nil for other orders).
 	rotation *atomic.Uint32
-}
-
-// WithRRs is a copy of the set serving only the records keep selects (a
-// subset chosen by health checks), with their weights, rotating in step
-// with the original.
-func (s *RRset) WithRRs(keep func(i int) bool) *RRset {
-	c := *s
-	c.RRs, c.Weights = nil, nil
-	for i, rr := range s.RRs {
-		if keep(i) {
-			c.RRs = append(c.RRs, rr)
-			if s.Weights != nil {
-				c.Weights = append(c.Weights, s.Weights[i])
-			}
-		}
-	}
-	return &c
 }
 
 // WithWeights is a copy of the set with weights (parallel to its records),
@@ -100,32 +87,35 @@ func (s *RRset) WithWeights(weights []uint32) *RRset {
 func (s *RRset) WithTTL(ttl uint32) *RRset {
 	c := *s
 	c.TTL = ttl
-	c.RRs = make([]dns.RR, len(s.RRs))
-	for i, rr := range s.RRs {
-		c.RRs[i] = dns.Copy(rr)
-		c.RRs[i].Header().Ttl = ttl
+	if s.addrSet != nil {
+		c.addrSet = &addrSet{addrs: s.addrs, owner: s.owner} // its records are made with ttl
+		return &c
+	}
+	c.rrs = make([]dns.RR, len(s.rrs))
+	for i, rr := range s.rrs {
+		c.rrs[i] = dns.Copy(rr)
+		c.rrs[i].Header().Ttl = ttl
 	}
 	return &c
 }
 
 // Answers is how many of the set's records a response carries.
 func (s *RRset) Answers() int {
-	if s.MaxAnswers > 0 && s.MaxAnswers < len(s.RRs) {
+	if n := s.Len(); s.MaxAnswers > 0 && s.MaxAnswers < n {
 		return s.MaxAnswers
 	}
-	return len(s.RRs)
+	return s.Len()
 }
 
 // Shuffled reports whether responses reorder this RRset, or choose some of
 // its records.
 func (s *RRset) Shuffled() bool {
-	return len(s.RRs) > 1 && (s.Order != OrderFixed || s.Sticky || s.Answers() < len(s.RRs)) &&
-		(s.Type == dns.TypeA || s.Type == dns.TypeAAAA)
+	return s.Len() > 1 && (s.Order != OrderFixed || s.Sticky || s.Answers() < s.Len()) && isAddress(s.Type)
 }
 
 // NextRotation returns the rotation for the next response of a cyclic pool.
 func (s *RRset) NextRotation() int {
-	return int((s.rotation.Add(1) - 1) % uint32(len(s.RRs)))
+	return int((s.rotation.Add(1) - 1) % uint32(s.Len()))
 }
 
 // Node is one owner name of a zone. Empty non-terminals are nodes without

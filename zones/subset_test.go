@@ -25,8 +25,8 @@ weights = { "192.0.2.2" = 5, "2001:db8::3" = 7 }
 	}
 	// A health subset keeps the weights of the members it keeps.
 	sub := aaaa.WithRRs(func(i int) bool { return i != 0 })
-	if len(sub.RRs) != 2 || !slices.Equal(sub.Weights, []uint32{1, 7}) || sub.Answers() != 2 {
-		t.Errorf("subset: %d records, weights %v, %d served; want 2, [1 7], 2", len(sub.RRs), sub.Weights, sub.Answers())
+	if len(sub.Records()) != 2 || !slices.Equal(sub.Weights, []uint32{1, 7}) || sub.Answers() != 2 {
+		t.Errorf("subset: %d records, weights %v, %d served; want 2, [1 7], 2", len(sub.Records()), sub.Weights, sub.Answers())
 	}
 	// Without weights, none are kept.
 	z = mustTOMLString(t, "[pools.www]\naddresses = [\"192.0.2.1\", \"192.0.2.2\"]\n")

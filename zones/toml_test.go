@@ -14,14 +14,14 @@ func wantSet(t *testing.T, z *Zone, name string, typ uint16, ttl uint32, data ..
 	if s.TTL != ttl {
 		t.Errorf("%s %s TTL = %d, want %d", name, dns.TypeToString[typ], s.TTL, ttl)
 	}
-	for _, rr := range s.RRs {
+	for _, rr := range s.Records() {
 		if rr.Header().Ttl != s.TTL {
 			t.Errorf("%s %s: record TTL %d differs from the set's %d", name, dns.TypeToString[typ], rr.Header().Ttl, s.TTL)
 		}
 	}
 	want := append([]string(nil), data...)
 	sortStrings(want)
-	if got := rdatas(s.RRs); !equalStrings(got, want) {
+	if got := rdatas(s.Records()); !equalStrings(got, want) {
 		t.Errorf("%s %s data:\n got %q\nwant %q", name, dns.TypeToString[typ], got, want)
 	}
 	return s
@@ -37,10 +37,10 @@ func sortStrings(s []string) {
 
 func soaOf(t *testing.T, z *Zone) *dns.SOA {
 	t.Helper()
-	if z.SOA == nil || len(z.SOA.RRs) != 1 {
+	if z.SOA == nil || len(z.SOA.Records()) != 1 {
 		t.Fatalf("zone %s has no single SOA", z.Origin)
 	}
-	return z.SOA.RRs[0].(*dns.SOA)
+	return z.SOA.Records()[0].(*dns.SOA)
 }
 
 // TestTOMLTopLevelKeys covers origin, ttl, ns, ns_ttl and every soa key,
@@ -212,7 +212,7 @@ addresses = ["192.0.2.1", "2001:db8::1", "192.0.2.2", "2001:DB8::2"]
 				t.Errorf("default order: A %v AAAA %v", a.Order, aaaa.Order)
 			}
 			// File order is kept in RRs: cyclic and fixed rotate from it.
-			if got := a.RRs[0].(*dns.A).A.String(); got != "192.0.2.1" {
+			if got := a.Records()[0].(*dns.A).A.String(); got != "192.0.2.1" {
 				t.Errorf("first A = %s", got)
 			}
 			if z.Pools != 1 {
@@ -239,7 +239,7 @@ order = "random"
 			if f.Shuffled() || !c.Shuffled() || !r.Shuffled() {
 				t.Error("Shuffled: fixed must not be, cyclic and random must")
 			}
-			if got := f.RRs[0].(*dns.A).A.String(); got != "192.0.2.3" {
+			if got := f.Records()[0].(*dns.A).A.String(); got != "192.0.2.3" {
 				t.Errorf("fixed pool lost file order: first is %s", got)
 			}
 			// Each response of a cyclic pool moves one step.
@@ -399,17 +399,17 @@ txt = "Keep Case"
 			// RFC 1035 §3.3.14: a character-string is at most 255 bytes,
 			// so a long value becomes several strings of one record.
 			s := rrset(t, z, "long.z.test.", dns.TypeTXT)
-			if len(s.RRs) != 1 {
-				t.Fatalf("%d records, want 1", len(s.RRs))
+			if len(s.Records()) != 1 {
+				t.Fatalf("%d records, want 1", len(s.Records()))
 			}
-			txt := s.RRs[0].(*dns.TXT).Txt
+			txt := s.Records()[0].(*dns.TXT).Txt
 			if len(txt) != 3 || len(txt[0]) != 255 || len(txt[1]) != 255 || len(txt[2]) != 90 || strings.Join(txt, "") != long {
 				t.Errorf("split into %d strings", len(txt))
 			}
-			wires(t, s.RRs) // packs
+			wires(t, s.Records()) // packs
 		}},
 		{"TXT of exactly 255 bytes is one string", "[records.t]\ntxt = \"" + long[:255] + "\"\n", func(t *testing.T, z *Zone) {
-			if txt := rrset(t, z, "t.z.test.", dns.TypeTXT).RRs[0].(*dns.TXT).Txt; len(txt) != 1 {
+			if txt := rrset(t, z, "t.z.test.", dns.TypeTXT).Records()[0].(*dns.TXT).Txt; len(txt) != 1 {
 				t.Errorf("split into %d strings", len(txt))
 			}
 		}},
@@ -419,7 +419,7 @@ txt = ['say "hi"; \100 \', "", "é"]
 			s := rrset(t, z, "t.z.test.", dns.TypeTXT)
 			// What goes on the wire is exactly the bytes written.
 			want := map[string]bool{`say "hi"; \100 \`: true, "": true, "é": true}
-			for _, rr := range s.RRs {
+			for _, rr := range s.Records() {
 				buf := make([]byte, 512)
 				n, err := dns.PackRR(rr, buf, 0, nil, false)
 				if err != nil {

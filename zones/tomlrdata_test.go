@@ -60,7 +60,7 @@ func TestTOMLExplicitTXT(t *testing.T) {
 			set := rrset(t, z, "t.z.test.", dns.TypeTXT)
 			if tt.want == nil {
 				got := map[string]bool{}
-				for _, rr := range set.RRs {
+				for _, rr := range set.Records() {
 					got[strings.Join(charStrings(t, rdataBytes(t, rr)), "|")] = true
 				}
 				// The literal form keeps backslashes and \# as text.
@@ -69,10 +69,10 @@ func TestTOMLExplicitTXT(t *testing.T) {
 				}
 				return
 			}
-			if len(set.RRs) != 1 {
-				t.Fatalf("%d records, want 1", len(set.RRs))
+			if len(set.Records()) != 1 {
+				t.Fatalf("%d records, want 1", len(set.Records()))
 			}
-			if got := charStrings(t, rdataBytes(t, set.RRs[0])); !equalStrings(got, tt.want) {
+			if got := charStrings(t, rdataBytes(t, set.Records()[0])); !equalStrings(got, tt.want) {
 				t.Errorf("strings on the wire %q, want %q", got, tt.want)
 			}
 		})
@@ -90,7 +90,7 @@ caa = ['\# 14 000569737375656c652e74657374']
 srv = ['\# 11 0001 0002 0035 03 6e7331 00']
 `)
 	got := map[string]bool{}
-	for _, rr := range rrset(t, z, "g.z.test.", 65280).RRs {
+	for _, rr := range rrset(t, z, "g.z.test.", 65280).Records() {
 		if _, ok := rr.(*dns.RFC3597); !ok {
 			t.Errorf("%v is a %T, want a generic record", rr, rr)
 		}
@@ -145,7 +145,7 @@ x\@y IN TXT "bare @"
 			}
 		}
 		// The CNAME's target is spelt so that following it finds "abc".
-		c := rrset(t, z, "abc.x.z.test.", dns.TypeCNAME).RRs[0].(*dns.CNAME)
+		c := rrset(t, z, "abc.x.z.test.", dns.TypeCNAME).Records()[0].(*dns.CNAME)
 		if n := z.Node(strings.ToLower(c.Target)); n == nil {
 			t.Errorf("%s: CNAME target %q is not a node", z.File, c.Target)
 		}
