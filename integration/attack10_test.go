@@ -2,6 +2,8 @@ package integration
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -118,5 +120,109 @@ func TestRRLSlipNoLargerThanQuery(t *testing.T) {
 		if limited == 0 {
 			t.Errorf("cookie %v: nothing was limited", withCookie)
 		}
+	}
+}
+
+// udpFrom sends pkt from src (a loopback address) to addr and returns the
+// unpacked reply; a missing reply fails the test.
+func udpFrom(t *testing.T, src, addr string, pkt []byte) *dns.Msg {
+	t.Helper()
+	c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP(src)}, net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(pkt); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(queryTimeout))
+	buf := make([]byte, 65535)
+	n, err := c.Read(buf)
+	if err != nil {
+		t.Fatalf("from %s: %v", src, err)
+	}
+	r := new(dns.Msg)
+	if err := r.Unpack(buf[:n]); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestRRLVariantsShareOneAccount: what a spoofer can vary in a query for
+// one name and type without changing the answer (the name's case, EDNS,
+// flags, a made-up or another address's server cookie, a client cookie,
+// ECS, a form of the query that takes the full path) lands in one
+// account: interleaved, they are limited as one stream.
+func TestRRLVariantsShareOneAccount(t *testing.T) {
+	t.Parallel()
+	s := startAttackServer(t, "")
+	addr := s.addr("4")
+	// A valid server cookie, but for 127.0.0.1: replayed from 127.0.0.2.
+	m := newEDNSQuery("a.wild.attack.test.", dns.TypeA, 1232)
+	m.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"}}
+	var stolen string
+	for _, o := range udpFrom(t, "127.0.0.1", addr, pack(t, m)).IsEdns0().Option {
+		if c, ok := o.(*dns.EDNS0_COOKIE); ok {
+			stolen = c.Cookie
+		}
+	}
+	if len(stolen) != 48 {
+		t.Fatalf("no server cookie: %q", stolen)
+	}
+	variants := []func() []byte{
+		func() []byte { return pack(t, newQuery("www.wild.attack.test.", dns.TypeA)) },
+		func() []byte { return pack(t, newQuery("WwW.WiLd.AtTaCk.TeSt.", dns.TypeA)) },
+		func() []byte { return pack(t, newEDNSQuery("www.wild.attack.test.", dns.TypeA, 4096)) },
+		func() []byte {
+			m := newEDNSQuery("www.wild.attack.test.", dns.TypeA, 1232)
+			m.CheckingDisabled, m.AuthenticatedData, m.RecursionDesired = true, true, true
+			return pack(t, m)
+		},
+		func() []byte {
+			m := newEDNSQuery("www.wild.attack.test.", dns.TypeA, 1232)
+			m.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: stolen}}
+			return pack(t, m)
+		},
+		func() []byte {
+			m := newEDNSQuery("www.wild.attack.test.", dns.TypeA, 1232)
+			m.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708" + "01000000aaaaaaaabbbbbbbbcccccccc"}}
+			return pack(t, m)
+		},
+		func() []byte {
+			m := newEDNSQuery("www.wild.attack.test.", dns.TypeA, 1232)
+			m.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24,
+				Address: net.IPv4(198, 51, byte(time.Now().UnixNano()), 0).To4()}}
+			return pack(t, m)
+		},
+		func() []byte {
+			// A nonzero extended rcode in the OPT: the fast path declines it.
+			m := newEDNSQuery("www.wild.attack.test.", dns.TypeA, 1232)
+			m.IsEdns0().SetExtendedRcode(16)
+			b := pack(t, m)
+			b[len(b)-6] = 1
+			return b
+		},
+	}
+	for i, v := range variants { // each is a query the server answers
+		if r := rawExchange(t, "tcp", addr, v()); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 3 {
+			t.Fatalf("variant %d is not answered in full over TCP:\n%v", i, r)
+		}
+	}
+	const rounds = 3
+	start, full := time.Now(), 0
+	for range rounds {
+		for i, v := range variants {
+			r := udpFrom(t, "127.0.0.2", addr, v())
+			if !r.Truncated && r.Rcode == dns.RcodeSuccess && len(r.Answer) > 0 {
+				full++
+				t.Logf("variant %d answered in full", i)
+			}
+		}
+	}
+	if time.Since(start) > rounds*time.Duration(len(variants))*time.Second/4 {
+		t.Skip("the machine was too slow for the limiter's credit to stay small")
+	}
+	if full > 4 {
+		t.Errorf("%d of %d variants of one query answered in full, want them limited as one stream", full, rounds*len(variants))
 	}
 }
