@@ -202,6 +202,11 @@ func (s *Server) answerSlow(pkt, buf []byte, q *wireQuery, udp bool) (out []byte
 		}
 	}()
 	if err := req.Unpack(pkt); err != nil {
+		if q.opts.malformed {
+			if out := optionFormErr(pkt, buf, q); out != nil {
+				return out
+			}
+		}
 		return headerReply(pkt, buf, dns.RcodeFormatError)
 	}
 	out, err := s.respond(req, q, udp)
