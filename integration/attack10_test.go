@@ -127,22 +127,12 @@ func TestRRLSlipNoLargerThanQuery(t *testing.T) {
 // unpacked reply; a missing reply fails the test.
 func udpFrom(t *testing.T, src, addr string, pkt []byte) *dns.Msg {
 	t.Helper()
-	c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP(src)}, net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.Write(pkt); err != nil {
-		t.Fatal(err)
-	}
-	_ = c.SetReadDeadline(time.Now().Add(queryTimeout))
-	buf := make([]byte, 65535)
-	n, err := c.Read(buf)
+	b, err := rawUDPFrom(t, src, addr, pkt, queryTimeout)
 	if err != nil {
 		t.Fatalf("from %s: %v", src, err)
 	}
 	r := new(dns.Msg)
-	if err := r.Unpack(buf[:n]); err != nil {
+	if err := r.Unpack(b); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -225,4 +215,50 @@ func TestRRLVariantsShareOneAccount(t *testing.T) {
 	if full > 4 {
 		t.Errorf("%d of %d variants of one query answered in full, want them limited as one stream", full, rounds*len(variants))
 	}
+}
+
+// TestSlipLeaksNoOtherClientsCookie: garbage sent while a resolver's
+// cookie queries are answered, on the same sockets, gets replies that
+// carry nothing of the resolver's: before, a slipped FORMERR to
+// unreadable garbage carried the previous query's options, the cookie a
+// spoofer needs to escape rate limiting at the resolver's address.
+func TestSlipLeaksNoOtherClientsCookie(t *testing.T) {
+	t.Parallel()
+	s := startAttackServer(t, "")
+	addr := s.addr("4")
+	m := newEDNSQuery("www.wild.attack.test.", dns.TypeA, 1232)
+	m.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "56494354494d4343"}} // "VICTIMCC"
+	victim := pack(t, m)
+	garbage := []byte{0xAB, 0xCD, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 3, 'w', 'w', 'w', 0, 0, 1, 0, 1, 7}
+	for i := range 50 {
+		udpFrom(t, "127.0.0.1", addr, victim)
+		b, err := rawUDPFrom(t, "127.0.0.2", addr, garbage, time.Second)
+		if err != nil {
+			continue // dropped: nothing leaked
+		}
+		if strings.Contains(string(b), "VICTIMCC") {
+			t.Fatalf("reply %d to garbage from 127.0.0.2 carries 127.0.0.1's cookie: %x", i, b)
+		}
+	}
+}
+
+// rawUDPFrom sends pkt from src to addr and returns the reply's bytes,
+// or errNoReply after wait.
+func rawUDPFrom(t *testing.T, src, addr string, pkt []byte, wait time.Duration) ([]byte, error) {
+	t.Helper()
+	c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP(src)}, net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(pkt); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(wait))
+	buf := make([]byte, 65535)
+	n, err := c.Read(buf)
+	if err != nil {
+		return nil, errNoReply
+	}
+	return buf[:n], nil
 }
