@@ -3,7 +3,6 @@ package integration
 import (
 	"fmt"
 	"net"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -240,25 +239,4 @@ func TestSlipLeaksNoOtherClientsCookie(t *testing.T) {
 			t.Fatalf("reply %d to garbage from 127.0.0.2 carries 127.0.0.1's cookie: %x", i, b)
 		}
 	}
-}
-
-// rawUDPFrom sends pkt from src to addr and returns the reply's bytes,
-// or errNoReply after wait.
-func rawUDPFrom(t *testing.T, src, addr string, pkt []byte, wait time.Duration) ([]byte, error) {
-	t.Helper()
-	c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP(src)}, net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.Write(pkt); err != nil {
-		t.Fatal(err)
-	}
-	_ = c.SetReadDeadline(time.Now().Add(wait))
-	buf := make([]byte, 65535)
-	n, err := c.Read(buf)
-	if err != nil {
-		return nil, errNoReply
-	}
-	return buf[:n], nil
 }
