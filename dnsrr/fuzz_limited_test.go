@@ -5,9 +5,7 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/dnsrr/dnsrr/dnsrr/rrl"
 	"github.com/miekg/dns"
-	"github.com/rs/zerolog"
 )
 
 // FuzzLimitedReplies answers datagrams as one UDP worker does, with
@@ -17,15 +15,10 @@ import (
 // the query's ID; a slip (TC or BADCOOKIE) may exceed the query by a
 // server cookie at most; and no reply may carry the resolver's cookie.
 func FuzzLimitedReplies(f *testing.F) {
-	s := exampleServer(f)
-	cfg := rrl.Defaults(1)
-	cfg.Slip = 1
-	limiter, err := rrl.New(cfg, zerolog.Nop())
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(limiter.Close)
-	s.SetPolicy(Policy{NSID: "fuzz-nsid-0123456789abcdef", Cookies: fakeCookies{}, RRL: limiter, BadCookieSlip: true})
+	s := limitedServer(f)
+	p := *s.policy.Load()
+	p.NSID = "fuzz-nsid-0123456789abcdef"
+	s.SetPolicy(p)
 
 	prev := new(dns.Msg).SetQuestion("www.lb.example.test.", dns.TypeA)
 	prev.SetEdns0(1232, false)

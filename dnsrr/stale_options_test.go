@@ -4,9 +4,7 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/dnsrr/dnsrr/dnsrr/rrl"
 	"github.com/miekg/dns"
-	"github.com/rs/zerolog"
 )
 
 // A UDP worker answers every query with one wireQuery. A limited reply to
@@ -16,15 +14,7 @@ import (
 // address, with which a spoofer escapes rate limiting at that address for
 // an hour) and its ECS subnet.
 func TestSlipCarriesNoOptionsOfThePreviousQuery(t *testing.T) {
-	s := exampleServer(t)
-	cfg := rrl.Defaults(1)
-	cfg.Slip = 1
-	limiter, err := rrl.New(cfg, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer limiter.Close()
-	s.SetPolicy(Policy{Cookies: fakeCookies{}, RRL: limiter, BadCookieSlip: true})
+	s := limitedServer(t)
 
 	victim := new(dns.Msg).SetQuestion("www.lb.example.test.", dns.TypeA)
 	victim.SetEdns0(1232, false)
