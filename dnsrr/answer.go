@@ -30,8 +30,9 @@ type result struct {
 	// synthesized is set when a wildcard produced the answer.
 	synthesized bool
 	// zone is the origin of the zone that answered, wildcard the owner of
-	// the wildcard that synthesized the answer to the query's own name:
-	// rate limiting counts responses under them (classify).
+	// the wildcard or DNAME that synthesized the answer to the query's own
+	// name: rate limiting counts responses under them (classify), so that
+	// random labels below either share one account.
 	zone, wildcard string
 }
 
@@ -152,6 +153,9 @@ func (st *served) resolve(z *zones.Zone, qname string, qtype uint16, res *result
 // is. YXDOMAIN when the new name would not fit in 255 octets (§2.2).
 func (st *served) redirect(z *zones.Zone, set *zones.RRset, qname string, off int, qtype uint16, res *result, depth int) {
 	dname := set.Records()[0].(*dns.DNAME)
+	if depth == 0 {
+		res.wildcard = qname[off:] // the owner, lower-case
+	}
 	if !slices.Contains(res.answer, dns.RR(dname)) { // a DNAME loop repeats it
 		res.answer = append(res.answer, dname)
 	}

@@ -15,7 +15,7 @@ import (
 
 // limitedServer is the example zone with a limit of 1 a second per client
 // network for every kind, every limited reply slipped, and BADCOOKIE slips.
-func limitedServer(t *testing.T) *Server {
+func limitedServer(t testing.TB) *Server {
 	t.Helper()
 	s := exampleServer(t)
 	cfg := rrl.Defaults(1)

@@ -232,3 +232,19 @@ func replyOPT(q *wireQuery, do bool) *dns.OPT {
 	}
 	return o
 }
+
+// optionFormErr is FORMERR to a query whose options we read as malformed
+// but miekg/dns cannot unpack at all (an ECS of an unknown family, say):
+// the header, the question and an OPT without options, as respond answers
+// every other malformed option (RFC 6891 §7: an OPT in, an OPT out). nil
+// when the question cannot be read.
+func optionFormErr(pkt, buf []byte, q *wireQuery) []byte {
+	end, ok := skipQuestions(pkt)
+	if !ok || end > len(pkt) || be.Uint16(pkt[4:]) != 1 {
+		return nil
+	}
+	out := append(headerReply(pkt, buf, dns.RcodeFormatError), pkt[headerLen:end]...)
+	be.PutUint16(out[4:], 1)
+	q.edns, q.do, q.optData = true, false, nil
+	return appendEmptyTail(q, out, 0)
+}

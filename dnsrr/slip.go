@@ -1,5 +1,7 @@
 package dnsrr
 
+import "github.com/miekg/dns"
+
 // What a rate-limited response becomes when it is not dropped: a "slip"
 // (BIND's word), an empty reply with TC set, so that a real client behind
 // the address retries over TCP, which is never limited and cannot be
@@ -8,7 +10,8 @@ package dnsrr
 // client retries over UDP with a cookie that exempts it. Either is the
 // query's header and question with our OPT: no larger than the query,
 // except by the 16 bytes of a server cookie when the query sent a client
-// cookie, so a spoofed flood reflects about its own size at most.
+// cookie, so a spoofed flood reflects about its own size at most. An NSID
+// (up to 128 bytes) is not sent: a spoofer could ask for it in every query.
 
 // slipReply rewrites out, the full reply to q, in place into an empty
 // truncated reply: header and question kept, TC set, no records but our
@@ -49,8 +52,22 @@ func appendEmptyTail(q *wireQuery, out []byte, extRcode byte) []byte {
 		return out
 	}
 	be.PutUint16(out[10:], 1)
+	q.optData = withoutOption(q.optData, dns.EDNS0NSID)
 	opt := len(out)
 	out = appendOPT(out, q)
 	out[opt+5] = extRcode
 	return out
+}
+
+// withoutOption removes the options of code from packed options, in place.
+func withoutOption(opts []byte, code uint16) []byte {
+	kept := opts[:0]
+	for rest := opts; len(rest) >= 4; {
+		n := 4 + int(be.Uint16(rest[2:]))
+		if be.Uint16(rest) != code {
+			kept = append(kept, rest[:n]...) // copy: overlapping, moving down
+		}
+		rest = rest[n:]
+	}
+	return kept
 }

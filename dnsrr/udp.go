@@ -150,6 +150,9 @@ func (s *Server) answerPacket(pkt, buf []byte, q *wireQuery, udp bool) (out []by
 	}()
 	p := s.policy.Load()
 	q.class, q.cookieValid = classification{kind: rrl.Error}, false
+	// A packet that no path reads has no options: never the previous
+	// query's, which a slip would send (another client's cookie).
+	q.edns, q.optData = false, nil
 	if parseQuery(pkt, q) {
 		q.replyOptions(p)
 		limit := dns.MaxMsgSize
@@ -202,6 +205,11 @@ func (s *Server) answerSlow(pkt, buf []byte, q *wireQuery, udp bool) (out []byte
 		}
 	}()
 	if err := req.Unpack(pkt); err != nil {
+		if q.opts.malformed {
+			if out := optionFormErr(pkt, buf, q); out != nil {
+				return out
+			}
+		}
 		return headerReply(pkt, buf, dns.RcodeFormatError)
 	}
 	out, err := s.respond(req, q, udp)

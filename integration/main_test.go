@@ -476,7 +476,17 @@ var errNoReply = errors.New("no reply before deadline")
 // or errNoReply after wait.
 func rawUDP(t testing.TB, addr string, pkt []byte, wait time.Duration) ([]byte, error) {
 	t.Helper()
-	c, err := net.Dial("udp", addr)
+	return rawUDPFrom(t, "", addr, pkt, wait)
+}
+
+// rawUDPFrom is rawUDP from the local address src ("": any).
+func rawUDPFrom(t testing.TB, src, addr string, pkt []byte, wait time.Duration) ([]byte, error) {
+	t.Helper()
+	d := net.Dialer{}
+	if src != "" {
+		d.LocalAddr = &net.UDPAddr{IP: net.ParseIP(src)}
+	}
+	c, err := d.Dial("udp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

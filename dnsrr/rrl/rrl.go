@@ -32,7 +32,7 @@ type Kind uint8
 
 const (
 	// Answer is a positive answer. Key: the qname and qtype; for an answer
-	// synthesized from a wildcard, the wildcard's owner and the qtype, so
+	// synthesized from a wildcard or a DNAME, its owner and the qtype, so
 	// that random labels under it share one account (as BIND does).
 	Answer Kind = iota
 	// NoData is an empty NOERROR answer. Key: the zone.
