@@ -35,8 +35,39 @@ func FuzzFastPathMatchesFullPath(f *testing.F) {
 	}
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		runDiffFuzz(t, dir, data)
+		runDiffFuzz(t, dir, data, nil)
 	})
+}
+
+// diffStats counts what inputs made, to see that the seeds cover every
+// kind of name and that the fast path answers a fair share.
+type diffStats struct {
+	kinds                      [genKinds]int
+	toml, health               int
+	queries, fast, healthSteps int
+}
+
+// The seed corpus makes every kind of name, in both formats, with and
+// without health, and the fast path answers many of its queries: a
+// generator that stopped reaching the fast path would compare nothing.
+func TestDiffFuzzSeedsCover(t *testing.T) {
+	var st diffStats
+	dir := t.TempDir()
+	for _, seed := range diffFuzzSeeds() {
+		runDiffFuzz(t, dir, seed, &st)
+	}
+	t.Logf("%+v", st)
+	for k, n := range st.kinds {
+		if n == 0 {
+			t.Errorf("no %s name in any seed", genKindNames[k])
+		}
+	}
+	if st.toml == 0 || st.toml == len(diffFuzzSeeds()) || st.health == 0 || st.healthSteps == 0 {
+		t.Errorf("seeds: %d in TOML, %d with health (%d changes), of %d", st.toml, st.health, st.healthSteps, len(diffFuzzSeeds()))
+	}
+	if st.fast < st.queries/4 {
+		t.Errorf("the fast path answered %d of %d queries", st.fast, st.queries)
+	}
 }
 
 // fuzzInput reads the fuzzer's bytes as a sequence of choices.
@@ -592,7 +623,7 @@ var diffCookies = []string{
 
 // runDiffFuzz is one fuzz input: make the zone, load it, apply health and
 // policy, then answer queries on both paths.
-func runDiffFuzz(t *testing.T, dir string, data []byte) {
+func runDiffFuzz(t *testing.T, dir string, data []byte, stats *diffStats) {
 	in := &fuzzInput{b: data}
 	setup := in.next()
 	z := genDiffZone(in, setup&1 != 0)
@@ -624,12 +655,24 @@ func runDiffFuzz(t *testing.T, dir string, data []byte) {
 		}
 		s.SetHealth(h)
 	}
-	r := &diffRun{s: s, zoneText: text, health: h, policy: policy}
+	r := &diffRun{s: s, zoneText: text, health: h, policy: policy, stats: stats}
+	if stats != nil {
+		for _, n := range z.names {
+			stats.kinds[n.kind]++
+		}
+		stats.toml += int(setup & 1)
+		if h != nil {
+			stats.health++
+		}
+	}
 	var asked []diffQuery
 	for ops := 0; ops < 64 && in.more(); ops++ {
 		switch op := in.intn(16); {
 		case op == 0 && h != nil:
 			a := toggleHealth(in, h, z.address)
+			if stats != nil {
+				stats.healthSteps++
+			}
 			if in.chance(4) {
 				s.HealthChanged()
 				r.log = append(r.log, fmt.Sprintf("health change (%s), recomputed whole", a))
@@ -676,6 +719,7 @@ type diffRun struct {
 	health   *fakeHealth
 	policy   Policy
 	log      []string // what happened before, for the report
+	stats    *diffStats
 	wq       wireQuery
 	buf      [udpReadSize]byte
 }
@@ -714,6 +758,13 @@ func (r *diffRun) compare(t *testing.T, q diffQuery) {
 		fail("answerPacket counts as %+v, answerSlow as %+v", r.wq.class, full.class)
 	case r.wq.cookieValid != full.cookieValid:
 		fail("answerPacket says the cookie is valid: %v, answerSlow: %v", r.wq.cookieValid, full.cookieValid)
+	}
+	if r.stats != nil {
+		r.stats.queries++
+		var wq wireQuery
+		if parseQuery(q.pkt, &wq) && r.s.state.Load().fast.respond(&wq, q.pkt, make([]byte, 0, udpReadSize), udpLimit(q.msg)) != nil {
+			r.stats.fast++
+		}
 	}
 	if limit := udpLimit(q.msg); q.udp && (len(got) > limit || len(want) > limit) {
 		fail("UDP replies of %d (answerPacket) and %d (answerSlow) bytes, limit %d", len(got), len(want), limit)
@@ -775,4 +826,80 @@ func diffFuzzSeeds() [][]byte {
 		seeds = append(seeds, append(seed, tail...))
 	}
 	return seeds
+}
+
+// Found by FuzzFastPathMatchesFullPath: the full path packed the question
+// in the client's case, which miekg/dns does not compress the owners'
+// lower case against, so a 0x20 query got a longer reply than a lower-case
+// one (and than the fast path's), truncated where the fast path's fit.
+func TestFullPathSizeIgnoresCase(t *testing.T) {
+	s := exampleServer(t)
+	for _, n := range s.Snapshot().Zones()[0].Nodes() {
+		for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeMX, dns.TypeTXT, dns.TypeNS} {
+			var sizes [2]int
+			for i, name := range []string{n.Name, strings.ToUpper(n.Name)} {
+				pkt, err := new(dns.Msg).SetQuestion(name, qt).Pack()
+				if err != nil {
+					t.Fatal(err)
+				}
+				out := s.answerSlow(pkt, make([]byte, 0, udpReadSize), new(wireQuery), true)
+				m := new(dns.Msg)
+				if err := m.Unpack(out); err != nil || m.Question[0].Name != name {
+					t.Fatalf("%s %s: reply %v (%v), want the question as asked", name, dns.TypeToString[qt], m, err)
+				}
+				sizes[i] = len(out)
+			}
+			if sizes[0] != sizes[1] {
+				t.Errorf("%s %s: reply of %d bytes in lower case, %d in upper case", n.Name, dns.TypeToString[qt], sizes[0], sizes[1])
+			}
+		}
+	}
+}
+
+// Found by FuzzFastPathMatchesFullPath: the UDP and TCP loops reuse one
+// wireQuery, and a packet that failed before respond (one miekg/dns
+// cannot unpack, an OPT out of place) kept the previous query's rate
+// limiting class and cookie verdict.
+func TestMalformedQueryCountsAsError(t *testing.T) {
+	s := exampleServer(t)
+	s.SetPolicy(Policy{Cookies: fakeCookies{}})
+	good := new(dns.Msg).SetQuestion("www.lb.example.test.", dns.TypeA)
+	good.SetEdns0(1232, false)
+	good.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: diffCookies[1]}}
+	goodPkt, err := good.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A name of 264 octets, which miekg/dns packs but will not unpack.
+	long := new(dns.Msg).SetQuestion(strings.Repeat(strings.Repeat("l", 63)+".", 4)+"lb.example.test.", dns.TypeA)
+	longPkt, err := long.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	misplaced := new(dns.Msg).SetQuestion("www.lb.example.test.", dns.TypeA)
+	misplaced.SetEdns0(1232, false)
+	misplaced.Answer, misplaced.Extra = misplaced.Extra, nil
+	misplacedPkt, err := misplaced.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		pkt  []byte
+	}{{"name too long", longPkt}, {"OPT in the answer section", misplacedPkt}} {
+		for _, udp := range []bool{true, false} {
+			var q wireQuery
+			s.answerPacket(goodPkt, make([]byte, 0, udpReadSize), &q, udp)
+			if q.class.kind != kindAnswer || !q.cookieValid {
+				t.Fatalf("good query counts as %+v, valid cookie %v", q.class, q.cookieValid)
+			}
+			m := new(dns.Msg)
+			if err := m.Unpack(s.answerPacket(tc.pkt, make([]byte, 0, udpReadSize), &q, udp)); err != nil || m.Rcode != dns.RcodeFormatError {
+				t.Fatalf("%s: reply %v (%v), want FORMERR", tc.name, m, err)
+			}
+			if q.class != (classification{kind: kindError}) || q.cookieValid {
+				t.Errorf("%s (udp %v): counts as %+v, valid cookie %v; want an error, no cookie", tc.name, udp, q.class, q.cookieValid)
+			}
+		}
+	}
 }

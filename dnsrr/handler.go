@@ -140,7 +140,7 @@ func (s *Server) respond(req *dns.Msg, q *wireQuery, udp bool) ([]byte, error) {
 	}
 	reply.Extra = append(reply.Extra, ourOpt...)
 
-	out, err := reply.Pack()
+	out, err := packReply(reply)
 	if err != nil || len(out) <= size {
 		return out, err
 	}
@@ -149,13 +149,42 @@ func (s *Server) respond(req *dns.Msg, q *wireQuery, udp bool) ([]byte, error) {
 	// RRset, keeping the OPT so the client learns our payload size.
 	if !glueRequired(reply) {
 		reply.Extra = ourOpt
-		if out, err = reply.Pack(); err != nil || len(out) <= size {
+		if out, err = packReply(reply); err != nil || len(out) <= size {
 			return out, err
 		}
 	}
 	reply.Truncated = true
 	reply.Answer, reply.Ns, reply.Extra = nil, nil, ourOpt
 	return reply.Pack()
+}
+
+// packReply packs reply with its question in lower case, as the owners
+// of our records are, so that they compress against it (miekg/dns
+// compares names case-sensitively), then writes the client's case back
+// (0x20). The size, and so truncation, is then the same whatever case the
+// client chose, and the same as the fast path's templates.
+func packReply(reply *dns.Msg) ([]byte, error) {
+	if len(reply.Question) != 1 {
+		return reply.Pack()
+	}
+	asked := reply.Question[0]
+	lower := asked
+	lower.Name = strings.ToLower(asked.Name)
+	if lower.Name == asked.Name {
+		return reply.Pack()
+	}
+	reply.Question = []dns.Question{lower}
+	out, err := reply.Pack()
+	reply.Question = []dns.Question{asked}
+	if err != nil {
+		return nil, err
+	}
+	// Same length: case is all that differs (presentation form escapes
+	// every byte that is not printable ASCII).
+	if _, err := dns.PackDomainName(asked.Name, out, headerLen, nil, false); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // queryOPT returns the query's OPT record, or false when the query breaks
