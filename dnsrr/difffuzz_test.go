@@ -43,7 +43,7 @@ func FuzzFastPathMatchesFullPath(f *testing.F) {
 // kind of name and that the fast path answers a fair share.
 type diffStats struct {
 	kinds                      [genKinds]int
-	toml, health               int
+	toml, health, child        int
 	queries, fast, healthSteps int
 }
 
@@ -62,8 +62,9 @@ func TestDiffFuzzSeedsCover(t *testing.T) {
 			t.Errorf("no %s name in any seed", genKindNames[k])
 		}
 	}
-	if st.toml == 0 || st.toml == len(diffFuzzSeeds()) || st.health == 0 || st.healthSteps == 0 {
-		t.Errorf("seeds: %d in TOML, %d with health (%d changes), of %d", st.toml, st.health, st.healthSteps, len(diffFuzzSeeds()))
+	if st.toml == 0 || st.toml == len(diffFuzzSeeds()) || st.health == 0 || st.healthSteps == 0 || st.child == 0 {
+		t.Errorf("seeds: %d in TOML, %d with health (%d changes), %d with a child zone, of %d",
+			st.toml, st.health, st.healthSteps, st.child, len(diffFuzzSeeds()))
 	}
 	if st.fast < st.queries/4 {
 		t.Errorf("the fast path answered %d of %d queries", st.fast, st.queries)
@@ -478,6 +479,26 @@ func (z *genZone) master() string {
 	return b.String()
 }
 
+// childZone is a zone below the first delegation, which we serve too
+// (the parent answers DS at its apex): a pool, a chain to it, a CNAME
+// back into the parent, a wildcard. "" without a delegation.
+func (z *genZone) childZone() string {
+	for _, n := range z.names {
+		if n.kind != genCut {
+			continue
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "$ORIGIN %s\n@ 300 IN SOA ns.other.test. hostmaster 1 3600 900 1209600 60\n@ 300 IN NS ns.other.test.\n", n.fqdn)
+		for i := range 3 {
+			fmt.Fprintf(&b, "www 30 IN A %s\n", diffMember(i, true))
+			z.address = append(z.address, diffMember(i, true))
+		}
+		fmt.Fprintf(&b, "a 300 IN CNAME www\nb 300 IN CNAME %s\n* 300 IN TXT \"child\"\n", diffOrigin)
+		return b.String()
+	}
+	return ""
+}
+
 // quoteTXT splits text into 255-byte character strings, as TOML zones do.
 func quoteTXT(text string) string {
 	var parts []string
@@ -625,6 +646,7 @@ var diffCookies = []string{
 // policy, then answer queries on both paths.
 func runDiffFuzz(t *testing.T, dir string, data []byte, stats *diffStats) {
 	in := &fuzzInput{b: data}
+	// Bits: TOML, cookies, NSID, health, a child zone.
 	setup := in.next()
 	z := genDiffZone(in, setup&1 != 0)
 	text, file := z.master(), filepath.Join(dir, "f.test.zone")
@@ -634,7 +656,20 @@ func runDiffFuzz(t *testing.T, dir string, data []byte, stats *diffStats) {
 	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	snap, err := zones.Load([]string{file})
+	files := []string{file}
+	if setup&16 != 0 {
+		if child := z.childZone(); child != "" {
+			files = append(files, filepath.Join(dir, "child.zone"))
+			if err := os.WriteFile(files[1], []byte(child), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			text += "\nand the child zone:\n" + child
+			if stats != nil {
+				stats.child++
+			}
+		}
+	}
+	snap, err := zones.Load(files)
 	if err != nil {
 		t.Fatalf("the generated zone does not load: %v\n%s", err, text)
 	}
@@ -805,9 +840,10 @@ func diffFuzzSeeds() [][]byte {
 	var seeds [][]byte
 	for i := range 24 {
 		rng := rand.New(rand.NewPCG(uint64(i), 42))
-		// Setup (TOML, cookies, NSID, health: every combination), the
+		// Setup (TOML, cookies, NSID, health: every combination; a child
+		// zone in some), the
 		// SOA's TTLs, 16 names.
-		seed := []byte{byte(i % 16), byte(i), byte(i / 4), 15}
+		seed := []byte{byte(i % 32), byte(i), byte(i / 4), 15}
 		for k := range 16 {
 			// Per name: its parent, its kind (every kind in each seed),
 			// an empty non-terminal above it or not, its label.
