@@ -419,6 +419,9 @@ func (z *genZone) anyTarget(in *fuzzInput) string {
 		target = n.fqdn
 	case 3, 4:
 		target = z.label(in) + "." + n.fqdn
+		if _, ok := dns.IsDomainName(target); !ok {
+			target = n.fqdn // over 255 octets
+		}
 	default:
 		target = pick(in, []string{"www.other.test.", "nx." + diffOrigin, diffOrigin})
 	}
