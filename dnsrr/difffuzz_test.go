@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnsrr/dnsrr/dnsrr/rrl"
 	"github.com/dnsrr/dnsrr/zones"
 	"github.com/miekg/dns"
 	"github.com/rs/zerolog"
@@ -896,8 +897,8 @@ func TestFullPathSizeIgnoresCase(t *testing.T) {
 }
 
 // Found by FuzzFastPathMatchesFullPath: the UDP and TCP loops reuse one
-// wireQuery, and a packet that failed before respond (one miekg/dns
-// cannot unpack, an OPT out of place) kept the previous query's rate
+// wireQuery, and a packet that fails before respond (one miekg/dns cannot
+// unpack, an OPT out of place) must not keep the previous query's rate
 // limiting class and cookie verdict.
 func TestMalformedQueryCountsAsError(t *testing.T) {
 	s := exampleServer(t)
@@ -929,14 +930,14 @@ func TestMalformedQueryCountsAsError(t *testing.T) {
 		for _, udp := range []bool{true, false} {
 			var q wireQuery
 			s.answerPacket(goodPkt, make([]byte, 0, udpReadSize), &q, udp)
-			if q.class.kind != kindAnswer || !q.cookieValid {
+			if q.class.kind != rrl.Answer || !q.cookieValid {
 				t.Fatalf("good query counts as %+v, valid cookie %v", q.class, q.cookieValid)
 			}
 			m := new(dns.Msg)
 			if err := m.Unpack(s.answerPacket(tc.pkt, make([]byte, 0, udpReadSize), &q, udp)); err != nil || m.Rcode != dns.RcodeFormatError {
 				t.Fatalf("%s: reply %v (%v), want FORMERR", tc.name, m, err)
 			}
-			if q.class != (classification{kind: kindError}) || q.cookieValid {
+			if q.class != (classification{kind: rrl.Error}) || q.cookieValid {
 				t.Errorf("%s (udp %v): counts as %+v, valid cookie %v; want an error, no cookie", tc.name, udp, q.class, q.cookieValid)
 			}
 		}

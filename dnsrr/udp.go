@@ -192,9 +192,6 @@ func (s *Server) answerSlow(pkt, buf []byte, q *wireQuery, udp bool) (out []byte
 	if len(pkt) < headerLen || be.Uint16(pkt[2:])&flagQR != 0 {
 		return nil // not a query: answering responses invites reflection loops
 	}
-	// q may hold the previous packet's (the loops reuse it): a packet that
-	// fails before respond must not count as that one did.
-	q.class, q.cookieValid, q.optData, q.edns = classification{kind: kindError}, false, nil, false
 	req := new(dns.Msg)
 	q.opts.readOptions(pkt)
 	defer func() {
