@@ -45,6 +45,7 @@ func FuzzFastPathMatchesFullPath(f *testing.F) {
 type diffStats struct {
 	kinds                      [genKinds]int
 	toml, health, child        int
+	maxAnswers, weights        int // pools with these keys
 	queries, fast, healthSteps int
 }
 
@@ -63,9 +64,10 @@ func TestDiffFuzzSeedsCover(t *testing.T) {
 			t.Errorf("no %s name in any seed", genKindNames[k])
 		}
 	}
-	if st.toml == 0 || st.toml == len(diffFuzzSeeds()) || st.health == 0 || st.healthSteps == 0 || st.child == 0 {
-		t.Errorf("seeds: %d in TOML, %d with health (%d changes), %d with a child zone, of %d",
-			st.toml, st.health, st.healthSteps, st.child, len(diffFuzzSeeds()))
+	if st.toml == 0 || st.toml == len(diffFuzzSeeds()) || st.health == 0 || st.healthSteps == 0 || st.child == 0 ||
+		st.maxAnswers == 0 || st.weights == 0 {
+		t.Errorf("seeds: %d in TOML, %d with health (%d changes), %d with a child zone, of %d; pools with max_answers %d, weights %d",
+			st.toml, st.health, st.healthSteps, st.child, len(diffFuzzSeeds()), st.maxAnswers, st.weights)
 	}
 	if st.fast < st.queries/4 {
 		t.Errorf("the fast path answered %d of %d queries", st.fast, st.queries)
@@ -344,8 +346,23 @@ func (z *genZone) addPool(in *fuzzInput, n *genName, ttl uint32) {
 	if !z.toml {
 		return
 	}
-	if o := in.intn(4); o > 0 {
+	o := in.intn(4)
+	if o > 0 {
 		n.poolOpts = append(n.poolOpts, fmt.Sprintf("order = %q", []string{"random", "cyclic", "fixed"}[o-1]))
+	}
+	switch {
+	case o == 3 && in.chance(2):
+		// Only in file order do both paths keep the same members; a
+		// random or rotating choice differs from one answer to the next.
+		n.poolOpts = append(n.poolOpts, fmt.Sprintf("max_answers = %d", 1+in.intn(4)))
+	case in.chance(3):
+		var weights []string
+		for _, s := range n.sets {
+			for i := range min(len(s.data), 1+in.intn(3)) {
+				weights = append(weights, fmt.Sprintf("%q = %d", s.data[i], 1+in.intn(250)*4))
+			}
+		}
+		n.poolOpts = append(n.poolOpts, "weights = { "+strings.Join(weights, ", ")+" }")
 	}
 	c := in.intn(3)
 	if c == 0 {
@@ -698,6 +715,14 @@ func runDiffFuzz(t *testing.T, dir string, data []byte, stats *diffStats) {
 	if stats != nil {
 		for _, n := range z.names {
 			stats.kinds[n.kind]++
+			for _, o := range n.poolOpts {
+				switch {
+				case strings.HasPrefix(o, "max_answers"):
+					stats.maxAnswers++
+				case strings.HasPrefix(o, "weights"):
+					stats.weights++
+				}
+			}
 		}
 		stats.toml += int(setup & 1)
 		if h != nil {
