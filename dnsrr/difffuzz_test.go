@@ -924,7 +924,8 @@ func TestFullPathSizeIgnoresCase(t *testing.T) {
 // Found by FuzzFastPathMatchesFullPath: the UDP and TCP loops reuse one
 // wireQuery, and a packet that fails before respond (one miekg/dns cannot
 // unpack, an OPT out of place) must not keep the previous query's rate
-// limiting class and cookie verdict.
+// limiting class and cookie verdict, nor a fresh wireQuery's zero class
+// (an answer).
 func TestMalformedQueryCountsAsError(t *testing.T) {
 	s := exampleServer(t)
 	s.SetPolicy(Policy{Cookies: fakeCookies{}})
@@ -964,6 +965,13 @@ func TestMalformedQueryCountsAsError(t *testing.T) {
 			}
 			if q.class != (classification{kind: rrl.Error}) || q.cookieValid {
 				t.Errorf("%s (udp %v): counts as %+v, valid cookie %v; want an error, no cookie", tc.name, udp, q.class, q.cookieValid)
+			}
+			// The full path alone, as the fuzz test runs it: a fresh
+			// wireQuery's zero class is an answer, not an error.
+			var fresh wireQuery
+			s.answerSlow(tc.pkt, make([]byte, 0, udpReadSize), &fresh, udp)
+			if fresh.class != (classification{kind: rrl.Error}) {
+				t.Errorf("%s (udp %v): answerSlow counts it as %+v, want an error", tc.name, udp, fresh.class)
 			}
 		}
 	}

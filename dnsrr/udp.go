@@ -192,6 +192,9 @@ func (s *Server) answerSlow(pkt, buf []byte, q *wireQuery, udp bool) (out []byte
 	if len(pkt) < headerLen || be.Uint16(pkt[2:])&flagQR != 0 {
 		return nil // not a query: answering responses invites reflection loops
 	}
+	// Until respond says otherwise (and when the packet does not unpack),
+	// the reply is an error: q's zero class is an answer.
+	q.class, q.cookieValid = classification{kind: rrl.Error}, false
 	req := new(dns.Msg)
 	q.opts.readOptions(pkt)
 	defer func() {
