@@ -45,7 +45,7 @@ func FuzzFastPathMatchesFullPath(f *testing.F) {
 type diffStats struct {
 	kinds                      [genKinds]int
 	toml, health, child        int
-	maxAnswers, weights        int // pools with these keys
+	poolKeys                   map[string]int // TOML pools holding each key
 	queries, fast, healthSteps int
 }
 
@@ -53,7 +53,7 @@ type diffStats struct {
 // without health, and the fast path answers many of its queries: a
 // generator that stopped reaching the fast path would compare nothing.
 func TestDiffFuzzSeedsCover(t *testing.T) {
-	var st diffStats
+	st := diffStats{poolKeys: map[string]int{}}
 	dir := t.TempDir()
 	for _, seed := range diffFuzzSeeds() {
 		runDiffFuzz(t, dir, seed, &st)
@@ -64,10 +64,14 @@ func TestDiffFuzzSeedsCover(t *testing.T) {
 			t.Errorf("no %s name in any seed", genKindNames[k])
 		}
 	}
-	if st.toml == 0 || st.toml == len(diffFuzzSeeds()) || st.health == 0 || st.healthSteps == 0 || st.child == 0 ||
-		st.maxAnswers == 0 || st.weights == 0 {
-		t.Errorf("seeds: %d in TOML, %d with health (%d changes), %d with a child zone, of %d; pools with max_answers %d, weights %d",
-			st.toml, st.health, st.healthSteps, st.child, len(diffFuzzSeeds()), st.maxAnswers, st.weights)
+	if st.toml == 0 || st.toml == len(diffFuzzSeeds()) || st.health == 0 || st.healthSteps == 0 || st.child == 0 {
+		t.Errorf("seeds: %d in TOML, %d with health (%d changes), %d with a child zone, of %d",
+			st.toml, st.health, st.healthSteps, st.child, len(diffFuzzSeeds()))
+	}
+	for _, key := range []string{"order", "max_answers", "weights", "sticky", "check", "min_healthy", "on_all_down", "ttl_degraded"} {
+		if st.poolKeys[key] == 0 {
+			t.Errorf("no pool with %s in any seed", key)
+		}
 	}
 	if st.fast < st.queries/4 {
 		t.Errorf("the fast path answered %d of %d queries", st.fast, st.queries)
@@ -350,10 +354,15 @@ func (z *genZone) addPool(in *fuzzInput, n *genName, ttl uint32) {
 	if o > 0 {
 		n.poolOpts = append(n.poolOpts, fmt.Sprintf("order = %q", []string{"random", "cyclic", "fixed"}[o-1]))
 	}
+	sticky := in.chance(4)
+	if sticky {
+		n.poolOpts = append(n.poolOpts, `sticky = "client"`)
+	}
 	switch {
-	case o == 3 && in.chance(2):
-		// Only in file order do both paths keep the same members; a
-		// random or rotating choice differs from one answer to the next.
+	case (o == 3 || sticky) && in.chance(2):
+		// Only in file order, or per client, do both paths keep the same
+		// members; a random or rotating choice differs from one answer to
+		// the next.
 		n.poolOpts = append(n.poolOpts, fmt.Sprintf("max_answers = %d", 1+in.intn(4)))
 	case in.chance(3):
 		var weights []string
@@ -377,6 +386,12 @@ func (z *genZone) addPool(in *fuzzInput, n *genName, ttl uint32) {
 	}
 	if p := in.intn(3); p > 0 {
 		n.poolOpts = append(n.poolOpts, fmt.Sprintf("on_all_down = %q", []string{"none", "servfail"}[p-1]))
+	}
+	if ttl > 1 && in.chance(3) {
+		n.poolOpts = append(n.poolOpts, fmt.Sprintf("ttl_degraded = %d", 1+uint32(in.next())%(ttl-1)))
+		if in.chance(2) {
+			n.poolOpts = append(n.poolOpts, "ttl_degraded_drains = true")
+		}
 	}
 }
 
@@ -587,10 +602,14 @@ const diffClientCookie = "0102030405060708"
 
 // diffQuery is one generated query.
 type diffQuery struct {
-	msg *dns.Msg
-	pkt []byte
-	udp bool
+	msg    *dns.Msg
+	pkt    []byte
+	udp    bool
+	client netip.Addr // sticky pools order by it
 }
+
+var diffClients = []netip.Addr{netip.MustParseAddr("192.0.2.77"), netip.MustParseAddr("198.51.100.9"),
+	netip.MustParseAddr("2001:db8::77")}
 
 // genQuery makes a query of a name of the zone or near it, in random
 // case, with random flags and EDNS options.
@@ -642,6 +661,9 @@ func (z *genZone) genQuery(in *fuzzInput) (diffQuery, bool) {
 		if e&16 != 0 {
 			opt.Option = append(opt.Option, &dns.EDNS0_LOCAL{Code: 65001, Data: []byte{1, 2}})
 		}
+		if in.chance(3) {
+			opt.Option = append(opt.Option, &dns.EDNS0_LOCAL{Code: dns.EDNS0SUBNET, Data: pick(in, diffECS)})
+		}
 		if e&32 != 0 && in.chance(4) { // a second cookie: FORMERR
 			opt.Option = append(opt.Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: diffClientCookie})
 		}
@@ -650,7 +672,16 @@ func (z *genZone) genQuery(in *fuzzInput) (diffQuery, bool) {
 	if err != nil {
 		return diffQuery{}, false // a name too long with its new labels
 	}
-	return diffQuery{msg: m, pkt: pkt, udp: !in.chance(4)}, true
+	return diffQuery{msg: m, pkt: pkt, udp: !in.chance(4), client: pick(in, diffClients)}, true
+}
+
+// diffECS are EDNS Client Subnet options (family, source prefix, scope,
+// address): IPv4 /24 and /32, IPv6 /56, /0, and malformed ones (a scope
+// set, bits beyond the prefix, an unknown family, an address too long).
+var diffECS = [][]byte{
+	{0, 1, 24, 0, 203, 0, 113}, {0, 1, 32, 0, 203, 0, 113, 7}, {0, 1, 24, 0, 198, 51, 100},
+	{0, 2, 56, 0, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 1}, {0, 1, 0, 0},
+	{0, 1, 24, 24, 203, 0, 113}, {0, 1, 20, 0, 203, 0, 113}, {0, 3, 8, 0, 1}, {0, 1, 8, 0, 1, 2},
 }
 
 // diffCookies are COOKIE options: a client cookie alone, with our valid
@@ -716,12 +747,8 @@ func runDiffFuzz(t *testing.T, dir string, data []byte, stats *diffStats) {
 		for _, n := range z.names {
 			stats.kinds[n.kind]++
 			for _, o := range n.poolOpts {
-				switch {
-				case strings.HasPrefix(o, "max_answers"):
-					stats.maxAnswers++
-				case strings.HasPrefix(o, "weights"):
-					stats.weights++
-				}
+				key, _, _ := strings.Cut(o, " ")
+				stats.poolKeys[key]++
 			}
 		}
 		stats.toml += int(setup & 1)
@@ -788,22 +815,20 @@ type diffRun struct {
 	buf      [udpReadSize]byte
 }
 
-var diffClient = netip.MustParseAddr("192.0.2.77")
-
 func (r *diffRun) compare(t *testing.T, q diffQuery) {
 	t.Helper()
 	// As a UDP or TCP worker does: one wireQuery for every packet, the
 	// client's address set per packet.
-	r.wq.client = diffClient
+	r.wq.client = q.client
 	got := r.s.answerPacket(q.pkt, r.buf[:0], &r.wq, q.udp)
-	full := wireQuery{client: diffClient}
+	full := wireQuery{client: q.client}
 	want := r.s.answerSlow(q.pkt, make([]byte, 0, udpReadSize), &full, q.udp)
-	r.log = append(r.log, fmt.Sprintf("query %s (udp %v)", q.msg.Question[0].String(), q.udp))
+	r.log = append(r.log, fmt.Sprintf("query %s (udp %v, from %s)", q.msg.Question[0].String(), q.udp, q.client))
 	fail := func(format string, args ...any) {
 		t.Helper()
-		t.Fatalf("%s\n\nzone:\n%s\npolicy: NSID %q, cookies %v\nhealth: %s\nbefore:\n  %s\nquery (udp %v):\n%v",
+		t.Fatalf("%s\n\nzone:\n%s\npolicy: NSID %q, cookies %v\nhealth: %s\nbefore:\n  %s\nquery (udp %v, from %s):\n%v",
 			fmt.Sprintf(format, args...), r.zoneText, r.policy.NSID, r.policy.Cookies != nil, r.describeHealth(),
-			strings.Join(r.log[:len(r.log)-1], "\n  "), q.udp, q.msg)
+			strings.Join(r.log[:len(r.log)-1], "\n  "), q.udp, q.client, q.msg)
 	}
 	if (got == nil) != (want == nil) {
 		fail("answerPacket replied %v, answerSlow %v", got != nil, want != nil)
