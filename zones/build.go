@@ -490,7 +490,7 @@ func (b *builder) finish() *Zone {
 				b.setErrorf(n, s, "SOA record is only allowed at the apex %s", origin)
 			case s.Type == dns.TypeNS:
 				for _, rr := range s.rrs {
-					nsTargets[strings.ToLower(rr.(*dns.NS).Ns)] = true
+					nsTargets[canonicalName(rr.(*dns.NS).Ns)] = true
 				}
 			}
 		}

@@ -157,6 +157,27 @@ x\@y IN TXT "bare @"
 	sameZone(t, toml, master)
 }
 
+// TestEscapedGlueNames: glue is found by the name its NS record gives,
+// spelt as the glue's owner is (found by FuzzFastPathMatchesFullPath: an
+// NS target with an escape did not name its glue).
+func TestEscapedGlueNames(t *testing.T) {
+	z := zoneOf(t, mustLoad(t, writeFile(t, "g.test.zone", `$ORIGIN g.test.
+$TTL 3600
+@ IN SOA ns.other.test. hostmaster 1 3600 900 1209600 300
+@ IN NS ns.other.test.
+sp\032ce IN NS ns1.sp\032ce
+ns1.sp\032ce IN A 192.0.2.1
+\065b IN NS ns1.\097b
+ns1.ab IN A 192.0.2.2
+`)), "g.test.")
+	for _, cut := range []string{`sp\ ce.g.test.`, "ab.g.test."} {
+		ns := rrset(t, z, cut, dns.TypeNS)
+		if len(ns.Additional) != 1 {
+			t.Errorf("%s: glue %v, want the one address", cut, ns.Additional)
+		}
+	}
+}
+
 // TestCanonicalName covers the spellings one name may have.
 func TestCanonicalName(t *testing.T) {
 	for in, want := range map[string]string{
