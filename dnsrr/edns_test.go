@@ -105,6 +105,7 @@ func TestCookiesAndNSIDBothPaths(t *testing.T) {
 			case "tcp":
 				out = s.answerPacket(pkt, make([]byte, 0, 4096), &q, false)
 			case "full":
+				q.policy = s.policy.Load() // as answerPacket does
 				out = s.answerSlow(pkt, make([]byte, 0, 4096), &q, true)
 			}
 			rcode, cookie, nsid := replyOptionsOf(t, out)
@@ -166,5 +167,32 @@ func BenchmarkAnswerWithCookies(b *testing.B) {
 		if s.answerUDP(pkt, buf, &q) == nil || !q.cookieValid {
 			b.Fatal("no answer, or the cookie not valid")
 		}
+	}
+}
+
+// The full path answers under the policy its query read once, not under
+// one a SetPolicy stored meanwhile: one reply never mixes two policies.
+func TestFullPathUsesThePolicyReadOnce(t *testing.T) {
+	s := exampleServer(t)
+	s.SetPolicy(Policy{NSID: "stored later"})
+	m := new(dns.Msg).SetQuestion("lb.example.test.", dns.TypeANY) // ANY: the full path
+	m.SetEdns0(1232, false)
+	m.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_NSID{Code: dns.EDNS0NSID}}
+	pkt, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := new(dns.Msg)
+	if err := req.Unpack(pkt); err != nil {
+		t.Fatal(err)
+	}
+	q := wireQuery{policy: &Policy{NSID: "read once"}}
+	q.opts.readOptions(pkt)
+	out, err := s.respond(req, &q, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, nsid := replyOptionsOf(t, out); nsid != hex.EncodeToString([]byte("read once")) {
+		t.Errorf("NSID %q; want the one of the policy the query read", nsid)
 	}
 }

@@ -141,7 +141,7 @@ func compareFastFull(t *testing.T, s *Server, names []string) (fast, total int) 
 					t.Fatal(err)
 				}
 				got := s.answerUDP(pkt, make([]byte, 0, 4096), &wq)
-				var full wireQuery
+				full := wireQuery{policy: s.policy.Load()}
 				want := s.answerSlow(pkt, make([]byte, 0, 4096), &full, true)
 				if wq.class != full.class || wq.cookieValid != full.cookieValid {
 					t.Errorf("%s %s %s: fast path counts as %+v (valid cookie %v), full path as %+v (%v)",

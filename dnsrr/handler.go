@@ -26,7 +26,7 @@ var _ dns.Handler = (*Server)(nil)
 // loops call answerPacket instead (udp.go, tcp_conn.go).
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	_, udp := w.LocalAddr().(*net.UDPAddr)
-	var q wireQuery
+	q := wireQuery{policy: s.policy.Load()}
 	if ap, err := netip.ParseAddrPort(w.RemoteAddr().String()); err == nil {
 		q.client = ap.Addr().Unmap()
 	}
@@ -57,9 +57,9 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	}
 }
 
-// respond builds the packed reply to req, for q.client and the options in
-// q.opts (read by the caller from the packet), and records in q what RRL
-// and cookies need.
+// respond builds the packed reply to req, for q.client under q.policy and
+// the options in q.opts (read by the caller from the packet), and records
+// in q what RRL and cookies need.
 func (s *Server) respond(req *dns.Msg, q *wireQuery, udp bool) ([]byte, error) {
 	reply := &dns.Msg{Compress: true}
 	reply.Id = req.Id
@@ -93,7 +93,7 @@ func (s *Server) respond(req *dns.Msg, q *wireQuery, udp bool) ([]byte, error) {
 	q.edns = opt != nil
 	if opt != nil {
 		if opt.Version() == 0 && !q.opts.malformed {
-			q.replyOptions(s.policy.Load())
+			q.replyOptions(q.policy)
 		} else {
 			q.optData = nil // BADVERS or FORMERR: echo nothing we cannot read
 		}

@@ -149,6 +149,7 @@ func (s *Server) answerPacket(pkt, buf []byte, q *wireQuery, udp bool) (out []by
 		}
 	}()
 	p := s.policy.Load()
+	q.policy = p
 	q.class, q.cookieValid = classification{kind: rrl.Error}, false
 	// A packet that no path reads has no options: never the previous
 	// query's, which a slip would send (another client's cookie).

@@ -38,8 +38,11 @@ type wireQuery struct {
 	textLen int
 	textBuf [255]byte // the name in lower-case presentation form
 
-	// client is who asked; the caller sets it before answering.
+	// client is who asked, policy what applies to the answer (read once
+	// per query, so that a SetPolicy cannot split one answer between two);
+	// the caller sets both before answering.
 	client netip.Addr
+	policy *Policy
 	opts   queryOptions
 	// optData is the options of our reply's OPT, packed, in optBuf;
 	// replyOptions sets them and cookieValid.
