@@ -246,6 +246,33 @@ func BenchmarkAnswerUDP(b *testing.B) {
 	}
 }
 
+// The fast path allocates nothing, for a pool, a CNAME to one, negative
+// answers and a wildcard's pool (a copy of a shared run whose address
+// escaped into permute cost one allocation a wildcard answer).
+func TestFastPathAllocatesNothing(t *testing.T) {
+	s := exampleServer(t)
+	for _, c := range []struct {
+		qname string
+		qtype uint16
+	}{
+		{"www.lb.example.test.", dns.TypeA},
+		{"www.lb.example.test.", dns.TypeAAAA},
+		{"docs.lb.example.test.", dns.TypeA},
+		{"nope.lb.example.test.", dns.TypeA},
+		{"mail.lb.example.test.", dns.TypeAAAA},
+		{"host.apps.lb.example.test.", dns.TypeA},
+	} {
+		m := new(dns.Msg).SetQuestion(c.qname, c.qtype)
+		m.SetEdns0(1232, false)
+		pkt, _ := m.Pack()
+		buf := make([]byte, 0, 4096)
+		var wq wireQuery
+		if allocs := testing.AllocsPerRun(100, func() { s.answerUDP(pkt, buf, &wq) }); allocs != 0 {
+			t.Errorf("%s %s: %v allocations per answer; want 0", c.qname, dns.TypeToString[c.qtype], allocs)
+		}
+	}
+}
+
 // A question cut short (no type and class) is malformed on every path.
 func TestTruncatedQuestionIsFormErr(t *testing.T) {
 	s := exampleServer(t)
