@@ -1,12 +1,12 @@
 package dnsrr
 
 import (
-	"github.com/dnsrr/dnsrr/dnsrr/rrl"
 	"net"
 	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/dnsrr/dnsrr/dnsrr/rrl"
 	"github.com/miekg/dns"
 )
 
