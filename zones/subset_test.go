@@ -68,6 +68,7 @@ func TestPoolTTLDegradedErrors(t *testing.T) {
 		{"check = \"web\"\nslow_start = \"2h\"\n", "slow_start"},
 		{"check = \"web\"\nttl_degraded = 0\n", "ttl_degraded: 0 is out of range"},
 		{"check = \"web\"\nttl_degraded_drains = true\n", "ttl_degraded_drains: needs ttl_degraded"},
+		{"check = \"web\"\norder = \"cyclic\"\nslow_start = \"30s\"\n", "slow_start: ramps weights, which act on order = \"random\" and sticky pools, not on cyclic order"},
 	} {
 		_, err := loadTOMLString(t, head+c.body)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
