@@ -92,7 +92,7 @@ func (s *Server) respond(req *dns.Msg, q *wireQuery, udp bool) ([]byte, error) {
 	}
 	q.edns = opt != nil
 	if opt != nil {
-		if opt.Version() == 0 && !q.opts.malformed {
+		if opt.Version() == 0 && !q.opts.formErr(q.policy) {
 			q.replyOptions(q.policy)
 		} else {
 			q.optData = nil // BADVERS or FORMERR: echo nothing we cannot read
@@ -115,7 +115,7 @@ func (s *Server) respond(req *dns.Msg, q *wireQuery, udp bool) ([]byte, error) {
 		reply.Extra = ourOpt
 		return reply.Pack()
 	}
-	if q.opts.malformed {
+	if q.opts.formErr(q.policy) {
 		reply.Rcode = dns.RcodeFormatError // RFC 7873 §5.2.2, RFC 7871 §7.1.1
 		reply.Extra = ourOpt
 		return reply.Pack()

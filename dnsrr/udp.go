@@ -178,7 +178,7 @@ func (p *Policy) limit(q *wireQuery, out []byte) []byte {
 	case rrl.Pass:
 		return out
 	case rrl.Slip:
-		if p.BadCookieSlip && p.Cookies != nil && q.opts.cookieLen > 0 && !q.opts.malformed {
+		if p.BadCookieSlip && p.Cookies != nil && q.opts.cookieLen > 0 && !q.opts.badCookie {
 			if bad := badCookieReply(q, out); bad != nil {
 				return bad
 			}
@@ -206,7 +206,7 @@ func (s *Server) answerSlow(pkt, buf []byte, q *wireQuery, udp bool) (out []byte
 		}
 	}()
 	if err := req.Unpack(pkt); err != nil {
-		if q.opts.malformed {
+		if q.opts.formErr(q.policy) {
 			if out := optionFormErr(pkt, buf, q); out != nil {
 				return out
 			}
