@@ -1,10 +1,10 @@
 package dnsrr
 
 import (
-	"github.com/dnsrr/dnsrr/dnsrr/rrl"
 	"hash/maphash"
 	"strings"
 
+	"github.com/dnsrr/dnsrr/dnsrr/rrl"
 	"github.com/miekg/dns"
 )
 

@@ -65,9 +65,11 @@ type queryOptions struct {
 	// cookieLen is 0 without the option.
 	cookie    [maxCookieLen]byte
 	cookieLen int
-	// malformed: a COOKIE or ECS option is illegal or repeated (FORMERR).
-	malformed bool
-	nsid      bool
+	// malformed: an ECS option is illegal or repeated; badCookie: a COOKIE
+	// option is. Either is FORMERR, a bad COOKIE only while cookies are on
+	// (formErr).
+	malformed, badCookie bool
+	nsid                 bool
 	// ecs is the EDNS Client Subnet option (RFC 7871), when ecsFamily is
 	// set: the client's network, ecsSource bits of ecsAddr.
 	ecsFamily uint16
@@ -109,7 +111,7 @@ func (o *queryOptions) readOption(code uint16, data []byte) {
 	switch code {
 	case dns.EDNS0COOKIE:
 		if o.cookieLen > 0 || cookie.Malformed(len(data)) {
-			o.malformed = true
+			o.badCookie = true
 			return
 		}
 		o.cookieLen = copy(o.cookie[:], data)
@@ -118,6 +120,13 @@ func (o *queryOptions) readOption(code uint16, data []byte) {
 	case dns.EDNS0NSID:
 		o.nsid = true // the query's payload should be empty; ignore it if not
 	}
+}
+
+// formErr reports whether the options make the query FORMERR under p: a
+// bad ECS option always; a bad COOKIE option only with cookies on, as a
+// server without cookies ignores the option (RFC 7873 §5.2).
+func (o *queryOptions) formErr(p *Policy) bool {
+	return o.malformed || o.badCookie && p != nil && p.Cookies != nil
 }
 
 // readOptions reads the options of the query's OPT record straight from
@@ -182,7 +191,7 @@ func (q *wireQuery) replyOptions(p *Policy) {
 		q.optData = be.AppendUint16(q.optData, uint16(len(p.NSID)))
 		q.optData = append(q.optData, p.NSID...)
 	}
-	if p.Cookies != nil && q.opts.cookieLen > 0 && !q.opts.malformed {
+	if p.Cookies != nil && q.opts.cookieLen > 0 && !q.opts.badCookie {
 		now := time.Now()
 		cc := q.opts.cookie[:clientCookieLen]
 		if sc := q.opts.cookie[clientCookieLen:q.opts.cookieLen]; len(sc) > 0 {

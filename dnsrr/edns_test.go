@@ -105,6 +105,7 @@ func TestCookiesAndNSIDBothPaths(t *testing.T) {
 			case "tcp":
 				out = s.answerPacket(pkt, make([]byte, 0, 4096), &q, false)
 			case "full":
+				q.policy = s.policy.Load() // as answerPacket does
 				out = s.answerSlow(pkt, make([]byte, 0, 4096), &q, true)
 			}
 			rcode, cookie, nsid := replyOptionsOf(t, out)
@@ -165,6 +166,73 @@ func BenchmarkAnswerWithCookies(b *testing.B) {
 	for b.Loop() {
 		if s.answerUDP(pkt, buf, &q) == nil || !q.cookieValid {
 			b.Fatal("no answer, or the cookie not valid")
+		}
+	}
+}
+
+// The full path answers under the policy its query read once, not under
+// one a SetPolicy stored meanwhile: one reply never mixes two policies.
+func TestFullPathUsesThePolicyReadOnce(t *testing.T) {
+	s := exampleServer(t)
+	s.SetPolicy(Policy{NSID: "stored later"})
+	m := new(dns.Msg).SetQuestion("lb.example.test.", dns.TypeANY) // ANY: the full path
+	m.SetEdns0(1232, false)
+	m.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_NSID{Code: dns.EDNS0NSID}}
+	pkt, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := new(dns.Msg)
+	if err := req.Unpack(pkt); err != nil {
+		t.Fatal(err)
+	}
+	q := wireQuery{policy: &Policy{NSID: "read once"}}
+	q.opts.readOptions(pkt)
+	out, err := s.respond(req, &q, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, nsid := replyOptionsOf(t, out); nsid != hex.EncodeToString([]byte("read once")) {
+		t.Errorf("NSID %q; want the one of the policy the query read", nsid)
+	}
+}
+
+// A malformed COOKIE option is FORMERR only while cookies are on; with
+// them off the option is ignored like any unknown one (RFC 7873 §5.2), as
+// the README promises for enabled = false. A bad ECS option is FORMERR
+// either way.
+func TestMalformedCookieWithCookiesOff(t *testing.T) {
+	s := exampleServer(t)
+	ecs := func(m *dns.Msg) {
+		m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_LOCAL{Code: dns.EDNS0SUBNET, Data: []byte{0, 1, 24, 5, 192, 0, 2}})
+	}
+	for _, c := range []struct {
+		name    string
+		cookies CookieSigner
+		badECS  bool
+		want    int
+	}{
+		{"cookies on", fakeCookies{}, false, dns.RcodeFormatError},
+		{"cookies off", nil, false, dns.RcodeSuccess},
+		{"cookies off, bad ECS", nil, true, dns.RcodeFormatError},
+	} {
+		s.SetPolicy(Policy{Cookies: c.cookies})
+		m := new(dns.Msg).SetQuestion("www.lb.example.test.", dns.TypeA)
+		m.SetEdns0(1232, false)
+		m.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_LOCAL{Code: dns.EDNS0COOKIE, Data: make([]byte, 9)}}
+		if c.badECS {
+			ecs(m)
+		}
+		pkt, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, udp := range []bool{true, false} {
+			q := wireQuery{client: netip.MustParseAddr("192.0.2.1")}
+			rcode, cookie, _ := replyOptionsOf(t, s.answerPacket(pkt, make([]byte, 0, 4096), &q, udp))
+			if rcode != c.want || cookie != "" {
+				t.Errorf("%s (udp %v): rcode %s, cookie %q; want %s and no cookie", c.name, udp, dns.RcodeToString[rcode], cookie, dns.RcodeToString[c.want])
+			}
 		}
 	}
 }

@@ -1,6 +1,11 @@
 package dnsrr
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/dnsrr/dnsrr/zones"
+	"github.com/miekg/dns"
+)
 
 // MinEvictIdle is how long a TCP connection is idle before it may be evicted.
 const MinEvictIdle = minEvictIdle
@@ -35,8 +40,11 @@ func (s *Server) AnswerUDPFast(pkt []byte) []byte {
 	return slices.Clone(s.state.Load().fast.respond(&q, pkt, buf, min(q.payload, ednsPayload)))
 }
 
-// Shuffle is the pool shuffle of the full path.
-var Shuffle = shuffle
+// Shuffle is permute on a random pool's records, as the full path calls
+// it: a uniform Fisher–Yates shuffle.
+func Shuffle(rrs []dns.RR) {
+	permute(&zones.RRset{Order: zones.OrderRandom}, len(rrs), recordSwapper(rrs), nil)
+}
 
 // UDPAnswerer answers datagrams into a reused buffer, as one UDP worker
 // does, for benchmarks.

@@ -216,13 +216,14 @@ func cuttable(runs []rdataRun, msgLen int) bool {
 func (r *rdataRun) end(k int) int { return r.off + (k-1)*r.stride + r.size }
 
 // cut drops the records of the run past the first k from msg, the run
-// being the message's last, and returns the shorter message.
-func (r *rdataRun) cut(msg []byte, k int) []byte {
+// being the message's last and its offsets counting from msg[base:], and
+// returns the shorter message.
+func (r *rdataRun) cut(msg []byte, base, k int) []byte {
 	if k == r.n {
 		return msg
 	}
 	be.PutUint16(msg[6:], be.Uint16(msg[6:])-uint16(r.n-k)) // ANCOUNT
-	return msg[:r.end(k)]
+	return msg[:base+r.end(k)]
 }
 
 // throughDNAME reports an answer that a DNAME redirected (a CNAME chain
@@ -319,7 +320,7 @@ func (t *template) write(q *wireQuery, pkt, out []byte, limit int) []byte {
 		be.PutUint16(out[headerLen+q.nameLen:], q.qtype)
 	}
 	for i := range t.pools {
-		out = t.pools[i].cut(out, t.pools[i].reorder(out, q))
+		out = t.pools[i].cut(out, 0, t.pools[i].reorder(out, q))
 	}
 	if q.edns {
 		be.PutUint16(out[10:], be.Uint16(out[10:])+1)
@@ -474,9 +475,12 @@ func (wn *wildNode) write(q *wireQuery, pkt, out []byte, limit int, fz *fastZone
 		out = append(out, rest[:l]...)
 		rest = rest[l:]
 	}
-	for _, run := range ws.pools {
-		run.off += q.qend // offsets count from the start of the answer section
-		out = run.cut(out, run.reorder(out, q))
+	for i := range ws.pools {
+		// Offsets count from the start of the answer section. The runs are
+		// shared: permuted in place through a slice of out, never copied
+		// with a moved offset (a copy's address escapes: an allocation).
+		run := &ws.pools[i]
+		out = run.cut(out, q.qend, run.reorder(out[q.qend:], q))
 	}
 	if q.edns {
 		be.PutUint16(out[10:], 1)

@@ -15,6 +15,7 @@ import (
 // address, an option cut short), whose FORMERR was a bare header.
 func TestMalformedOptionFormerrKeepsOPT(t *testing.T) {
 	s := stickyServer(t)
+	s.SetPolicy(Policy{Cookies: fakeCookies{}}) // a bad COOKIE is FORMERR only with cookies on
 	for _, opt := range []*dns.EDNS0_LOCAL{
 		{Code: dns.EDNS0SUBNET, Data: []byte{0, 1, 33, 0, 1, 2, 3, 4, 5}}, // source longer than IPv4
 		{Code: dns.EDNS0SUBNET, Data: []byte{0, 3, 8, 0, 1}},              // unknown family

@@ -1,12 +1,12 @@
 package dnsrr
 
 import (
-	"github.com/dnsrr/dnsrr/dnsrr/rrl"
 	"net"
 	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/dnsrr/dnsrr/dnsrr/rrl"
 	"github.com/miekg/dns"
 )
 
@@ -26,7 +26,7 @@ var _ dns.Handler = (*Server)(nil)
 // loops call answerPacket instead (udp.go, tcp_conn.go).
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	_, udp := w.LocalAddr().(*net.UDPAddr)
-	var q wireQuery
+	q := wireQuery{policy: s.policy.Load()}
 	if ap, err := netip.ParseAddrPort(w.RemoteAddr().String()); err == nil {
 		q.client = ap.Addr().Unmap()
 	}
@@ -57,9 +57,9 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	}
 }
 
-// respond builds the packed reply to req, for q.client and the options in
-// q.opts (read by the caller from the packet), and records in q what RRL
-// and cookies need.
+// respond builds the packed reply to req, for q.client under q.policy and
+// the options in q.opts (read by the caller from the packet), and records
+// in q what RRL and cookies need.
 func (s *Server) respond(req *dns.Msg, q *wireQuery, udp bool) ([]byte, error) {
 	reply := &dns.Msg{Compress: true}
 	reply.Id = req.Id
@@ -92,8 +92,8 @@ func (s *Server) respond(req *dns.Msg, q *wireQuery, udp bool) ([]byte, error) {
 	}
 	q.edns = opt != nil
 	if opt != nil {
-		if opt.Version() == 0 && !q.opts.malformed {
-			q.replyOptions(s.policy.Load())
+		if opt.Version() == 0 && !q.opts.formErr(q.policy) {
+			q.replyOptions(q.policy)
 		} else {
 			q.optData = nil // BADVERS or FORMERR: echo nothing we cannot read
 		}
@@ -115,7 +115,7 @@ func (s *Server) respond(req *dns.Msg, q *wireQuery, udp bool) ([]byte, error) {
 		reply.Extra = ourOpt
 		return reply.Pack()
 	}
-	if q.opts.malformed {
+	if q.opts.formErr(q.policy) {
 		reply.Rcode = dns.RcodeFormatError // RFC 7873 §5.2.2, RFC 7871 §7.1.1
 		reply.Extra = ourOpt
 		return reply.Pack()

@@ -193,9 +193,3 @@ func (r recordSwapper) member(i int) uint64 { return addrKey(zones.AddrOf(r[i]).
 func order(rrs []dns.RR, set *zones.RRset, q *wireQuery) int {
 	return permute(set, len(rrs), recordSwapper(rrs), q)
 }
-
-// shuffle is a uniform Fisher–Yates shuffle of records (the full path's,
-// exported to tests).
-func shuffle(rrs []dns.RR) {
-	permute(&zones.RRset{Order: zones.OrderRandom}, len(rrs), recordSwapper(rrs), nil)
-}

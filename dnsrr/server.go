@@ -38,7 +38,8 @@ type Server struct {
 	// rebuild serializes the writers of state (reloads, health changes).
 	rebuild sync.Mutex
 	health  Health
-	// policy is read once per query: cookies and NSID (SetPolicy).
+	// policy is read once per query (into wireQuery.policy): cookies,
+	// NSID and rate limiting (SetPolicy).
 	policy atomic.Pointer[Policy]
 
 	mu    sync.Mutex

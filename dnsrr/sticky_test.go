@@ -75,6 +75,7 @@ func addresses(t testing.TB, s *Server, pkt []byte, client netip.Addr, path stri
 	q := wireQuery{client: client}
 	var out []byte
 	if path == "full" {
+		q.policy = s.policy.Load() // as answerPacket does
 		out = s.answerSlow(pkt, make([]byte, 0, 4096), &q, true)
 	} else {
 		out = s.answerPacket(pkt, make([]byte, 0, 4096), &q, path == "udp")

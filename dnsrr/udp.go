@@ -149,6 +149,7 @@ func (s *Server) answerPacket(pkt, buf []byte, q *wireQuery, udp bool) (out []by
 		}
 	}()
 	p := s.policy.Load()
+	q.policy = p
 	q.class, q.cookieValid = classification{kind: rrl.Error}, false
 	// A packet that no path reads has no options: never the previous
 	// query's, which a slip would send (another client's cookie).
@@ -177,7 +178,7 @@ func (p *Policy) limit(q *wireQuery, out []byte) []byte {
 	case rrl.Pass:
 		return out
 	case rrl.Slip:
-		if p.BadCookieSlip && p.Cookies != nil && q.opts.cookieLen > 0 && !q.opts.malformed {
+		if p.BadCookieSlip && p.Cookies != nil && q.opts.cookieLen > 0 && !q.opts.badCookie {
 			if bad := badCookieReply(q, out); bad != nil {
 				return bad
 			}
@@ -208,7 +209,7 @@ func (s *Server) answerSlow(pkt, buf []byte, q *wireQuery, udp bool) (out []byte
 		}
 	}()
 	if err := req.Unpack(pkt); err != nil {
-		if q.opts.malformed {
+		if q.opts.formErr(q.policy) {
 			if out := optionFormErr(pkt, buf, q); out != nil {
 				return out
 			}

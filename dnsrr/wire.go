@@ -38,8 +38,11 @@ type wireQuery struct {
 	textLen int
 	textBuf [255]byte // the name in lower-case presentation form
 
-	// client is who asked; the caller sets it before answering.
+	// client is who asked, policy what applies to the answer (read once
+	// per query, so that a SetPolicy cannot split one answer between two);
+	// the caller sets both before answering.
 	client netip.Addr
+	policy *Policy
 	opts   queryOptions
 	// optData is the options of our reply's OPT, packed, in optBuf;
 	// replyOptions sets them and cookieValid.
@@ -146,7 +149,7 @@ func parseQuery(pkt []byte, q *wireQuery) bool {
 	off += 4
 	q.qend = off
 	q.edns, q.do, q.payload = false, false, minPayload
-	q.opts.cookieLen, q.opts.malformed, q.opts.nsid, q.opts.ecsFamily = 0, false, false, 0
+	q.opts.cookieLen, q.opts.malformed, q.opts.badCookie, q.opts.nsid, q.opts.ecsFamily = 0, false, false, false, 0
 	if arcount == 1 {
 		// OPT: root owner, type 41, class = payload, TTL = extended rcode,
 		// version, flags; then options, which must fit exactly.
@@ -171,8 +174,8 @@ func parseQuery(pkt []byte, q *wireQuery) bool {
 			q.opts.readOption(code, pkt[o+4:o+4+n])
 			o += 4 + n
 		}
-		if q.opts.malformed {
-			return false // FORMERR, from the full path
+		if q.opts.malformed || q.opts.badCookie {
+			return false // the full path decides: FORMERR, or a COOKIE ignored
 		}
 		q.edns = true
 		off = end

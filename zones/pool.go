@@ -31,8 +31,8 @@ func (p Policy) String() string { return policyNames[p] }
 
 // Bounds of a pool's max_answers and weights.
 const (
-	// MaxAnswersLimit is as many addresses as a 1232-byte UDP answer holds
-	// with room to spare.
+	// MaxAnswersLimit is as many A records as a 1232-byte UDP answer holds
+	// with room to spare (AAAA records past about 40 need TCP).
 	MaxAnswersLimit = 64
 	// MaxWeight bounds a member's weight: ratios up to 1000:1 are plenty,
 	// and the sum of a pool's weights stays far from overflow.

@@ -44,6 +44,9 @@ func TestPoolMaxAnswersAndWeightsErrors(t *testing.T) {
 		{"weights = { \"192.0.2.1\" = 0 }\n", "0 is out of range"},
 		{"weights = { \"192.0.2.1\" = 1001 }\n", "1001 is out of range"},
 		{"weights = [1, 2]\n", "must be a table"},
+		// Keys that would be ignored are errors.
+		{"order = \"cyclic\"\nweights = { \"192.0.2.1\" = 2 }\n", `z.test.toml:8: pools.www.weights: weights act on order = "random" and sticky pools, not on cyclic order`},
+		{"order = \"fixed\"\nsticky = \"client\"\n", "z.test.toml:7: pools.www.order: a sticky pool orders each client's answer by its own hash: leave order out"},
 	} {
 		_, err := loadTOMLString(t, "[pools.www]\naddresses = [\"192.0.2.1\", \"192.0.2.2\"]\n"+c.body)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -64,6 +67,8 @@ func TestPoolTTLDegradedErrors(t *testing.T) {
 		{"slow_start = \"30s\"\n", "need a check"},
 		{"check = \"web\"\nslow_start = \"2h\"\n", "slow_start"},
 		{"check = \"web\"\nttl_degraded = 0\n", "ttl_degraded: 0 is out of range"},
+		{"check = \"web\"\nttl_degraded_drains = true\n", "ttl_degraded_drains: needs ttl_degraded"},
+		{"check = \"web\"\norder = \"cyclic\"\nslow_start = \"30s\"\n", "slow_start: ramps weights, which act on order = \"random\" and sticky pools, not on cyclic order"},
 	} {
 		_, err := loadTOMLString(t, head+c.body)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -330,6 +330,18 @@ func (z *tomlZone) readPool(t *tomlfile.Table, name string) {
 		}
 	}
 	weights, hasWeights := t.Table("weights")
+	// Keys that would be read and then ignored are mistakes: say so.
+	switch {
+	case pool.Sticky && order != OrderRandom:
+		t.Errorf("order", "a sticky pool orders each client's answer by its own hash: leave order out")
+	case hasWeights && order != OrderRandom:
+		t.Errorf("weights", "weights act on order = \"random\" and sticky pools, not on %s order", order)
+	case pool.SlowStart > 0 && order != OrderRandom:
+		t.Errorf("slow_start", "ramps weights, which act on order = \"random\" and sticky pools, not on %s order", order)
+	}
+	if pool.TTLDegradedDrains && pool.TTLDegraded == 0 {
+		t.Errorf("ttl_degraded_drains", "needs ttl_degraded, the TTL it would lower during drains")
+	}
 	t.Done()
 	if owner == "" {
 		return

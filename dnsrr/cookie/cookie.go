@@ -185,12 +185,3 @@ func (s *Signer) Valid(clientCookie, serverCookie []byte, client netip.Addr, now
 func Malformed(optionLen int) bool {
 	return optionLen != ClientLen && (optionLen < ClientLen+MinServerLen || optionLen > ClientLen+MaxServerLen)
 }
-
-// Split cuts a well-formed COOKIE option into its client cookie and server
-// cookie (empty when the client sent none). ok is false when Malformed.
-func Split(option []byte) (clientCookie, serverCookie []byte, ok bool) {
-	if Malformed(len(option)) {
-		return nil, nil, false
-	}
-	return option[:ClientLen], option[ClientLen:], true
-}
