@@ -351,12 +351,12 @@ func (z *genZone) addPool(in *fuzzInput, n *genName, ttl uint32) {
 		return
 	}
 	o := in.intn(4)
-	if o > 0 {
-		n.poolOpts = append(n.poolOpts, fmt.Sprintf("order = %q", []string{"random", "cyclic", "fixed"}[o-1]))
-	}
 	sticky := in.chance(4)
-	if sticky {
+	switch {
+	case sticky: // a sticky pool has no order of its own
 		n.poolOpts = append(n.poolOpts, `sticky = "client"`)
+	case o > 0:
+		n.poolOpts = append(n.poolOpts, fmt.Sprintf("order = %q", []string{"random", "cyclic", "fixed"}[o-1]))
 	}
 	switch {
 	case (o == 3 || sticky) && in.chance(2):
@@ -364,7 +364,7 @@ func (z *genZone) addPool(in *fuzzInput, n *genName, ttl uint32) {
 		// members; a random or rotating choice differs from one answer to
 		// the next.
 		n.poolOpts = append(n.poolOpts, fmt.Sprintf("max_answers = %d", 1+in.intn(4)))
-	case in.chance(3):
+	case (sticky || o <= 1) && in.chance(3): // weights act on random and sticky pools
 		var weights []string
 		for _, s := range n.sets {
 			for i := range min(len(s.data), 1+in.intn(3)) {

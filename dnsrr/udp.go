@@ -196,6 +196,9 @@ func (s *Server) answerSlow(pkt, buf []byte, q *wireQuery, udp bool) (out []byte
 	// Until respond says otherwise (and when the packet does not unpack),
 	// the reply is an error: q's zero class is an answer.
 	q.class, q.cookieValid = classification{kind: rrl.Error}, false
+	if q.policy == nil { // called alone (tests): the policy answerPacket would read
+		q.policy = s.policy.Load()
+	}
 	req := new(dns.Msg)
 	q.opts.readOptions(pkt)
 	defer func() {
