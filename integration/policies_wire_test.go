@@ -78,7 +78,7 @@ func TestECSScopeOverTheWire(t *testing.T) {
 	}
 	firsts := map[string]bool{}
 	for i := range 20 {
-		firsts[strings.Fields(first("10."+strconv.Itoa(i)+".0.1/32"))[0]] = true
+		firsts[strings.Fields(first("10." + strconv.Itoa(i) + ".0.1/32"))[0]] = true
 	}
 	if len(firsts) < 2 {
 		t.Errorf("20 client networks all got %v first", firsts)
