@@ -31,6 +31,9 @@ type Loader struct {
 	// Checks are health checks defined in the configuration, which pools
 	// may name as well as those of their own file.
 	Checks map[string]*Check
+	// Pools are the configuration's policies for pools of master files,
+	// by name (lower-case, fully qualified).
+	Pools map[string]*PoolPolicy
 	// Stop, when set, is asked every few hundred records, and between
 	// files, whether the load must stop, with the file being read. Once it
 	// returns an error it must keep returning it: the load then fails with
@@ -82,6 +85,7 @@ func (l Loader) load(files []string, old *Snapshot, p pace) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.unmatchedPolicies(loaded, errs)
 	for i, lf := range loaded {
 		f := files[i]
 		z := lf.zone

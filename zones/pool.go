@@ -47,7 +47,17 @@ type Pool struct {
 	// them; otherwise they are those of sets (A, then AAAA).
 	members []netip.Addr
 	sets    [2]*RRset
-	Check   *Check // nil: a static pool, never withdrawn
+	poolSettings
+	// ID is the pool's position in its zone's PoolDefs, so that the server
+	// keeps per-pool state in a slice rather than a map.
+	ID int
+}
+
+// poolSettings are what a pool table says beyond the pool's addresses,
+// TTL and order: apart, so that a master file's pool takes them from the
+// configuration whole (PoolPolicy).
+type poolSettings struct {
+	Check *Check // nil: a static pool, never withdrawn
 	// MinHealthy is how many members of an address family must be up for
 	// only the up ones to be served; MinFraction, when set, is the same as
 	// a fraction of the family's members. Default: 1.
@@ -70,9 +80,6 @@ type Pool struct {
 	Sticky bool
 	// weights are the members given a weight other than 1 (weights).
 	weights map[netip.Addr]uint32
-	// ID is the pool's position in its zone's PoolDefs, so that the server
-	// keeps per-pool state in a slice rather than a map.
-	ID int
 }
 
 // Members are the pool's addresses, IPv4 and IPv6, in file order. A large
@@ -264,56 +271,6 @@ func duration(t *tomlfile.Table, key string) time.Duration {
 		return 0
 	}
 	return d
-}
-
-// readPoolHealth reads a pool's check and policy keys.
-func (z *tomlZone) readPoolHealth(t *tomlfile.Table, p *Pool) {
-	if name, ok := t.String("check"); ok {
-		if p.Check = z.checks[name]; p.Check == nil {
-			if p.Check = z.shared[name]; p.Check == nil {
-				t.Errorf("check", "no check named %q: define it under [checks.%s] in this file or the configuration", name, name)
-			}
-		}
-	}
-	if v, ok := t.Get("min_healthy"); ok {
-		switch v := v.(type) {
-		case int64:
-			if v < 1 {
-				t.Errorf("min_healthy", "%d: a count is at least 1", v)
-			}
-			p.MinHealthy = int(v)
-		case float64:
-			if v <= 0 || v > 1 {
-				t.Errorf("min_healthy", "%v: a fraction is above 0 and at most 1", v)
-			}
-			p.MinFraction = v
-		default:
-			t.Errorf("min_healthy", "must be a count (2) or a fraction (0.5)")
-		}
-	}
-	if s, ok := t.String("on_all_down"); ok {
-		found := false
-		for i, n := range policyNames {
-			if n == s {
-				p.OnAllDown, found = Policy(i), true
-			}
-		}
-		if !found {
-			t.Errorf("on_all_down", "%q: use all (serve every member), none (NODATA) or servfail", s)
-		}
-	}
-	if v, ok := t.Int("ttl_degraded", 1, maxTTL); ok {
-		p.TTLDegraded = uint32(v)
-	}
-	if v, ok := t.Bool("ttl_degraded_drains"); ok {
-		p.TTLDegradedDrains = v
-	}
-	if d, ok := t.Duration("slow_start", time.Second, time.Hour); ok {
-		p.SlowStart = d
-	}
-	if p.Check == nil && (t.Has("min_healthy") || t.Has("on_all_down") || t.Has("ttl_degraded") || t.Has("slow_start")) {
-		t.Errorf("", "min_healthy, on_all_down, ttl_degraded and slow_start need a check")
-	}
 }
 
 // AddrOf is the address of an A or AAAA record.

@@ -20,6 +20,7 @@ type loadedFile struct {
 	zone    *Zone          // nil when it failed
 	errs    *tomlfile.List // reading and parsing
 	built   *tomlfile.List // building: dropped when the origin is a duplicate
+	pools   []string       // the names of Loader.Pools that the zone has a pool at
 }
 
 // loadFile reads, parses and builds one zone file. An error means the
@@ -66,6 +67,9 @@ func (l Loader) loadFile(path string, lim Limits, p pace) (lf loadedFile, err er
 		return lf, l.stopped(path)
 	}
 	lf.origin, lf.line = src.origin, src.originLine
+	if lf.zone != nil {
+		lf.pools = l.applyPolicies(lf.zone, lf.built)
+	}
 	src.entries = nil // the zone has what it needs; the rest is garbage now
 	if err := l.stopped(path); err != nil {
 		return lf, err // what was read may be cut short

@@ -147,7 +147,7 @@ func (z *tomlZone) read() {
 // [checks.NAME] table: a sub-table under any other key is most likely a
 // name with unquoted dots (see tomlfile.Table.UnquotedDots).
 var (
-	poolKeys  = []string{"addresses", "order", "ttl", "check", "min_healthy", "on_all_down", "max_answers", "weights", "sticky", "ttl_degraded", "ttl_degraded_drains", "slow_start"}
+	poolKeys  = append([]string{"addresses", "ttl"}, policyKeys...)
 	checkKeys = []string{"type", "port", "interval", "timeout", "fall", "rise", "method", "path", "host", "expect", "body", "insecure", "ca_file"}
 )
 
@@ -299,12 +299,6 @@ func (z *tomlZone) readPool(t *tomlfile.Table, name string) {
 	if v, ok := t.Int("ttl", 0, maxTTL); ok {
 		ttl = uint32(v)
 	}
-	order := OrderRandom
-	if s, ok := t.String("order"); ok {
-		if order, ok = parseOrder(s); !ok {
-			t.Errorf("order", "%q is not an order: use random, cyclic or fixed", s)
-		}
-	}
 	addrs, ok := t.Strings("addresses")
 	if !ok && !t.Has("addresses") {
 		t.Errorf("", "addresses is missing: a pool needs at least one address")
@@ -313,34 +307,9 @@ func (z *tomlZone) readPool(t *tomlfile.Table, name string) {
 	}
 	pool := &Pool{Name: owner}
 	z.pools[owner] = true
-	z.readPoolHealth(t, pool)
+	policy := readPolicy(t, pool, z.check, "in this file or the configuration")
 	if pool.TTLDegraded >= ttl && pool.TTLDegraded > 0 {
 		t.Errorf("ttl_degraded", "%d is not below the pool's ttl (%d)", pool.TTLDegraded, ttl)
-	}
-	if v, ok := t.Int("max_answers", 1, MaxAnswersLimit); ok {
-		pool.MaxAnswers = int(v)
-	}
-	if v, ok := t.String("sticky"); ok {
-		switch v {
-		case "client":
-			pool.Sticky = true
-		case "none":
-		default:
-			t.Errorf("sticky", "%q: use \"client\" (each client keeps its members) or \"none\"", v)
-		}
-	}
-	weights, hasWeights := t.Table("weights")
-	// Keys that would be read and then ignored are mistakes: say so.
-	switch {
-	case pool.Sticky && order != OrderRandom:
-		t.Errorf("order", "a sticky pool orders each client's answer by its own hash: leave order out")
-	case hasWeights && order != OrderRandom:
-		t.Errorf("weights", "weights act on order = \"random\" and sticky pools, not on %s order", order)
-	case pool.SlowStart > 0 && order != OrderRandom:
-		t.Errorf("slow_start", "ramps weights, which act on order = \"random\" and sticky pools, not on %s order", order)
-	}
-	if pool.TTLDegradedDrains && pool.TTLDegraded == 0 {
-		t.Errorf("ttl_degraded_drains", "needs ttl_degraded, the TTL it would lower during drains")
 	}
 	t.Done()
 	if owner == "" {
@@ -352,30 +321,22 @@ func (z *tomlZone) readPool(t *tomlfile.Table, name string) {
 			t.ElemErrorf("addresses", i, "%v", err)
 			continue
 		}
-		z.add(t, "addresses", i, rr, order)
+		z.add(t, "addresses", i, rr, policy.order)
 		pool.members = append(pool.members, AddrOf(rr))
 	}
-	if hasWeights {
-		readWeights(weights, pool)
-	}
+	pool.weights = weightsOf(pool, policy.weights, func(w poolWeight) {
+		policy.weightsAt.Errorf(w.key, "%s is not one of the pool's addresses", w.key)
+	})
 	z.src.pools = append(z.src.pools, pool)
 }
 
-// readWeights reads a pool's weights table: member address = weight.
-func readWeights(t *tomlfile.Table, pool *Pool) {
-	pool.weights = map[netip.Addr]uint32{}
-	for _, k := range t.Keys() {
-		w, ok := t.Int(k, 1, MaxWeight)
-		a, err := netip.ParseAddr(k)
-		switch {
-		case err != nil:
-			t.Errorf(k, "%q is not an IP address: weights maps member addresses to weights", k)
-		case !slices.Contains(pool.members, a.Unmap()):
-			t.Errorf(k, "%s is not one of the pool's addresses", k)
-		case ok:
-			pool.weights[a.Unmap()] = uint32(w)
-		}
+// check is the check a pool of this file names: this file's, else the
+// configuration's; nil if neither has it.
+func (z *tomlZone) check(name string) *Check {
+	if c := z.checks[name]; c != nil {
+		return c
 	}
+	return z.shared[name]
 }
 
 // addressRR makes an A or AAAA record; want 0 takes the address family as

@@ -40,6 +40,9 @@ type Config struct {
 	TCP dnsrr.TCPLimits
 	// Checks are health checks any zone's pools may name.
 	Checks map[string]*zones.Check
+	// Pools are policies for pools of master files ([pools."NAME."]), by
+	// name, lower-case.
+	Pools map[string]*zones.PoolPolicy
 	// Reload bounds every load of the zones: at startup, on reload and in
 	// `dnsrr check`.
 	Reload ReloadBudget
@@ -250,6 +253,9 @@ func Load(path string) (*Config, error) {
 		}
 		checks.Done()
 	}
+	if pools, ok := root.Table("pools"); ok {
+		c.Pools = readPools(pools, c.Checks)
+	}
 	if v, ok := root.String("nsid"); ok {
 		if len(v) > dnsrr.MaxNSID {
 			root.Errorf("nsid", "is %d bytes; at most %d", len(v), dnsrr.MaxNSID)
@@ -437,7 +443,7 @@ func (c *Config) LoadZones(stop func(file string) error) (*zones.Snapshot, error
 }
 
 func (c *Config) loader(stop func(string) error) zones.Loader {
-	return zones.Loader{Checks: c.Checks, Stop: stop, Limits: c.Limits}
+	return zones.Loader{Checks: c.Checks, Pools: c.Pools, Stop: stop, Limits: c.Limits}
 }
 
 // ReloadZones loads the configured zones for a running server: see
