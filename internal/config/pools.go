@@ -1,6 +1,8 @@
 package config
 
 import (
+	"slices"
+
 	"github.com/dnsrr/dnsrr/zones"
 	"github.com/dnsrr/dnsrr/zones/tomlfile"
 )
@@ -10,7 +12,11 @@ import (
 // are the configuration's, the only ones such a pool may name.
 func readPools(t *tomlfile.Table, checks map[string]*zones.Check) map[string]*zones.PoolPolicy {
 	out := map[string]*zones.PoolPolicy{}
-	for _, name := range t.Keys() {
+	// In file order, so that of two spellings of a name the later one is
+	// reported.
+	names := t.Keys()
+	slices.SortStableFunc(names, func(a, b string) int { return t.Line(a) - t.Line(b) })
+	for _, name := range names {
 		pt, ok := t.Table(name)
 		if !ok || pt.UnquotedDots(zones.IsPoolPolicyKey) {
 			continue
