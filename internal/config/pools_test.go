@@ -1,8 +1,6 @@
 package config
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,12 +11,7 @@ import (
 // loadWith loads a configuration of a web check and the given tables.
 func loadWith(t *testing.T, tables string) (*Config, error) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "dnsrr.toml")
-	src := "zones = [\"z.zone\"]\n[checks.web]\ntype = \"tcp\"\nport = 80\n" + tables
-	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return Load(path)
+	return loadConfigText(t, "zones = [\"z.zone\"]\n[checks.web]\ntype = \"tcp\"\nport = 80\n"+tables)
 }
 
 // TestPoolsTable: [pools."NAME."] tables become the zone loader's
