@@ -254,7 +254,7 @@ func (pol *PoolPolicy) apply(p *Pool, file string, errs *tomlfile.List) {
 		pol.errorf(errs, w.line, w.key, "%s is not one of the addresses of %s in %s", w.addr, p.Name, file)
 	})
 	for _, s := range p.sets {
-		if d := pol.settings.TTLDegraded; s != nil && d >= s.TTL {
+		if d := pol.settings.TTLDegraded; s != nil && d > 0 && d >= s.TTL {
 			pol.errorf(errs, pol.ttlDegradedLine, pol.key+".ttl_degraded", "%d is not below the TTL of the %s records of %s in %s (%d)",
 				d, dns.TypeToString[s.Type], p.Name, file, s.TTL)
 			break
@@ -317,9 +317,10 @@ func (l Loader) unmatchedPolicies(loaded []loadedFile, errs *tomlfile.List) {
 			// its own errors fail the load already.
 		case home == nil:
 			pol.errorf(errs, 0, pol.key, "no zone loaded holds %s", name)
-		case home.zone == nil || home.errs.Len() > 0 || home.built.Len() > 0:
-			// A zone that failed: its errors say why, and whether it has
-			// the pool cannot be told.
+		case home.zone == nil:
+			// A zone that failed to build: its errors say why, and whether
+			// it has the pool cannot be told. (Other policies' mistakes
+			// leave it built, and this one is reported beside them.)
 		default:
 			pol.errorf(home.built, 0, pol.key, "%s", notAPool(home.zone, name))
 		}

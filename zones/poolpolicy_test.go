@@ -181,6 +181,20 @@ max_answers = 1`, []string{exampleTOML}, `dnsrr.toml:2: pools."mail.lb.example.t
 	}
 }
 
+// TestConfigPoolErrorsTogether: the mistakes of several policies in one
+// zone are reported in one pass.
+func TestConfigPoolErrorsTogether(t *testing.T) {
+	master := writeFile(t, "m.test.zone", masterPools)
+	_, err := configLoader(t, `[pools."www.m.test."]
+weights = { "192.0.2.7" = 2 }
+[pools."typo.m.test."]
+order = "fixed"`).Load([]string{master})
+	got := errorStrings(err)
+	if len(got) != 2 || !strings.HasPrefix(got[0], "dnsrr.toml:2: ") || !strings.HasPrefix(got[1], "dnsrr.toml:3: ") {
+		t.Errorf("errors\n%s\nwant the weight (line 2) and the typo (line 3)", strings.Join(got, "\n"))
+	}
+}
+
 // TestConfigPoolReload: a reload whose policy does not fit a zone keeps
 // that zone's served version, policy and all, and applies the others; a
 // name no zone holds is reported, and every zone is applied.
@@ -234,5 +248,18 @@ max_answers = 1`).Reload(files, snap)
 	}
 	if snap == nil || snap.Zone("m.test.") == old.Zone("m.test.") || !rrset(t, snap.Zone("m.test."), "www.m.test.", dns.TypeA).Pool.HasMember(netip.MustParseAddr("192.0.2.3")) {
 		t.Error("the zones must be applied: m's www has 192.0.2.3 now")
+	}
+}
+
+// A pool whose records have TTL 0 takes a policy without ttl_degraded.
+func TestConfigPoolTTLZero(t *testing.T) {
+	master := writeFile(t, "m.test.zone", strings.ReplaceAll(masterPools, "www 30", "www 0"))
+	snap, err := configLoader(t, `[pools."www.m.test."]
+max_answers = 1`).Load([]string{master})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := zoneOf(t, snap, "m.test.").poolAt("www.m.test."); p.MaxAnswers != 1 {
+		t.Errorf("max_answers %d, want 1", p.MaxAnswers)
 	}
 }

@@ -6,10 +6,14 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dnsrr/dnsrr/internal/config"
 )
 
 // checkedZone is a pool of two members checked over HTTP on port: path
@@ -95,5 +99,52 @@ func TestReloadKeepsReplacedTargetsState(t *testing.T) {
 			t.Fatalf("the old snapshot serves %s, down before the reload, while the new targets are probed", down)
 		}
 		time.Sleep(pollInterval)
+	}
+}
+
+// planProbes probes the members of a master file's pool that the
+// configuration gives a check, as it does a TOML pool's.
+func TestPlanProbesMasterFilePool(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("m.test.zone", `$ORIGIN m.test.
+@   IN SOA ns.other.test. hostmaster 1 3600 900 1209600 60
+@   IN NS  ns.other.test.
+www IN A   127.0.0.1
+www IN A   127.0.0.2
+api IN A   127.0.0.3
+api IN A   127.0.0.4
+`)
+	cfg, err := config.Load(write("dnsrr.toml", `zones = ["m.test.zone"]
+[checks.web]
+type = "tcp"
+port = 8080
+[pools."www.m.test."]
+check = "web"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := cfg.LoadZones(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := planProbes(snap, cfg.Limits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tg := range plan.targets {
+		got = append(got, fmt.Sprintf("%s:%d %s", tg.Addr, tg.Check.Port, tg.Check.Kind))
+	}
+	if want := []string{"127.0.0.1:8080 tcp", "127.0.0.2:8080 tcp"}; !slices.Equal(got, want) {
+		t.Errorf("targets %q, want %q (www's members, not api's)", got, want)
 	}
 }
