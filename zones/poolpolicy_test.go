@@ -67,6 +67,9 @@ slow_start  = "20s"
 [pools."api.lb.example.test."]
 sticky = "client"
 order  = "fixed"
+
+[pools."*.apps.lb.example.test."]
+max_answers = 1
 `)
 	snap, err := l.Load([]string{exampleMaster})
 	if err != nil {
@@ -104,6 +107,9 @@ order  = "fixed"
 	api := rrset(t, z, "api.lb.example.test.", dns.TypeA)
 	if !api.Sticky || !api.Pool.Sticky || api.Order != OrderFixed || api.Pool.Check != nil {
 		t.Errorf("api: sticky %v/%v, order %v, check %v", api.Sticky, api.Pool.Sticky, api.Order, api.Pool.Check)
+	}
+	if apps := rrset(t, z, "*.apps.lb.example.test.", dns.TypeA); apps.MaxAnswers != 1 || apps.Pool.MaxAnswers != 1 {
+		t.Errorf("the wildcard pool: max_answers %d", apps.MaxAnswers)
 	}
 	cdn := rrset(t, z, "cdn.lb.example.test.", dns.TypeA)
 	if cdn.Order != OrderRandom || cdn.Pool.Check != nil || cdn.MaxAnswers != 0 || cdn.Weights != nil {
