@@ -160,11 +160,11 @@ type PoolPolicy struct {
 	File string // the configuration, for errors found at load
 	Line int
 	key  string // the table's key path
-	// settings are given to the pool whole; weights are matched to its
-	// members at load.
+	// settings are given to the pool whole, weights included once each
+	// is found to name a member (weightList, with their lines).
 	settings        poolSettings
 	order           Order
-	weights         []poolWeight
+	weightList      []poolWeight
 	ttlDegradedLine int
 }
 
@@ -192,7 +192,12 @@ func ParsePoolPolicy(t *tomlfile.Table, name string, checks map[string]*Check) *
 	}
 	for _, w := range r.weights {
 		w.key, w.line = r.weightsAt.KeyPath(w.key), r.weightsAt.Line(w.key)
-		pol.weights = append(pol.weights, w)
+		pol.weightList = append(pol.weightList, w)
+		if pol.settings.weights == nil {
+			pol.settings.weights = map[netip.Addr]uint32{}
+		}
+		// Shared by the pools of every load: nothing writes to it.
+		pol.settings.weights[w.addr] = w.weight
 	}
 	if !nameOK {
 		return nil
@@ -250,9 +255,11 @@ func (z *Zone) poolAt(name string) *Pool {
 // apply gives p, a pool of the master file, the policy, once it fits.
 func (pol *PoolPolicy) apply(p *Pool, file string, errs *tomlfile.List) {
 	before := errs.Len()
-	weights := weightsOf(p, pol.weights, func(w poolWeight) {
-		pol.errorf(errs, w.line, w.key, "%s is not one of the addresses of %s in %s", w.addr, p.Name, file)
-	})
+	for _, w := range pol.weightList {
+		if !p.HasMember(w.addr) {
+			pol.errorf(errs, w.line, w.key, "%s is not one of the addresses of %s in %s", w.addr, p.Name, file)
+		}
+	}
 	for _, s := range p.sets {
 		if d := pol.settings.TTLDegraded; s != nil && d > 0 && d >= s.TTL {
 			pol.errorf(errs, pol.ttlDegradedLine, pol.key+".ttl_degraded", "%d is not below the TTL of the %s records of %s in %s (%d)",
@@ -264,7 +271,6 @@ func (pol *PoolPolicy) apply(p *Pool, file string, errs *tomlfile.List) {
 		return
 	}
 	p.poolSettings = pol.settings
-	p.weights = weights
 	for _, s := range p.sets {
 		if s == nil {
 			continue

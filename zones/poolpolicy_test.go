@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -267,5 +268,48 @@ max_answers = 1`).Load([]string{master})
 	}
 	if p := zoneOf(t, snap, "m.test.").poolAt("www.m.test."); p.MaxAnswers != 1 {
 		t.Errorf("max_answers %d, want 1", p.MaxAnswers)
+	}
+}
+
+// BenchmarkLoadConfigPools: what the configuration's policies add to a
+// load: a master file of 10,000 pools of 4, loaded without policies and
+// with one for every pool (max_answers and a weight).
+func BenchmarkLoadConfigPools(b *testing.B) {
+	const pools = 10000
+	var zone, config strings.Builder
+	zone.WriteString("$ORIGIN m.test.\n$TTL 300\n@ IN SOA ns.other.test. hostmaster 1 3600 900 1209600 60\n@ IN NS ns.other.test.\n")
+	for i := range pools {
+		for j := range 4 {
+			fmt.Fprintf(&zone, "p%d IN A 10.%d.%d.%d\n", i, i>>8, i&255, j+1)
+		}
+		fmt.Fprintf(&config, "[pools.\"p%d.m.test.\"]\nmax_answers = 2\nweights = { \"10.%d.%d.1\" = 3 }\n", i, i>>8, i&255)
+	}
+	dir := b.TempDir()
+	master := filepath.Join(dir, "m.test.zone")
+	if err := os.WriteFile(master, []byte(zone.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	root, err := tomlfile.Parse("dnsrr.toml", config.String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	all := Loader{Pools: map[string]*PoolPolicy{}}
+	pt, _ := root.Table("pools")
+	for _, name := range pt.Keys() {
+		t, _ := pt.Table(name)
+		p := ParsePoolPolicy(t, name, nil)
+		all.Pools[p.Name] = p
+	}
+	for _, bc := range []struct {
+		name string
+		l    Loader
+	}{{"none", Loader{}}, {"all", all}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := bc.l.Load([]string{master}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
