@@ -56,7 +56,6 @@ port = 8080
 
 [pools."WWW.lb.example.test."]
 check       = "web"
-order       = "cyclic"
 max_answers = 2
 weights     = { "192.0.2.10" = 4, "2001:db8::11" = 3 }
 min_healthy = 0.5
@@ -67,7 +66,12 @@ slow_start  = "20s"
 
 [pools."api.lb.example.test."]
 sticky = "client"
-order  = "fixed"
+
+[pools."cdn.lb.example.test."]
+order = "cyclic"
+
+[pools."static.lb.example.test."]
+order = "fixed"
 
 [pools."*.apps.lb.example.test."]
 max_answers = 1
@@ -95,26 +99,29 @@ max_answers = 1
 	}
 	a, aaaa := rrset(t, z, "www.lb.example.test.", dns.TypeA), rrset(t, z, "www.lb.example.test.", dns.TypeAAAA)
 	for _, s := range []*RRset{a, aaaa} {
-		if s.Pool != www || s.Order != OrderCyclic || s.MaxAnswers != 2 || s.Answers() != 2 {
+		if s.Pool != www || s.Order != OrderRandom || s.MaxAnswers != 2 || s.Answers() != 2 {
 			t.Errorf("www %s: pool %p (want %p), order %v, max_answers %d", dns.TypeToString[s.Type], s.Pool, www, s.Order, s.MaxAnswers)
-		}
-		if first, second := s.NextRotation(), s.NextRotation(); second != first+1 {
-			t.Errorf("www %s rotates %d then %d", dns.TypeToString[s.Type], first, second)
 		}
 	}
 	if !slices.Equal(a.Weights, []uint32{4, 1, 1}) || !slices.Equal(aaaa.Weights, []uint32{1, 3}) {
 		t.Errorf("set weights A %v, AAAA %v; want [4 1 1] and [1 3]", a.Weights, aaaa.Weights)
 	}
 	api := rrset(t, z, "api.lb.example.test.", dns.TypeA)
-	if !api.Sticky || !api.Pool.Sticky || api.Order != OrderFixed || api.Pool.Check != nil {
-		t.Errorf("api: sticky %v/%v, order %v, check %v", api.Sticky, api.Pool.Sticky, api.Order, api.Pool.Check)
+	if !api.Sticky || !api.Pool.Sticky || api.Pool.Check != nil {
+		t.Errorf("api: sticky %v/%v, check %v", api.Sticky, api.Pool.Sticky, api.Pool.Check)
+	}
+	cdn := rrset(t, z, "cdn.lb.example.test.", dns.TypeA)
+	if first, second := cdn.NextRotation(), cdn.NextRotation(); cdn.Order != OrderCyclic || second != first+1 {
+		t.Errorf("cdn: order %v, rotates %d then %d", cdn.Order, first, second)
+	}
+	if static := rrset(t, z, "static.lb.example.test.", dns.TypeA); static.Order != OrderFixed {
+		t.Errorf("static: order %v", static.Order)
 	}
 	if apps := rrset(t, z, "*.apps.lb.example.test.", dns.TypeA); apps.MaxAnswers != 1 || apps.Pool.MaxAnswers != 1 {
 		t.Errorf("the wildcard pool: max_answers %d", apps.MaxAnswers)
 	}
-	cdn := rrset(t, z, "cdn.lb.example.test.", dns.TypeA)
-	if cdn.Order != OrderRandom || cdn.Pool.Check != nil || cdn.MaxAnswers != 0 || cdn.Weights != nil {
-		t.Errorf("cdn, not configured, changed: %+v", cdn)
+	if root := rrset(t, z, "lb.example.test.", dns.TypeA); root.Order != OrderRandom || root.Pool.Check != nil || root.MaxAnswers != 0 || root.Weights != nil {
+		t.Errorf("the apex pool, not configured, changed: %+v", root)
 	}
 
 	// The Loader may load again: each load's pools are its own.

@@ -22,7 +22,6 @@ func TestPoolsTable(t *testing.T) {
 check       = "web"
 max_answers = 2
 weights     = { "192.0.2.1" = 3 }
-order       = "cyclic"
 on_all_down = "none"
 slow_start  = "30s"
 
@@ -68,6 +67,7 @@ func TestPoolsTableErrors(t *testing.T) {
 		{"[pools.\"www.example.com.\"]\nweights = { \"192.0.2.1\" = 0 }\n", `dnsrr.toml:6: pools."www.example.com.".weights."192.0.2.1": 0 is out of range 1..1000`},
 		{"[pools.\"www.example.com.\"]\naddresses = [\"192.0.2.1\"]\n", `dnsrr.toml:6: pools."www.example.com.".addresses: comes from the master file`},
 		{"[pools.\"www.example.com.\"]\nttl = 30\n", `dnsrr.toml:6: pools."www.example.com.".ttl: comes from the master file`},
+		{"[pools.\"www.example.com.\"]\norder = \"fixed\"\nweights = { \"192.0.2.1\" = 2 }\n", `dnsrr.toml:7: pools."www.example.com.".weights: weights act on order = "random" and sticky pools, not on fixed order`},
 		{"[pools.\"www.example.com.\"]\nmax_anwsers = 2\n", `dnsrr.toml:6: pools."www.example.com.".max_anwsers: unknown key`},
 		{"[pools.\"www.example.com.\"]\nmax_answers = 2\n[pools.\"WWW.example.com.\"]\nmax_answers = 3\n", `dnsrr.toml:7: pools."WWW.example.com.": the same pool as the table at line 5 (names are case-insensitive)`},
 	} {
