@@ -54,14 +54,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 NSD=$(command -v nsd || echo /usr/sbin/nsd)
 [ -x "$NSD" ] || { [ "$only" = 1 ] || echo "# NSD not installed: dnsrr only (apt-get install nsd)"; only=1; }
 
-work=$(mktemp -d /tmp/dnsrr-attack.XXXXXX)
-pids=()
-cleanup() {
-  stop_pids "${pids[@]}"
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+start_workdir attack
 
 # The attacker holds a socket per connection; the servers get their own,
 # tighter limit (below), as a service usually has.

@@ -63,14 +63,7 @@ install_missing "${need[@]}"
 NSD=$(command -v nsd || echo /usr/sbin/nsd)
 KNOTD=$(command -v knotd || echo /usr/sbin/knotd)
 
-work=$(mktemp -d /tmp/dnsrr-rrl.XXXXXX)
-pids=()
-cleanup() {
-  stop_pids "${pids[@]}"
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+start_workdir rrl
 
 (cd "$root" && go build -o "$work/flood" ./integration/perf/flood)
 if [ -z "$dnsrr_bin" ]; then
