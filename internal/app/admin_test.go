@@ -372,7 +372,8 @@ func TestAdminSlowBodyHold(t *testing.T) {
 // read it are evicted for a new connection once their response has waited
 // writeStall, instead of holding the cap for the whole write timeout.
 func TestConnLimitWriteStall(t *testing.T) {
-	defer func(d time.Duration) { writeStall = d }(writeStall)
+	// Restored last, once the server below has stopped reading it.
+	t.Cleanup(func(d time.Duration) func() { return func() { writeStall = d } }(writeStall))
 	writeStall = 50 * time.Millisecond
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -385,8 +386,9 @@ func TestConnLimitWriteStall(t *testing.T) {
 	mux.HandleFunc("/fast", func(w http.ResponseWriter, r *http.Request) {})
 	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, big) })
 	hs := &http.Server{Handler: mux, ConnState: cl.track, WriteTimeout: 10 * time.Minute}
-	go hs.Serve(cl)
-	t.Cleanup(func() { hs.Close() })
+	served := make(chan struct{})
+	go func() { hs.Serve(cl); close(served) }()
+	t.Cleanup(func() { hs.Close(); <-served })
 	addr := ln.Addr().String()
 	for range max {
 		c, err := net.Dial("tcp", addr)
