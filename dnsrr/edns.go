@@ -248,8 +248,17 @@ func replyOPT(q *wireQuery, do bool) *dns.OPT {
 // every other malformed option (RFC 6891 §7: an OPT in, an OPT out). nil
 // when the question cannot be read.
 func optionFormErr(pkt, buf []byte, q *wireQuery) []byte {
-	end, ok := skipQuestions(pkt)
-	if !ok || end > len(pkt) || be.Uint16(pkt[4:]) != 1 {
+	if len(pkt) < headerLen || be.Uint16(pkt[4:]) != 1 {
+		return nil
+	}
+	// The question is echoed only if it is one a reply may carry: labels
+	// without compression, 255 octets at most (RFC 1035 §2.3.4).
+	off := headerLen
+	for off < len(pkt) && pkt[off] != 0 && pkt[off] <= 63 {
+		off += 1 + int(pkt[off])
+	}
+	end := off + 1 + 4
+	if off >= len(pkt) || pkt[off] != 0 || off+1-headerLen > 255 || end > len(pkt) {
 		return nil
 	}
 	out := append(headerReply(pkt, buf, dns.RcodeFormatError), pkt[headerLen:end]...)

@@ -236,3 +236,29 @@ func TestMalformedCookieWithCookiesOff(t *testing.T) {
 		}
 	}
 }
+
+// A malformed option in a query whose name is longer than 255 octets:
+// FORMERR without echoing a question no reply may carry (found by
+// FuzzFastPathMatchesFullPath).
+func TestOptionFormErrLongName(t *testing.T) {
+	s := exampleServer(t)
+	s.SetPolicy(Policy{Cookies: fakeCookies{}})
+	pkt := []byte{0xAB, 0xCD, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1}
+	for range 5 { // 5 labels of 63: 320 octets
+		pkt = append(pkt, 63)
+		pkt = append(pkt, bytes.Repeat([]byte{'x'}, 63)...)
+	}
+	pkt = append(pkt, 0, 0, 1, 0, 1)
+	// OPT with a 9-byte COOKIE
+	pkt = append(pkt, 0, 0, 41, 4, 0xD0, 0, 0, 0, 0, 0, 13, 0, 10, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9)
+	for _, udp := range []bool{true, false} {
+		out := s.answerPacket(pkt, make([]byte, 0, 4096), &wireQuery{}, udp)
+		m := new(dns.Msg)
+		if err := m.Unpack(out); err != nil {
+			t.Fatalf("udp %v: the reply does not unpack: %v", udp, err)
+		}
+		if m.Rcode != dns.RcodeFormatError || m.Id != 0xABCD {
+			t.Errorf("udp %v: %s id %x; want FORMERR with the query's ID", udp, dns.RcodeToString[m.Rcode], m.Id)
+		}
+	}
+}
