@@ -19,12 +19,13 @@ import (
 // w_i/W · w_j/(W − w_i) (successive sampling without replacement, which
 // is what Efraimidis–Spirakis keys give). Those are the exact expected
 // shares: not proportional to the weights once a weight exceeds 1/N of
-// the total. Each test rejects at p = 0.001 (19 degrees of freedom).
+// the total. Each test rejects at p = 10⁻⁶ (19 degrees of freedom), as the
+// shuffle's test does (shuffle_test.go says why).
 
 const (
 	pairCells = 20
-	// pairCritical is the 0.999 quantile of chi-square with 19 df.
-	pairCritical = 43.820
+	// pairCritical is the 1 − 10⁻⁶ quantile of chi-square with 19 df.
+	pairCritical = 63.677
 	pairSamples  = 6000
 )
 
@@ -145,7 +146,7 @@ func TestMaxAnswersSubsets(t *testing.T) {
 				counts[c]++
 			}
 			if x := pearson(counts, tc.shares); x > pairCritical {
-				t.Errorf("chi-square %.1f > %.3f (19 df, p = 0.001) over %d responses: counts per ordered pair %v",
+				t.Errorf("chi-square %.1f > %.3f (19 df, p = 10⁻⁶) over %d responses: counts per ordered pair %v",
 					x, pairCritical, pairSamples, counts)
 			} else {
 				t.Logf("chi-square %.1f (critical %.3f)", x, pairCritical)
@@ -155,7 +156,7 @@ func TestMaxAnswersSubsets(t *testing.T) {
 }
 
 // Weights without max_answers: the first address comes in proportion to
-// its weight (4 df: 0.999 quantile 18.467), and every member is present.
+// its weight (4 df: the 1 − 10⁻⁶ quantile is 33.377), and every member is present.
 func TestWeightsFirstPosition(t *testing.T) {
 	s := subsetServer(t)
 	shares := []float64{8.0 / 16, 4.0 / 16, 2.0 / 16, 1.0 / 16, 1.0 / 16}
@@ -170,8 +171,8 @@ func TestWeightsFirstPosition(t *testing.T) {
 			}
 			counts[slices.Index(subsetMembers, got[0])]++
 		}
-		if x := pearson(counts, shares); x > 18.467 {
-			t.Errorf("%v: chi-square %.1f > 18.467 (4 df, p = 0.001): first positions %v, want shares %v", tr, x, counts, shares)
+		if x := pearson(counts, shares); x > 33.377 {
+			t.Errorf("%v: chi-square %.1f > 33.377 (4 df, p = 10⁻⁶): first positions %v, want shares %v", tr, x, counts, shares)
 		}
 	}
 }
