@@ -22,8 +22,8 @@ import (
 //   - cyclic: one step of the set's rotation, then the first k;
 //   - fixed: file order, the first k.
 //
-// rand.IntN and rand.Uint64 draw from the runtime's per-thread ChaCha8
-// generator, without a lock and (IntN) without modulo bias.
+// rand.IntN and rand.Uint64N draw from the runtime's per-thread ChaCha8
+// generator, without a lock and without modulo bias.
 func permute[S swapper](set *zones.RRset, n int, sw S, q *wireQuery) int {
 	k := n
 	if set.MaxAnswers > 0 && set.MaxAnswers < n {
@@ -45,9 +45,9 @@ func permute[S swapper](set *zones.RRset, n int, sw S, q *wireQuery) int {
 		}
 	case zones.OrderCyclic:
 		step := set.NextRotation()
-		rotateBy(sw, 0, step)
-		rotateBy(sw, step, n)
-		rotateBy(sw, 0, n)
+		reverseRange(sw, 0, step)
+		reverseRange(sw, step, n)
+		reverseRange(sw, 0, n)
 	}
 	return k
 }
@@ -172,8 +172,8 @@ func weightedShuffle[S swapper](weights []uint32, k int, sw S) {
 	}
 }
 
-// rotateBy reverses positions [from, to): three reversals rotate a range.
-func rotateBy[S swapper](sw S, from, to int) {
+// reverseRange reverses positions [from, to): three reversals rotate a range.
+func reverseRange[S swapper](sw S, from, to int) {
 	for i, j := from, to-1; i < j; i, j = i+1, j-1 {
 		sw.swap(i, j)
 	}

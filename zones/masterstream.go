@@ -148,8 +148,9 @@ func (ms *masterStream) read() (done, ok bool) {
 			end, next = len(text)-off, len(text)
 		}
 		l := text[off : off+end]
-		if c := bytes.IndexByte(l, ';'); c >= 0 && bytes.IndexByte(l[c+1:], ';') >= 0 && !complexLine(l) {
-			// A comment holding ';': miekg/dns refuses some of these (its
+		if c := bytes.IndexByte(l, ';'); c >= 0 && bytes.IndexByte(l[c+1:], ';') >= 0 && (blankLine(l) || !complexLine(l)) {
+			// A comment holding ';' on a line read here (miekg/dns reads
+			// the others itself): miekg/dns refuses some of these (its
 			// lexer's comment buffer), so the file is left to it whole.
 			return false, false
 		}
