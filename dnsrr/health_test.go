@@ -561,7 +561,6 @@ func TestTTLDegraded(t *testing.T) {
 // 10⁻⁶: 23.93), Ramping lists its pool while it lasts, and once it is over
 // the weights are whole again.
 func TestSlowStart(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ss.test.toml")
 	zone := `origin = "ss.test."
 ns = ["ns1.ss.test."]
 [soa]
@@ -576,14 +575,7 @@ addresses = ["192.0.2.1", "192.0.2.2"]
 check = "web"
 slow_start = "60s"
 `
-	if err := os.WriteFile(path, []byte(zone), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	snap, err := zones.Load([]string{path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := New(nil, Chaos{}, snap, zerolog.Nop())
+	s := tomlServer(t, "ss.test.toml", zone)
 	h := newFakeHealth()
 	s.SetHealth(h)
 	a1, a2 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")

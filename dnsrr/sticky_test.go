@@ -42,8 +42,14 @@ addresses = ["192.0.2.1", "192.0.2.2"]
 
 func stickyServer(t testing.TB) *Server {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "st.test.toml")
-	if err := os.WriteFile(path, []byte(stickyZone), 0o644); err != nil {
+	return tomlServer(t, "st.test.toml", stickyZone)
+}
+
+// tomlServer serves one TOML zone, written to a file named name.
+func tomlServer(t testing.TB, name, zone string) *Server {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(zone), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	snap, err := zones.Load([]string{path})
