@@ -29,7 +29,7 @@ type adminListeners struct {
 // startAdmin serves the admin API on hc.Admin and its read-only views on
 // hc.StatusListen (either "" for none). A failure to listen is logged, not
 // fatal: DNS matters more than its control panel.
-func startAdmin(hc config.HealthConfig, h *health, srv *dnsrr.Server, log zerolog.Logger) (stop func(), bound adminListeners) {
+func startAdmin(hc config.HealthConfig, h *health, srv *dnsrr.Server, ep *endpoints, log zerolog.Logger) (stop func(), bound adminListeners) {
 	opts := healthprobe.AdminOptions{
 		Groups:    func(q healthprobe.GroupQuery) ([]healthprobe.Group, bool) { return h.groupPage(q, srv.Answers) },
 		IsMember:  h.isMember,
@@ -47,11 +47,13 @@ func startAdmin(hc config.HealthConfig, h *health, srv *dnsrr.Server, log zerolo
 		if !readOnly {
 			token = hc.AdminToken
 		}
-		stop, bound, err := serveAdmin(addr, healthprobe.AdminHandler(h.prober, o), token, hc.AdminLimits, log)
+		stop, bound, err := serveAdmin(addr, ep.wrap(healthprobe.AdminHandler(h.prober, o)), token, hc.AdminLimits, log)
 		if err != nil {
 			log.Error().Err(err).Bool("read_only", readOnly).Msg("cannot listen for the admin API; serving DNS without it")
 			return ""
 		}
+		// Before "serving": /readyz answers while the first probe round runs.
+		log.Info().Str("addr", bound).Bool("read_only", readOnly).Msg("admin API listening")
 		stops = append(stops, stop)
 		return bound
 	}

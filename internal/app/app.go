@@ -99,6 +99,9 @@ type App struct {
 	closers []func()
 	// policies makes what the answer path applies beyond the zones.
 	policies *policies
+	// ready is what /readyz says; page is the status page (endpoints.go).
+	ready *readiness
+	page  *statusPage
 }
 
 // Serve loads the zones, starts everything and serves until ctx ends, then
@@ -168,13 +171,23 @@ func start(ctx context.Context, p Params) (_ *App, err error) {
 	srv.SetHealth(h)
 	srv.SetPolicy(pol)
 	srv.TCP = cfg.TCP
+	// The admin API listens during the first probe round, so that /readyz
+	// can say what the server waits for.
+	stopAdmin, admin := startAdmin(cfg.Health, h, srv, a.newEndpoints(cfg, h, srv), a.log)
+	a.closers = append(a.closers, stopAdmin)
+	firstRound := waitFirstRound(ctx, h, a.log)
+	h.apply(srv) // what the first round decided, before the first query
+	a.ready.notReady(notReadyListening)
 	if err := srv.Start(); err != nil {
 		a.log.Error().Err(err).Msg("cannot listen")
 		return nil, &Failure{KindListen, err}
 	}
 	a.srv = srv
-	stopAdmin, admin := startAdmin(cfg.Health, h, srv, a.log)
-	a.closers = append(a.closers, stopAdmin)
+	if firstRound == nil {
+		a.ready.ready()
+	} else {
+		a.ready.notReady(notReadyFirstRound) // until readyAfterFirstRound
+	}
 	ev := a.log.Info().Strs("addrs", srv.Addrs()).Strs("zones", origins(snap)).Dict("serials", serials(snap))
 	if admin.admin != "" {
 		ev = ev.Str("admin", admin.admin)
@@ -196,6 +209,7 @@ func start(ctx context.Context, p Params) (_ *App, err error) {
 func (a *App) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.applyHealthChanges(ctx) })
+	wg.Go(func() { a.readyAfterFirstRound(ctx) })
 	reloading := make(chan struct{})
 	go func() {
 		defer close(reloading)
@@ -204,6 +218,7 @@ func (a *App) run(ctx context.Context) {
 	<-ctx.Done()
 	a.log.Info().Msg("shutting down")
 	wg.Wait()
+	a.ready.notReady(notReadyStopping)
 	// A load ends with ctx, but reading the configuration cannot be told
 	// to stop: a configuration file that blocks (a FIFO, a hung network
 	// file system) must not hold up shutdown.
@@ -361,6 +376,7 @@ func (a *App) reload(ctx context.Context) {
 	a.policies.served()
 	srv.Swap(snap)
 	h.swapped()
+	a.page.served(snap, loaded, cfg.NSID)
 	swapped := time.Now()
 	if loadErr != nil {
 		// Zones whose file failed keep their old version; the rest are new.
@@ -390,9 +406,8 @@ func (a *App) reload(ctx context.Context) {
 // plain runtime.GC, after which RSS stayed at twice the zone's size.
 func collectLoadGarbage() { go debug.FreeOSMemory() }
 
-// startHealth starts the prober on the snapshot's pools and waits for its
-// first round (bounded by the checks' timeouts), so that the first DNS
-// answer already knows which members are down.
+// startHealth starts the prober on the snapshot's pools; waitFirstRound
+// waits for its first round.
 func startHealth(ctx context.Context, cfg *config.Config, snap *zones.Snapshot, version string, log zerolog.Logger) (*health, func(), error) {
 	plan, err := planProbes(snap, cfg.Limits)
 	if err != nil {
@@ -422,14 +437,20 @@ func startHealth(ctx context.Context, cfg *config.Config, snap *zones.Snapshot, 
 			log.Error().Err(err).Msg("health prober stopped")
 		}
 	}()
-	if len(plan.targets) > 0 {
-		fctx, fcancel := context.WithTimeout(ctx, firstRoundLimit)
-		if err := p.FirstRound(fctx); err != nil {
-			log.Warn().Err(err).Msg("first probe round incomplete; undecided members are served")
-		}
-		fcancel()
-	}
 	return &health{prober: p, plan: plan}, func() { cancel(); <-done }, nil
+}
+
+// waitFirstRound waits for the prober's first round (bounded by
+// firstRoundLimit), so that the first DNS answer already knows which
+// members are down. It returns nil once the round is over.
+func waitFirstRound(ctx context.Context, h *health, log zerolog.Logger) error {
+	fctx, cancel := context.WithTimeout(ctx, firstRoundLimit)
+	defer cancel()
+	err := h.prober.FirstRound(fctx)
+	if err != nil {
+		log.Warn().Err(err).Msg("first probe round incomplete; undecided members are served")
+	}
+	return err
 }
 
 // Check validates the configuration's zones and checks exactly as Serve
