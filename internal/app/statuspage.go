@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dnsrr/dnsrr/dnsrr"
 	"github.com/dnsrr/dnsrr/healthprobe"
@@ -31,6 +32,7 @@ const (
 	pagePoolMembers  = 200  // member rows of one pool; /status lists all
 	pageMaxZones     = 1000 // zone rows
 	pageMaxDrains    = 100  // drain rows
+	pageMaxError     = 300  // bytes of a member's last error (a backend chooses some of it)
 	pageRefresh      = 10   // seconds between reloads without refresh=
 	pageMaxRefresh   = 3600
 )
@@ -123,10 +125,11 @@ type pageData struct {
 	// The pool query as given, for the form and the links.
 	Pool, Address string
 	Pools         []poolRow
-	FirstQuery    string // the first page's query, when this is not it
-	NextQuery     string // the next page's query, when there is one
-	Drains        []drainRow
-	DrainsMore    int
+	// FirstPage and NextPage link to the first page of the selection
+	// (when this is not it) and the next (when there is one).
+	FirstPage, NextPage template.URL
+	Drains              []drainRow
+	DrainsMore          int
 }
 
 type zoneRow struct {
@@ -242,8 +245,9 @@ func (p *statusPage) query(v url.Values, d *pageData) (healthprobe.GroupQuery, e
 	return q, nil
 }
 
-// link is the page's query for another page of the same selection.
-func (d *pageData) link(q healthprobe.GroupQuery, after string, limitSet bool) string {
+// link is the relative URL of another page of the same selection: a query
+// encoded here, so template.URL (html/template would escape its = and &).
+func (d *pageData) link(q healthprobe.GroupQuery, after string, limitSet bool) template.URL {
 	v := url.Values{}
 	if d.Pool != "" {
 		v.Set("pool", d.Pool)
@@ -260,7 +264,10 @@ func (d *pageData) link(q healthprobe.GroupQuery, after string, limitSet bool) s
 	if d.Refresh != pageRefresh {
 		v.Set("refresh", strconv.Itoa(d.Refresh))
 	}
-	return v.Encode()
+	if len(v) == 0 {
+		return "/"
+	}
+	return template.URL("?" + v.Encode())
 }
 
 func (p *statusPage) addZones(d *pageData, now time.Time) {
@@ -300,7 +307,7 @@ func (p *statusPage) addPools(d *pageData, q healthprobe.GroupQuery, now time.Ti
 				if st, ok := view.Status(healthprobe.Target{Addr: m.Addr, Check: m.Check}.Key()); ok {
 					mr.State = st.State.String()
 					mr.Since, mr.SinceAgo = stamp(st.Since), ago(st.Since, now)
-					mr.LastError, mr.LastFailure, mr.LastFailureAgo = st.LastError, stamp(st.LastFailure), ago(st.LastFailure, now)
+					mr.LastError, mr.LastFailure, mr.LastFailureAgo = clip(st.LastError, pageMaxError), stamp(st.LastFailure), ago(st.LastFailure, now)
 					mr.LastCheck, mr.ConsecutiveFailing = ago(st.LastCheck, now), st.ConsecutiveFail
 				}
 			}
@@ -323,13 +330,10 @@ func (p *statusPage) addPools(d *pageData, q healthprobe.GroupQuery, now time.Ti
 	}
 	limitSet := q.Limit != min(pageDefaultPools, p.maxPools)
 	if q.After != "" {
-		d.FirstQuery = d.link(q, "", limitSet)
-		if d.FirstQuery == "" {
-			d.FirstQuery = "refresh=" + strconv.Itoa(d.Refresh)
-		}
+		d.FirstPage = d.link(q, "", limitSet)
 	}
 	if more && len(groups) > 0 {
-		d.NextQuery = d.link(q, groups[len(groups)-1].Name, limitSet)
+		d.NextPage = d.link(q, groups[len(groups)-1].Name, limitSet)
 	}
 }
 
@@ -343,6 +347,19 @@ func (p *statusPage) addDrains(d *pageData, now time.Time) {
 		n++
 		d.Drains = append(d.Drains, drainRow{Addr: a.String(), Until: stamp(until), Left: left(until, now)})
 	}
+}
+
+// clip cuts s to at most max bytes, on a character boundary, marking the
+// cut with an ellipsis.
+func clip(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	s = s[:max]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s + "…"
 }
 
 // stamp is t as the page shows it: UTC to the second, "" for the zero time.
