@@ -269,3 +269,28 @@ func TestRoughDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestZoneClock: a zone keeps its load time while the same version is
+// served (a reload whose file failed keeps it), and a new version gets
+// the new time.
+func TestZoneClock(t *testing.T) {
+	h1 := testHealth(t, map[string]string{"a.test.": "www IN A 192.0.2.1\n", "b.test.": "www IN A 192.0.2.2\n"})
+	h2 := testHealth(t, map[string]string{"a.test.": "www IN A 192.0.2.9\n"})
+	first, second := h1.plan.snap, h2.plan.snap
+	t0, t1 := time.Unix(1000, 0), time.Unix(2000, 0)
+	var c zoneClock
+	c.served(first, t0)
+	// The next snapshot: b.test. as it was (its file failed), a.test. new.
+	kept := first.Zone("b.test.")
+	c.served(first, t1)
+	if got := c.when(kept); !got.Equal(t0) {
+		t.Errorf("zone served on: loaded %v, want %v", got, t0)
+	}
+	c.served(second, t1)
+	if got := c.when(second.Zone("a.test.")); !got.Equal(t1) {
+		t.Errorf("new zone: loaded %v, want %v", got, t1)
+	}
+	if got := c.when(kept); !got.IsZero() {
+		t.Errorf("a zone no longer served is still remembered: %v", got)
+	}
+}
