@@ -18,9 +18,11 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 )
@@ -468,7 +470,7 @@ func (p *Prober) record(t *target, err error) {
 	} else {
 		s.ConsecutiveFail++
 		s.ConsecutiveOK = 0
-		s.LastError = err.Error()
+		s.LastError = clipError(err.Error())
 		s.LastFailure = now
 	}
 	from := s.State
@@ -593,4 +595,22 @@ func (p *Prober) currentDrains() map[netip.Addr]time.Time {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.drains
+}
+
+// maxErrorBytes bounds a probe's LastError: a backend chooses part of it
+// (an HTTP reason phrase, a body excerpt), and it is kept per target and
+// shown by /status, the status page, the logs and CH TXT.
+const maxErrorBytes = 256
+
+// clipError cuts msg to maxErrorBytes on a rune boundary, as valid UTF-8.
+func clipError(msg string) string {
+	msg = strings.ToValidUTF8(msg, "\uFFFD")
+	if len(msg) <= maxErrorBytes {
+		return msg
+	}
+	cut := maxErrorBytes - len("…")
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + "…"
 }

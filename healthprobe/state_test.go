@@ -10,6 +10,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"unicode/utf8"
 )
 
 var (
@@ -509,4 +510,20 @@ func TestTakeChanges(t *testing.T) {
 			t.Errorf("after SetTargets dropped B: %+v", c)
 		}
 	})
+}
+
+// TestClipError: a failure message is kept to maxErrorBytes of valid UTF-8,
+// cut between runes, however long or broken the backend's part of it.
+func TestClipError(t *testing.T) {
+	if got := clipError("status 503 Service Unavailable"); got != "status 503 Service Unavailable" {
+		t.Fatalf("a short message changed: %q", got)
+	}
+	long := "status 500 " + strings.Repeat("é", 400)
+	got := clipError(long)
+	if len(got) > maxErrorBytes || !utf8.ValidString(got) || !strings.HasSuffix(got, "…") || !strings.HasPrefix(got, "status 500 é") {
+		t.Fatalf("clipError(%d bytes) = %d bytes %q", len(long), len(got), got)
+	}
+	if got := clipError("bad \xff\xfe bytes"); !utf8.ValidString(got) {
+		t.Fatalf("invalid UTF-8 kept: %q", got)
+	}
 }
