@@ -212,7 +212,8 @@ func queryOPT(req *dns.Msg) (*dns.OPT, bool) {
 
 // queryTSIG returns the query's TSIG record, or false when it breaks RFC
 // 8945 §5.2: a TSIG outside the additional section, not its last record,
-// more than one, or (as NSD has it) of a class other than ANY.
+// more than one, of a class other than ANY (as NSD has it), or without
+// RDATA.
 func queryTSIG(req *dns.Msg) (*dns.TSIG, bool) {
 	for _, sec := range [][]dns.RR{req.Answer, req.Ns} {
 		for _, rr := range sec {
@@ -225,6 +226,12 @@ func queryTSIG(req *dns.Msg) (*dns.TSIG, bool) {
 	for i, rr := range req.Extra {
 		if t, isTSIG := rr.(*dns.TSIG); isTSIG {
 			if i != len(req.Extra)-1 || t.Hdr.Class != dns.ClassANY {
+				return nil, false
+			}
+			if !dns.IsFqdn(t.Algorithm) {
+				// No RDATA (miekg/dns unpacks it as empty fields): the
+				// BADKEY reply would echo an algorithm name that is not
+				// one, and so not unpack.
 				return nil, false
 			}
 			tsig = t
