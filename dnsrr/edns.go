@@ -38,6 +38,8 @@ type Policy struct {
 	// client cookie as BADCOOKIE with a fresh server cookie rather than
 	// as TC: the resolver retries over UDP with a cookie that exempts it.
 	BadCookieSlip bool
+	// QueryLog logs a sample of the queries answered (nil: off).
+	QueryLog *QueryLog
 }
 
 // CookieSigner makes and checks server cookies (package dnsrr/cookie).

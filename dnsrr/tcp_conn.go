@@ -67,7 +67,7 @@ type tcpConn struct {
 func newTCPConn(t *tcpServer, nc net.Conn, prefix netip.Prefix) *tcpConn {
 	c := &tcpConn{t: t, conn: nc, prefix: prefix}
 	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
-		c.q.client = a.AddrPort().Addr().Unmap()
+		c.q.client, c.q.port = a.AddrPort().Addr().Unmap(), a.AddrPort().Port()
 	}
 	c.idleSince.Store(t.now())
 	c.state.Store(connNew)

@@ -104,9 +104,9 @@ func (w *batchWorker) run() {
 		k := 0
 		for i := range n {
 			m := &w.in[i]
-			w.q.client = netip.Addr{}
+			w.q.client, w.q.port = netip.Addr{}, 0
 			if a, ok := m.Addr.(*net.UDPAddr); ok {
-				w.q.client = a.AddrPort().Addr().Unmap()
+				w.q.client, w.q.port = a.AddrPort().Addr().Unmap(), a.AddrPort().Port()
 			}
 			resp := w.s.answerUDP(m.Buffers[0][:m.N], w.bufs[k], &w.q)
 			if resp == nil {
@@ -150,6 +150,7 @@ func (s *Server) answerPacket(pkt, buf []byte, q *wireQuery, udp bool) (out []by
 	}()
 	p := s.policy.Load()
 	q.policy = p
+	logged := p.QueryLog.begin(q) // zero unless this query is logged
 	q.class, q.cookieValid = classification{kind: rrl.Error}, false
 	// A packet that no path reads has no options: never the previous
 	// query's, which a slip would send (another client's cookie).
@@ -168,13 +169,18 @@ func (s *Server) answerPacket(pkt, buf []byte, q *wireQuery, udp bool) (out []by
 	if udp && p.RRL != nil && out != nil && !q.cookieValid {
 		out = p.limit(q, out)
 	}
+	if !logged.IsZero() {
+		p.QueryLog.write(q, pkt, out, udp, logged)
+	}
 	return out
 }
 
 // limit applies rate limiting to out, the reply to q: sent as is,
 // slipped (slip.go) or dropped (nil).
 func (p *Policy) limit(q *wireQuery, out []byte) []byte {
-	switch p.RRL.Check(q.client, q.class.kind, q.class.key) {
+	v := p.RRL.Check(q.client, q.class.kind, q.class.key)
+	q.rrlVerdict, q.rrlChecked = v, true
+	switch v {
 	case rrl.Pass:
 		return out
 	case rrl.Slip:

@@ -129,7 +129,7 @@ func (w *mmsgWorker) readAndAnswer(fd uintptr) bool {
 		for i := range int(n) {
 			m := &w.in[i]
 			pkt := unsafe.Slice(w.inIov[i].Base, m.n)
-			w.q.client = sockaddrAddr(&w.names[i])
+			w.q.client, w.q.port = sockaddrAddr(&w.names[i])
 			resp := w.s.answerUDP(pkt, w.bufs[k], &w.q)
 			if len(resp) == 0 {
 				continue
@@ -177,13 +177,17 @@ func waitWritable(fd uintptr) bool {
 	return err == nil && n > 0
 }
 
-// sockaddrAddr is the address the kernel wrote into name for a packet.
-func sockaddrAddr(name *unix.RawSockaddrInet6) netip.Addr {
+// sockaddrAddr is the address and port the kernel wrote into name for a
+// packet.
+func sockaddrAddr(name *unix.RawSockaddrInet6) (netip.Addr, uint16) {
+	// The port is in network byte order, at the same place in both families.
+	port := (*[2]byte)(unsafe.Pointer(&name.Port))
+	p := uint16(port[0])<<8 | uint16(port[1])
 	switch name.Family {
 	case unix.AF_INET:
-		return netip.AddrFrom4((*unix.RawSockaddrInet4)(unsafe.Pointer(name)).Addr)
+		return netip.AddrFrom4((*unix.RawSockaddrInet4)(unsafe.Pointer(name)).Addr), p
 	case unix.AF_INET6:
-		return netip.AddrFrom16(name.Addr).Unmap()
+		return netip.AddrFrom16(name.Addr).Unmap(), p
 	}
-	return netip.Addr{}
+	return netip.Addr{}, 0
 }

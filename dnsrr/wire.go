@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"unsafe"
 
+	"github.com/dnsrr/dnsrr/dnsrr/rrl"
 	"github.com/miekg/dns"
 )
 
@@ -42,6 +43,7 @@ type wireQuery struct {
 	// per query, so that a SetPolicy cannot split one answer between two);
 	// the caller sets both before answering.
 	client netip.Addr
+	port   uint16 // the client's, for the query log
 	policy *Policy
 	opts   queryOptions
 	// optData is the options of our reply's OPT, packed, in optBuf;
@@ -57,6 +59,10 @@ type wireQuery struct {
 	// class is what the answer counts as for rate limiting; the path that
 	// answered sets it.
 	class classification
+	// rrlVerdict is what rate limiting decided, when rrlChecked (for the
+	// query log, which clears rrlChecked).
+	rrlVerdict rrl.Verdict
+	rrlChecked bool
 }
 
 // text returns the qname in lower-case presentation form ("www.example.")

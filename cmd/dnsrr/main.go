@@ -22,6 +22,7 @@ import (
 	"github.com/dnsrr/dnsrr/internal/app"
 	"github.com/dnsrr/dnsrr/internal/config"
 	"github.com/dnsrr/dnsrr/zones"
+	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 )
 
@@ -178,11 +179,19 @@ func newLogger(cfg *config.Config, w io.Writer) (zerolog.Logger, error) {
 	switch cfg.LogFormat {
 	case "json":
 	case "console":
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: !colorful(w)}
 	default:
 		return zerolog.Nop(), fmt.Errorf("log format %q: use console or json", cfg.LogFormat)
 	}
 	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
+}
+
+// colorful reports whether console logs to w may use colours: only on a
+// terminal (a file, a pipe or journald would keep the escape codes), and
+// not when NO_COLOR is set (https://no-color.org).
+func colorful(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && os.Getenv("NO_COLOR") == "" && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
 func serve(args []string, stderr io.Writer) int {

@@ -163,7 +163,7 @@ func start(ctx context.Context, p Params) (_ *App, err error) {
 
 	pol, err := a.policies.make(cfg)
 	if err != nil {
-		a.log.Error().Err(err).Msg("cannot start rate limiting")
+		a.log.Error().Err(err).Msg("cannot start rate limiting or the query log")
 		return nil, &Failure{KindConfig, err}
 	}
 	a.closers = append(a.closers, a.policies.close)

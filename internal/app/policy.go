@@ -20,6 +20,9 @@ type policies struct {
 	limiter *rrl.Limiter
 	rrlCfg  *rrl.Config
 	retired *rrl.Limiter // replaced, closed once the new policy serves
+	// queryLog is opened anew by each make (a reload reopens its file);
+	// the one it replaced is closed once the new policy serves.
+	queryLog, retiredLog *queryLog
 }
 
 // make returns the policy cfg asks for; call served once the server uses it.
@@ -39,6 +42,13 @@ func (ps *policies) make(cfg *config.Config) (dnsrr.Policy, error) {
 		ps.retired, ps.limiter, ps.rrlCfg = ps.limiter, l, cfg.RRL
 	}
 	p.RRL = ps.limiter
+	ql, err := openQueryLog(cfg.QueryLog, ps.log)
+	if err != nil {
+		return p, err
+	}
+	ps.retiredLog.close() // made by a make whose policy never served
+	ps.retiredLog, ps.queryLog = ps.queryLog, ql
+	p.QueryLog = ql.logger()
 	return p, nil
 }
 
@@ -46,10 +56,13 @@ func (ps *policies) make(cfg *config.Config) (dnsrr.Policy, error) {
 func (ps *policies) served() {
 	ps.retired.Close()
 	ps.retired = nil
+	ps.retiredLog.close()
+	ps.retiredLog = nil
 }
 
 // close stops the limiter at shutdown.
 func (ps *policies) close() {
 	ps.served()
 	ps.limiter.Close()
+	ps.queryLog.close()
 }

@@ -55,6 +55,9 @@ type Config struct {
 	// BadCookieSlip ([rrl] badcookie_slip) slips a limited response to a
 	// query with a client cookie as BADCOOKIE and a fresh cookie, not TC.
 	BadCookieSlip bool
+	// QueryLog is the [query_log] table, Watch the [watch] table.
+	QueryLog QueryLog
+	Watch    Watch
 }
 
 // ReloadBudget is what one load of the zones may spend; a load that goes
@@ -149,7 +152,8 @@ var (
 // Default is the configuration before a file or flags change it.
 func Default() *Config {
 	return &Config{Listen: DefaultListen, LogLevel: "info", LogFormat: "console", Health: defaultHealth, Reload: defaultReload,
-		Limits: zones.DefaultLimits(), Cookies: defaultCookies(), BadCookieSlip: true}
+		Limits: zones.DefaultLimits(), Cookies: defaultCookies(), BadCookieSlip: true,
+		QueryLog: defaultQueryLog, Watch: defaultWatch}
 }
 
 // Load reads and checks a configuration file, reporting every
@@ -270,6 +274,8 @@ func Load(path string) (*Config, error) {
 	readLimits(root, c)
 	readCookies(root, c)
 	readRRL(root, c)
+	readQueryLog(root, c)
+	readWatch(root, c)
 	root.Done()
 	return c, root.File().Errs.Err()
 }
