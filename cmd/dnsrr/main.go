@@ -42,7 +42,7 @@ func main() {
 }
 
 const usage = `usage:
-  dnsrr [serve] -config FILE [-listen ADDR]... [-zone FILE]... [-admin ADDR]
+  dnsrr [serve] -config FILE [-listen ADDR]... [-zone FILE]... [-admin ADDR] [-watch]
   dnsrr serve -listen ADDR -zone FILE     (no config file)
   dnsrr check -config FILE | -zone FILE...
   dnsrr version
@@ -94,6 +94,7 @@ type options struct {
 	logFormat  string
 	cpuProfile string
 	admin      optionalFlag
+	watch      bool
 }
 
 // optionalFlag is a string flag that tells "not given" from "given empty".
@@ -116,6 +117,7 @@ func parseFlags(name string, args []string, stderr io.Writer) (*options, error) 
 	fs.StringVar(&o.logFormat, "log-format", "", "console or json (overrides the config)")
 	if name == "serve" {
 		fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile here until shutdown (for performance work)")
+		fs.BoolVar(&o.watch, "watch", false, "reload when the configuration or a zone file changes (turns [watch] on)")
 		fs.Var(&o.admin, "admin", "address:port or unix:PATH of the admin API (overrides the config's [health] admin); \"\" turns it off")
 	}
 	if err := fs.Parse(args); err != nil {
@@ -167,6 +169,9 @@ func (o *options) loadConfig() (*config.Config, error) {
 	}
 	if o.logFormat != "" {
 		cfg.LogFormat = o.logFormat
+	}
+	if o.watch {
+		cfg.Watch.Enabled = true
 	}
 	return cfg, nil
 }

@@ -102,6 +102,10 @@ type App struct {
 	// ready is what /readyz says; page is the status page (endpoints.go).
 	ready *readiness
 	page  *statusPage
+	// watch, when [watch] is on, sends on watchReloads when files change
+	// (watch.go); reloadOnRequest serves those as SIGHUPs.
+	watch        *watching
+	watchReloads chan struct{}
 }
 
 // Serve loads the zones, starts everything and serves until ctx ends, then
@@ -128,7 +132,7 @@ func start(ctx context.Context, p Params) (_ *App, err error) {
 	if p.Load == nil {
 		p.Load = LoadZones
 	}
-	a := &App{p: p, log: p.Log, policies: &policies{log: p.Log}}
+	a := &App{p: p, log: p.Log, policies: &policies{log: p.Log}, watchReloads: make(chan struct{}, 1)}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -140,6 +144,9 @@ func start(ctx context.Context, p Params) (_ *App, err error) {
 		a.log.Warn().Msg(cfg.Cookies.Warning)
 	}
 	b := newBudget(cfg.Reload)
+	// Before the load: a file changed while it loads makes a reload.
+	a.watchFiles(ctx, cfg)
+	a.closers = append(a.closers, a.stopWatching)
 	snap, err := a.loadZones(ctx, b, cfg, nil)
 	if err != nil && ctx.Err() != nil {
 		return nil, err // stopped while loading: Serve says so
@@ -278,10 +285,12 @@ func (a *App) reloadOnRequest(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-a.p.Reloads:
+		case <-a.watchReloads:
 		}
 		for drained := false; !drained; {
 			select {
 			case <-a.p.Reloads:
+			case <-a.watchReloads:
 			default:
 				drained = true
 			}
@@ -333,6 +342,7 @@ func (a *App) reload(ctx context.Context) {
 	if cfg.Cookies.Warning != "" {
 		log.Warn().Msg(cfg.Cookies.Warning)
 	}
+	a.watchFiles(ctx, cfg)
 	if strings.Join(cfg.Listen, " ") != strings.Join(a.p.Config.Listen, " ") {
 		log.Warn().Strs("listen", cfg.Listen).Msg("listen addresses changed: restart to apply")
 	}
