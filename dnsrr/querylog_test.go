@@ -251,4 +251,3 @@ func BenchmarkQueryLog(b *testing.B) {
 		})
 	}
 }
-
