@@ -103,7 +103,10 @@ type App struct {
 	ready *readiness
 	page  *statusPage
 	// watch, when [watch] is on, sends on watchReloads when files change
-	// (watch.go); reloadOnRequest serves those as SIGHUPs.
+	// (watch.go); reloadOnRequest serves those as SIGHUPs. watchMu guards
+	// watch: a reload left reading the configuration at shutdown may
+	// still reach watchFiles while close stops the watch.
+	watchMu      sync.Mutex
 	watch        *watching
 	watchReloads chan struct{}
 }

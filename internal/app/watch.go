@@ -385,11 +385,16 @@ func (d *debouncer) fire(now time.Time) bool {
 // asks: at startup before the first load, then with each configuration a
 // reload reads.
 func (a *App) watchFiles(ctx context.Context, cfg *config.Config) {
+	a.watchMu.Lock()
+	defer a.watchMu.Unlock()
+	if ctx.Err() != nil {
+		return // shutting down: close stops the watch, none starts
+	}
 	switch {
 	case a.watch != nil && cfg.Watch.Enabled:
 		a.watch.w.reloading(cfg)
 	case a.watch != nil:
-		a.stopWatching()
+		a.stopWatchingLocked()
 		a.log.Info().Msg("file watch stopped")
 	case cfg.Watch.Enabled:
 		w, err := startWatcher(cfg, a.watchReloads, a.log)
@@ -413,6 +418,12 @@ type watching struct {
 
 // stopWatching ends the file watch, if any, and waits for its goroutine.
 func (a *App) stopWatching() {
+	a.watchMu.Lock()
+	defer a.watchMu.Unlock()
+	a.stopWatchingLocked()
+}
+
+func (a *App) stopWatchingLocked() {
 	if a.watch == nil {
 		return
 	}

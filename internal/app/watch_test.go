@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -185,5 +186,30 @@ func TestWatcherRequestsReload(t *testing.T) {
 	w.check()
 	if len(reload) != 0 {
 		t.Error("a change a reload already read requested another")
+	}
+}
+
+// TestWatchFilesFollowsConfig: a reload that turns [watch] off stops the
+// watch, one that turns it on starts it, and a stopped context starts none.
+func TestWatchFilesFollowsConfig(t *testing.T) {
+	dir := watchDir(t)
+	a := &App{log: zerolog.New(zerolog.NewTestWriter(t)), watchReloads: make(chan struct{}, 1)}
+	defer a.stopWatching()
+	cfg := config.Default()
+	cfg.File = filepath.Join(dir, "dnsrr.toml")
+	cfg.Zones = []string{"zones/*.toml"}
+	ctx, cancel := context.WithCancel(context.Background())
+	for _, on := range []bool{true, true, false, true} {
+		cfg.Watch.Enabled = on
+		a.watchFiles(ctx, cfg)
+		if (a.watch != nil) != on {
+			t.Fatalf("[watch] enabled = %v: watching %v", on, a.watch != nil)
+		}
+	}
+	a.stopWatching()
+	cancel()
+	a.watchFiles(ctx, cfg)
+	if a.watch != nil {
+		t.Error("a watch started after shutdown began")
 	}
 }
