@@ -112,6 +112,7 @@ func (s *Server) respond(req *dns.Msg, q *wireQuery, udp bool) ([]byte, error) {
 	}
 	if opt != nil && opt.Version() != 0 {
 		reply.Rcode = dns.RcodeBadVers // §6.1.3; the OPT carries its upper bits
+		q.extRcode = dns.RcodeBadVers >> 4
 		reply.Extra = ourOpt
 		return reply.Pack()
 	}

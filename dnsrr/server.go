@@ -50,6 +50,7 @@ type Server struct {
 	// stopping tells UDP workers that are busy (not waiting for packets)
 	// to return; idle ones are woken by a read deadline.
 	stopping atomic.Bool
+	stats    *stats
 }
 
 // served is what queries read: a snapshot, what health checks withdraw
@@ -65,7 +66,7 @@ type served struct {
 
 // New returns a server for snap; Start makes it listen.
 func New(listen []string, chaos Chaos, snap *zones.Snapshot, log zerolog.Logger) *Server {
-	s := &Server{log: log.With().Str("component", "server").Logger(), listen: listen, chaosInfo: chaos}
+	s := &Server{log: log.With().Str("component", "server").Logger(), listen: listen, chaosInfo: chaos, stats: new(stats)}
 	s.policy.Store(&Policy{})
 	s.Swap(snap)
 	return s

@@ -196,6 +196,7 @@ func (t *tcpServer) acceptLoop(l net.Listener) {
 		if t.stopping.Load() || errors.Is(err, net.ErrClosed) {
 			return
 		}
+		t.s.stats.tcpAcceptErrors.Add(1)
 		// Out of descriptors (EMFILE, ENFILE) or buffers. Give back the
 		// descriptor of the connection idle the longest, so that the one
 		// waiting in the backlog can be accepted at once; with none to
@@ -236,10 +237,12 @@ func (t *tcpServer) admit(nc net.Conn) {
 	if prefix.IsValid() && t.perPrefix[prefix] >= t.limits.MaxConnsPerPrefix && !t.evictOldest(prefix) ||
 		len(t.conns) >= t.limits.MaxConns && !t.evictOldest(netip.Prefix{}) {
 		t.mu.Unlock()
+		t.s.stats.tcpRefused.Add(1)
 		t.log.Debug().Str("client", nc.RemoteAddr().String()).Msg("tcp connection refused: every slot is busy")
 		nc.Close()
 		return
 	}
+	t.s.stats.tcpAccepted.Add(1)
 	c := newTCPConn(t, nc, prefix)
 	t.conns[c] = struct{}{}
 	t.perPrefix[prefix]++
@@ -263,6 +266,7 @@ func (t *tcpServer) evictOldest(prefix netip.Prefix) bool {
 			return false
 		}
 		if t.evict(victim) {
+			t.s.stats.tcpEvicted.Add(1)
 			return true
 		}
 	}

@@ -62,6 +62,10 @@ type tcpConn struct {
 	q         wireQuery
 	queries   int
 	keepalive bool // the client sent edns-tcp-keepalive (RFC 7828)
+	// pending answers are in out since pendingSince (monotonic), for the
+	// latency histogram.
+	pending      int
+	pendingSince time.Duration
 }
 
 func newTCPConn(t *tcpServer, nc net.Conn, prefix netip.Prefix) *tcpConn {
@@ -71,6 +75,7 @@ func newTCPConn(t *tcpServer, nc net.Conn, prefix netip.Prefix) *tcpConn {
 	}
 	c.idleSince.Store(t.now())
 	c.state.Store(connNew)
+	c.q.stats = t.s.stats.shard()
 	return c
 }
 
@@ -226,7 +231,11 @@ func (c *tcpConn) skipOversized(n int, deadline time.Time) error {
 		return err
 	}
 	if be.Uint16(hdr[2:])&flagQR == 0 {
-		c.appendAnswer(func(buf []byte) []byte { return headerReply(hdr[:], buf, dns.RcodeFormatError) })
+		c.appendAnswer(func(buf []byte) []byte {
+			out := headerReply(hdr[:], buf, dns.RcodeFormatError)
+			c.q.stats.countFraming(nil, out)
+			return out
+		})
 	}
 	return nil
 }
@@ -244,7 +253,11 @@ func (c *tcpConn) answer(pkt []byte) {
 	}()
 	opt := scanKeepalive(pkt)
 	if opt == keepaliveBad {
-		c.appendAnswer(func(buf []byte) []byte { return c.t.s.keepaliveFormErr(pkt, buf) })
+		c.appendAnswer(func(buf []byte) []byte {
+			out := c.t.s.keepaliveFormErr(pkt, buf)
+			c.q.stats.countFraming(pkt, out)
+			return out
+		})
 		return
 	}
 	if opt == keepaliveAsked {
@@ -279,6 +292,10 @@ func (c *tcpConn) appendAnswer(respond func(buf []byte) []byte) {
 		c.out = append(c.out, resp...)
 	}
 	be.PutUint16(c.out[start:], uint16(len(resp)))
+	if c.pending == 0 {
+		c.pendingSince = monotonic()
+	}
+	c.pending++
 }
 
 // flush writes the answers gathered; a written answer is what makes the
@@ -294,9 +311,12 @@ func (c *tcpConn) flush() error {
 	} else {
 		c.out = c.out[:0]
 	}
+	n := c.pending
+	c.pending = 0
 	if err != nil {
 		return err
 	}
+	c.q.stats.observe(TransportTCP, n, monotonic()-c.pendingSince)
 	c.idleSince.Store(c.t.now())
 	return nil
 }

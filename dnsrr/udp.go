@@ -84,6 +84,7 @@ func newBatchWorker(s *Server, conn *net.UDPConn) *batchWorker {
 		w.bufs = append(w.bufs, make([]byte, 0, udpReadSize))
 		w.out[i].Buffers = [][]byte{nil}
 	}
+	w.q.stats = s.stats.shard()
 	return w
 }
 
@@ -101,6 +102,7 @@ func (w *batchWorker) run() {
 			w.s.log.Debug().Err(err).Msg("udp read")
 			continue
 		}
+		start := monotonic()
 		k := 0
 		for i := range n {
 			m := &w.in[i]
@@ -117,6 +119,7 @@ func (w *batchWorker) run() {
 			k++
 		}
 		w.write(k)
+		w.q.stats.observe(TransportUDP, k, monotonic()-start)
 	}
 }
 
@@ -140,22 +143,34 @@ func (s *Server) answerUDP(pkt, buf []byte, q *wireQuery) []byte {
 // answerPacket answers one query, from UDP or TCP, into buf: the fast path
 // when it can, the full path otherwise, then rate limiting (UDP only: a
 // TCP client cannot spoof its address). nil means no answer.
+//
+// It is also the one place every answer is counted (stats.go).
 func (s *Server) answerPacket(pkt, buf []byte, q *wireQuery, udp bool) (out []byte) {
+	sh, tr := q.stats, TransportTCP
+	if sh == nil {
+		sh = &s.stats.shards[0]
+	}
+	if udp {
+		tr = TransportUDP
+	}
+	parsed, reason := false, DropNotQuery
 	defer func() {
 		// A bug must cost one query, not the server.
 		if r := recover(); r != nil {
 			s.log.Error().Interface("panic", r).Msg("query handler panicked")
 			out = headerReply(pkt, buf, dns.RcodeServerFailure)
+			q.extRcode = 0
 		}
+		sh.count(q, pkt, out, tr, parsed, reason)
 	}()
 	p := s.policy.Load()
 	q.policy = p
 	logged := p.QueryLog.begin(q) // zero unless this query is logged
-	q.class, q.cookieValid = classification{kind: rrl.Error}, false
+	q.class, q.cookieValid, q.extRcode = classification{kind: rrl.Error}, false, 0
 	// A packet that no path reads has no options: never the previous
 	// query's, which a slip would send (another client's cookie).
 	q.edns, q.optData = false, nil
-	if parseQuery(pkt, q) {
+	if parsed = parseQuery(pkt, q); parsed {
 		q.replyOptions(p)
 		limit := dns.MaxMsgSize
 		if udp {
@@ -167,7 +182,9 @@ func (s *Server) answerPacket(pkt, buf []byte, q *wireQuery, udp bool) (out []by
 		out = s.answerSlow(pkt, buf, q, udp)
 	}
 	if udp && p.RRL != nil && out != nil && !q.cookieValid {
-		out = p.limit(q, out)
+		if out = p.limit(q, out); out == nil {
+			reason = DropRRL
+		}
 	}
 	if !logged.IsZero() {
 		p.QueryLog.write(q, pkt, out, udp, logged)
@@ -186,6 +203,7 @@ func (p *Policy) limit(q *wireQuery, out []byte) []byte {
 	case rrl.Slip:
 		if p.BadCookieSlip && p.Cookies != nil && q.opts.cookieLen > 0 && !q.opts.badCookie {
 			if bad := badCookieReply(q, out); bad != nil {
+				q.extRcode = rcodeBadCookie >> 4
 				return bad
 			}
 		}

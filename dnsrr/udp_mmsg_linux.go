@@ -87,6 +87,7 @@ func newMmsgWorker(s *Server, conn *net.UDPConn) (udpLoop, error) {
 		w.bufs[i] = make([]byte, 0, udpReadSize)
 	}
 	w.serve = w.readAndAnswer
+	w.q.stats = s.stats.shard()
 	return w, nil
 }
 
@@ -125,6 +126,7 @@ func (w *mmsgWorker) readAndAnswer(fd uintptr) bool {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
+		start := monotonic()
 		k := 0
 		for i := range int(n) {
 			m := &w.in[i]
@@ -141,6 +143,7 @@ func (w *mmsgWorker) readAndAnswer(fd uintptr) bool {
 			k++
 		}
 		w.send(fd, k)
+		w.q.stats.observe(TransportUDP, k, monotonic()-start)
 	}
 	return true
 }

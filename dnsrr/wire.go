@@ -63,6 +63,12 @@ type wireQuery struct {
 	// query log, which clears rrlChecked).
 	rrlVerdict rrl.Verdict
 	rrlChecked bool
+	// extRcode is the upper bits of the answer's rcode (in its OPT), set by
+	// the paths that answer an extended rcode, for counting (stats.go).
+	extRcode uint8
+	// stats is the shard of the worker or connection this query came on
+	// (nil: the first).
+	stats *statShard
 }
 
 // text returns the qname in lower-case presentation form ("www.example.")
