@@ -82,17 +82,17 @@ func (h *httpProbe) probe(ctx context.Context) error {
 	}
 	defer resp.Body.Close()
 	if !statusAccepted(resp.StatusCode, h.check.Status) {
-		return fmt.Errorf("status %s, want %s", resp.Status, formatRanges(h.check.Status))
+		return &statusError{fmt.Sprintf("status %s, want %s", resp.Status, formatRanges(h.check.Status))}
 	}
 	if h.check.BodyContains == "" {
 		return nil
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, h.check.BodyLimit))
 	if err != nil {
-		return fmt.Errorf("read body: %w", err)
+		return &bodyError{fmt.Errorf("read body: %w", err)}
 	}
 	if !bytes.Contains(body, []byte(h.check.BodyContains)) {
-		return fmt.Errorf("body does not contain %q in its first %d bytes", h.check.BodyContains, h.check.BodyLimit)
+		return &bodyError{fmt.Errorf("body does not contain %q in its first %d bytes", h.check.BodyContains, h.check.BodyLimit)}
 	}
 	return nil
 }

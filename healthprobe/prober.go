@@ -87,6 +87,8 @@ type Prober struct {
 	started bool                     // Run was called
 	stopped bool                     // Run's context ended: start nothing more
 	wg      sync.WaitGroup           // every goroutine Run owns
+
+	counts counts
 }
 
 // target is a Target being probed. Fields other than the first group are
@@ -423,8 +425,14 @@ func (p *Prober) probeOnce(ctx context.Context, t *target, probe probeFunc) bool
 	start := time.Now()
 	pctx, cancel := context.WithTimeout(ctx, t.check.Timeout)
 	err := p.call(pctx, t, probe)
-	if err != nil && errors.Is(pctx.Err(), context.DeadlineExceeded) {
-		err = fmt.Errorf("timed out after %s: %w", t.check.Timeout, err)
+	took := time.Since(start)
+	reason := ReasonOther
+	if err != nil {
+		timedOut := errors.Is(pctx.Err(), context.DeadlineExceeded)
+		reason = classify(err, timedOut)
+		if timedOut {
+			err = fmt.Errorf("timed out after %s: %w", t.check.Timeout, err)
+		}
 	}
 	cancel()
 	<-p.sem
@@ -433,9 +441,9 @@ func (p *Prober) probeOnce(ctx context.Context, t *target, probe probeFunc) bool
 	}
 	if ev := p.log.Debug(); ev.Enabled() {
 		ev.Stringer("target", t.AddrPort()).Str("check", t.checkName()).
-			Bool("ok", err == nil).Float64("duration", time.Since(start).Seconds()).Err(err).Msg("probe")
+			Bool("ok", err == nil).Float64("duration", took.Seconds()).Err(err).Msg("probe")
 	}
-	p.record(t, err)
+	p.record(t, err, reason, took)
 	return true
 }
 
@@ -454,7 +462,7 @@ func (p *Prober) call(ctx context.Context, t *target, probe probeFunc) (err erro
 
 // record applies one probe result to t's counters and, when a threshold is
 // crossed, to its State; then publishes a View.
-func (p *Prober) record(t *target, err error) {
+func (p *Prober) record(t *target, err error, reason ErrorReason, took time.Duration) {
 	p.mu.Lock()
 	if t.removed {
 		p.mu.Unlock()
@@ -464,6 +472,8 @@ func (p *Prober) record(t *target, err error) {
 	s := &t.status
 	s.LastCheck = now
 	s.LastOK = err == nil
+	s.LastDuration = took
+	p.counts.probes.Add(1)
 	if err == nil {
 		s.ConsecutiveOK++
 		s.ConsecutiveFail = 0
@@ -472,6 +482,8 @@ func (p *Prober) record(t *target, err error) {
 		s.ConsecutiveOK = 0
 		s.LastError = clipError(err.Error())
 		s.LastFailure = now
+		s.Failures[reason]++
+		p.counts.failures[reason].Add(1)
 	}
 	from := s.State
 	to := from
@@ -489,6 +501,10 @@ func (p *Prober) record(t *target, err error) {
 		s.State = to
 		s.Since = now
 		p.pending.target(t.key, t.Target)
+		if from != Unknown {
+			s.Transitions++
+			p.counts.transitions.Add(1)
+		}
 	}
 	p.publishLocked(t)
 	if to != from {

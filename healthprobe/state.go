@@ -80,6 +80,14 @@ type Status struct {
 	// results; one of them is always zero.
 	ConsecutiveOK   int
 	ConsecutiveFail int
+	// LastDuration is how long the most recent probe took.
+	LastDuration time.Duration
+	// Transitions counts the changes between Up and Down since the target
+	// was added (the first decision, from Unknown, is not one).
+	Transitions uint64
+	// Failures counts the failed probes since the target was added, by
+	// reason.
+	Failures [NumErrorReasons]uint64
 }
 
 // Serving reports whether the target should be in answers: not Down and not
