@@ -58,6 +58,8 @@ type Config struct {
 	// QueryLog is the [query_log] table, Watch the [watch] table.
 	QueryLog QueryLog
 	Watch    Watch
+	// Metrics is the [metrics] table (metrics.go).
+	Metrics MetricsConfig
 }
 
 // ReloadBudget is what one load of the zones may spend; a load that goes
@@ -153,7 +155,7 @@ var (
 func Default() *Config {
 	return &Config{Listen: DefaultListen, LogLevel: "info", LogFormat: "console", Health: defaultHealth, Reload: defaultReload,
 		Limits: zones.DefaultLimits(), Cookies: defaultCookies(), BadCookieSlip: true,
-		QueryLog: defaultQueryLog, Watch: defaultWatch}
+		QueryLog: defaultQueryLog, Watch: defaultWatch, Metrics: defaultMetrics()}
 }
 
 // Load reads and checks a configuration file, reporting every
@@ -276,6 +278,7 @@ func Load(path string) (*Config, error) {
 	readRRL(root, c)
 	readQueryLog(root, c)
 	readWatch(root, c)
+	readMetrics(root, c)
 	root.Done()
 	return c, root.File().Errs.Err()
 }
