@@ -201,8 +201,9 @@ type TCPStats struct {
 	Evicted uint64
 	// AcceptErrors are failed accepts (out of file descriptors, mostly).
 	AcceptErrors uint64
-	// Open connections now.
-	Open int
+	// Open connections now, and MaxConns the cap on them (TCPLimits, as
+	// lowered to fit the file descriptor limit); 0 before Start.
+	Open, MaxConns int
 }
 
 // statShards is the number of copies of the counters; a power of two.
@@ -374,6 +375,7 @@ func (s *Server) Stats(out *Stats) {
 	s.mu.Lock()
 	if s.tcp != nil {
 		out.TCP.Open = int(s.tcp.count.Load())
+		out.TCP.MaxConns = s.tcp.limits.MaxConns
 	}
 	s.mu.Unlock()
 }

@@ -29,7 +29,7 @@ type adminListeners struct {
 // startAdmin serves the admin API on hc.Admin and its read-only views on
 // hc.StatusListen (either "" for none). A failure to listen is logged, not
 // fatal: DNS matters more than its control panel.
-func startAdmin(hc config.HealthConfig, h *health, srv *dnsrr.Server, ep *endpoints, log zerolog.Logger) (stop func(), bound adminListeners) {
+func startAdmin(hc config.HealthConfig, h *health, srv *dnsrr.Server, ep *endpoints, m *appMetrics, log zerolog.Logger) (stop func(), bound adminListeners) {
 	opts := healthprobe.AdminOptions{
 		Groups:    func(q healthprobe.GroupQuery) ([]healthprobe.Group, bool) { return h.groupPage(q, srv.Answers) },
 		IsMember:  h.isMember,
@@ -47,7 +47,8 @@ func startAdmin(hc config.HealthConfig, h *health, srv *dnsrr.Server, ep *endpoi
 		if !readOnly {
 			token = hc.AdminToken
 		}
-		stop, bound, err := serveAdmin(addr, ep.wrap(healthprobe.AdminHandler(h.prober, o)), token, hc.AdminLimits, log)
+		handler := m.withMetrics(ep.wrap(healthprobe.AdminHandler(h.prober, o)))
+		stop, bound, err := serveAdmin(addr, handler, token, hc.AdminLimits, m.counts(readOnly), log)
 		if err != nil {
 			log.Error().Err(err).Bool("read_only", readOnly).Msg("cannot listen for the admin API; serving DNS without it")
 			return ""
@@ -69,7 +70,7 @@ func startAdmin(hc config.HealthConfig, h *health, srv *dnsrr.Server, ep *endpoi
 // serveAdmin serves handler on addr within limits; with a token, every
 // request must carry it. On loopback, the Host and Origin checks of
 // LocalOnly keep browsers out.
-func serveAdmin(addr string, handler http.Handler, token []byte, limits config.AdminLimits, log zerolog.Logger) (stop func(), bound string, err error) {
+func serveAdmin(addr string, handler http.Handler, token []byte, limits config.AdminLimits, counts *connCounts, log zerolog.Logger) (stop func(), bound string, err error) {
 	ln, bound, err := listenAdmin(addr)
 	if err != nil {
 		return nil, "", err
@@ -83,6 +84,7 @@ func serveAdmin(addr string, handler http.Handler, token []byte, limits config.A
 	}
 	handler = limitBody(handler, limits.MaxBodyBytes)
 	cl := newConnLimit(ln, limits.MaxConns, log.With().Str("admin", bound).Logger())
+	counts.track(cl)
 	hs := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: limits.ReadTimeout,

@@ -282,7 +282,7 @@ func TestServeAdminLimits(t *testing.T) {
 		}
 	})
 	token := "0123456789abcdef0123456789abcdef"
-	stop, bound, err := serveAdmin("127.0.0.1:0", ok, []byte(token), limits, zerolog.Nop())
+	stop, bound, err := serveAdmin("127.0.0.1:0", ok, []byte(token), limits, nil, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +334,7 @@ func TestAdminSlowBodyHold(t *testing.T) {
 	limits.MaxConns = 2
 	limits.ReadTimeout = 10 * time.Minute // the hold would last this long
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
-	stop, bound, err := serveAdmin("127.0.0.1:0", ok, nil, limits, zerolog.Nop())
+	stop, bound, err := serveAdmin("127.0.0.1:0", ok, nil, limits, nil, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,8 @@ type connLimit struct {
 	evicted int // since the last warning
 	refused int
 	warned  time.Time
+	// counts are the totals, for metrics (nil: none).
+	counts *connCounts
 }
 
 // limitedConn is one accepted connection, with what ConnState said of it.
@@ -90,8 +92,10 @@ func (l *connLimit) Accept() (net.Conn, error) {
 			if victim = l.evictable(now); victim != nil {
 				delete(l.conns, victim)
 				l.evicted++
+				l.counts.add(&l.counts.evicted)
 			} else {
 				l.refused++
+				l.counts.add(&l.counts.refused)
 			}
 			l.warnLocked(now)
 		}

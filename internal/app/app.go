@@ -109,6 +109,9 @@ type App struct {
 	watchMu      sync.Mutex
 	watch        *watching
 	watchReloads chan struct{}
+	// metrics is what /metrics serves beyond the counters of the server
+	// and prober (nil: [metrics] enabled = false).
+	metrics *appMetrics
 }
 
 // Serve loads the zones, starts everything and serves until ctx ends, then
@@ -183,7 +186,9 @@ func start(ctx context.Context, p Params) (_ *App, err error) {
 	srv.TCP = cfg.TCP
 	// The admin API listens during the first probe round, so that /readyz
 	// can say what the server waits for.
-	stopAdmin, admin := startAdmin(cfg.Health, h, srv, a.newEndpoints(cfg, h, srv), a.log)
+	a.metrics = newAppMetrics(cfg, snap)
+	a.metrics.serve(cfg.Metrics, srv, h, a.policies, p.Version)
+	stopAdmin, admin := startAdmin(cfg.Health, h, srv, a.newEndpoints(cfg, h, srv), a.metrics, a.log)
 	a.closers = append(a.closers, stopAdmin)
 	firstRound := waitFirstRound(ctx, h, a.log)
 	h.apply(srv) // what the first round decided, before the first query
@@ -336,6 +341,7 @@ func (a *App) reload(ctx context.Context) {
 		}
 		log.Error().Err(err).Errs("errors", zones.Errors(err)).Dict("serials", serials(srv.Snapshot())).
 			Msg("reload failed, keeping old zones")
+		a.metrics.failed()
 	}
 	cfg, err := a.p.LoadConfig()
 	if err != nil {
@@ -354,6 +360,9 @@ func (a *App) reload(ctx context.Context) {
 		// The admin API keeps what it started with: an operator who
 		// rotated the token must not believe the old one revoked.
 		log.Warn().Msg("admin API settings changed ([health] admin, status_listen, admin_token_file, limits): restart to apply")
+	}
+	if cfg.Metrics != a.p.Config.Metrics {
+		log.Warn().Msg("[metrics] settings changed: restart to apply")
 	}
 	old := srv.Snapshot()
 	snap, loadErr := a.loadZones(ctx, newBudget(cfg.Reload), cfg, old)
@@ -390,6 +399,7 @@ func (a *App) reload(ctx context.Context) {
 	srv.Swap(snap)
 	h.swapped()
 	a.page.served(snap, loaded, cfg.NSID)
+	a.metrics.reloaded(old, snap, loadErr)
 	swapped := time.Now()
 	if loadErr != nil {
 		// Zones whose file failed keep their old version; the rest are new.

@@ -2,6 +2,7 @@ package app
 
 import (
 	"reflect"
+	"sync"
 
 	"github.com/dnsrr/dnsrr/dnsrr"
 	"github.com/dnsrr/dnsrr/dnsrr/cookie"
@@ -16,10 +17,13 @@ import (
 // progress; when [rrl] changes, the new limiter starts with fresh
 // accounts. Used by start and then by the reload goroutine alone.
 type policies struct {
-	log     zerolog.Logger
+	log    zerolog.Logger
+	rrlCfg *rrl.Config
+	// mu guards the limiters for stats (metrics.go), read by scrapes.
+	mu      sync.Mutex
 	limiter *rrl.Limiter
-	rrlCfg  *rrl.Config
 	retired *rrl.Limiter // replaced, closed once the new policy serves
+	base    rrl.Stats    // the totals of the limiters closed
 	// queryLog is opened anew by each make (a reload reopens its file);
 	// the one it replaced is closed once the new policy serves.
 	queryLog, retiredLog *queryLog
@@ -39,7 +43,9 @@ func (ps *policies) make(cfg *config.Config) (dnsrr.Policy, error) {
 				return p, err
 			}
 		}
+		ps.mu.Lock()
 		ps.retired, ps.limiter, ps.rrlCfg = ps.limiter, l, cfg.RRL
+		ps.mu.Unlock()
 	}
 	p.RRL = ps.limiter
 	ql, err := openQueryLog(cfg.QueryLog, ps.log)
@@ -55,7 +61,15 @@ func (ps *policies) make(cfg *config.Config) (dnsrr.Policy, error) {
 // served closes the limiter a new policy replaced.
 func (ps *policies) served() {
 	ps.retired.Close()
+	ps.mu.Lock()
+	t := ps.retired.Stats()
+	ps.base.Passed += t.Passed
+	ps.base.Slipped += t.Slipped
+	ps.base.Dropped += t.Dropped
+	ps.base.WouldLimit += t.WouldLimit
+	ps.base.Episodes += t.Episodes
 	ps.retired = nil
+	ps.mu.Unlock()
 	ps.retiredLog.close()
 	ps.retiredLog = nil
 }
