@@ -362,3 +362,45 @@ func TestMetricsHealth(t *testing.T) {
 		})
 	}
 }
+
+// TestMetricsRateLimiting: what rate limiting does to a client over its
+// limit shows in its own counters and in the answers': every limited
+// response is slipped (counted truncated) or dropped (counted as a drop).
+func TestMetricsRateLimiting(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	const origin = "rrl.metrics.test."
+	writeFile(t, dir, "zone.toml", metricsZone(origin, "1"))
+	cfg := writeFile(t, dir, "dnsrr.toml", `zones = ["zone.toml"]
+[health]
+admin = "127.0.0.1:0"
+[rrl]
+responses_per_second = 1
+exempt_loopback = false
+slip = 2
+`)
+	s := startServer(t, "-config", cfg, "-listen", "127.0.0.1:0")
+	adm := adminOf(t, s)
+	addr := s.addr("4")
+	// At 1 a second, most of a quick run of queries is limited, however
+	// slow the machine: each answered one must be sent within a second
+	// of the previous for the next to be limited.
+	const n = 20
+	pkt := pack(t, newEDNSQuery("www."+origin, dns.TypeA, 1232))
+	for range n {
+		_, _ = rawUDPFrom(t, "127.0.0.10", addr, pkt, 100*time.Millisecond)
+	}
+	m := scrapeMetrics(t, adm.base)
+	passed, _ := m.value("dnsrr_rrl_responses_total", "verdict=passed")
+	slipped, _ := m.value("dnsrr_rrl_responses_total", "verdict=slipped")
+	rrlDropped, _ := m.value("dnsrr_rrl_responses_total", "verdict=dropped")
+	if passed+slipped+rrlDropped != n || slipped == 0 || rrlDropped == 0 {
+		t.Errorf("rrl passed %v, slipped %v, dropped %v; want %d in all, some slipped and dropped", passed, slipped, rrlDropped, n)
+	}
+	m.want(t, rrlDropped, "dnsrr_queries_dropped_total", "transport=udp", "reason=rrl")
+	m.want(t, slipped, "dnsrr_responses_truncated_total", "transport=udp")
+	m.want(t, passed+slipped, "dnsrr_queries_total", "transport=udp", "qtype=A", "rcode=NOERROR")
+	if e, _ := m.value("dnsrr_rrl_episodes_total"); e < 1 {
+		t.Errorf("%v limiting episodes, want at least 1", e)
+	}
+}
