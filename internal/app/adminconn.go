@@ -92,10 +92,10 @@ func (l *connLimit) Accept() (net.Conn, error) {
 			if victim = l.evictable(now); victim != nil {
 				delete(l.conns, victim)
 				l.evicted++
-				l.counts.add(&l.counts.evicted)
+				l.counts.evict()
 			} else {
 				l.refused++
-				l.counts.add(&l.counts.refused)
+				l.counts.refuse()
 			}
 			l.warnLocked(now)
 		}

@@ -46,10 +46,16 @@ func (c *connCounts) track(l *connLimit) {
 	}
 }
 
-// add adds one to n, a counter of c, unless c is nil.
-func (c *connCounts) add(n *atomic.Uint64) {
+// evict and refuse count a connection evicted or refused (c may be nil).
+func (c *connCounts) evict() {
 	if c != nil {
-		n.Add(1)
+		c.evicted.Add(1)
+	}
+}
+
+func (c *connCounts) refuse() {
+	if c != nil {
+		c.refused.Add(1)
 	}
 }
 
