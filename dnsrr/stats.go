@@ -211,6 +211,9 @@ const statShards = 16
 
 // stats are a Server's counters.
 type stats struct {
+	// The padding keeps the counters off the cache line of the Server's
+	// fields before them, which every worker reads.
+	_      [64]byte
 	shards [statShards]statShard
 	next   atomic.Uint32
 
