@@ -15,7 +15,8 @@ import (
 // from each configuration. The rate limiter is kept across reloads that
 // leave [rrl] as it was, so a reload does not forgive a flood in
 // progress; when [rrl] changes, the new limiter starts with fresh
-// accounts. Used by start and then by the reload goroutine alone.
+// accounts. Used by start and then by the reload goroutine alone, but
+// for stats, which scrapes call (under mu).
 type policies struct {
 	log    zerolog.Logger
 	rrlCfg *rrl.Config
