@@ -404,3 +404,39 @@ slip = 2
 		t.Errorf("%v limiting episodes, want at least 1", e)
 	}
 }
+
+// TestMetricsTCPLimits: at [tcp] max_connections = 1, an idle connection
+// gives way to a new one, and /metrics counts the eviction; the open
+// connection shows as open.
+func TestMetricsTCPLimits(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	const origin = "tcp.metrics.test."
+	writeFile(t, dir, "zone.toml", metricsZone(origin, "1"))
+	cfg := writeFile(t, dir, "dnsrr.toml", `zones = ["zone.toml"]
+[health]
+admin = "127.0.0.1:0"
+[tcp]
+max_connections = 1
+`)
+	s := startServer(t, "-config", cfg, "-listen", "127.0.0.1:0")
+	adm := adminOf(t, s)
+	addr := s.addr("4")
+	idle := dialTCP(t, addr)
+	defer idle.Close()
+	exchangeConn(t, idle, newQuery("www."+origin, dns.TypeA)) // now idle, evictable after 200 ms
+	// A new connection evicts the idle one once it has been idle long
+	// enough; until then it waits in the listen queue. Either way its
+	// query is answered.
+	fresh := dialTCP(t, addr)
+	defer fresh.Close()
+	exchangeConn(t, fresh, newQuery("www."+origin, dns.TypeAAAA))
+	m := scrapeMetrics(t, adm.base)
+	m.want(t, 1, "dnsrr_tcp_connections_evicted_total")
+	m.want(t, 2, "dnsrr_tcp_connections_accepted_total")
+	m.want(t, 1, "dnsrr_tcp_connections_open")
+	m.want(t, 1, "dnsrr_tcp_connections_max")
+	m.want(t, 0, "dnsrr_tcp_connections_refused_total")
+	m.want(t, 1, "dnsrr_queries_total", "transport=tcp", "qtype=A", "rcode=NOERROR")
+	m.want(t, 1, "dnsrr_queries_total", "transport=tcp", "qtype=AAAA", "rcode=NOERROR")
+}
