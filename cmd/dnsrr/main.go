@@ -21,6 +21,7 @@ import (
 
 	"github.com/dnsrr/dnsrr/internal/app"
 	"github.com/dnsrr/dnsrr/internal/config"
+	"github.com/dnsrr/dnsrr/internal/sdnotify"
 	"github.com/dnsrr/dnsrr/zones"
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
@@ -231,8 +232,12 @@ func serve(args []string, stderr io.Writer) int {
 		}
 		defer stopProfile()
 	}
+	notify, err := sdnotify.FromEnv()
+	if err != nil {
+		log.Warn().Err(err).Msg("cannot notify the service manager")
+	}
 	err = app.Serve(ctx, app.Params{
-		Config: cfg, LoadConfig: opts.loadConfig, Reloads: hup, Version: buildVersion(), Log: log,
+		Config: cfg, LoadConfig: opts.loadConfig, Reloads: hup, Version: buildVersion(), Log: log, Notify: notify,
 	})
 	var f *app.Failure
 	switch {

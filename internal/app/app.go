@@ -17,6 +17,7 @@ import (
 	"github.com/dnsrr/dnsrr/dnsrr"
 	"github.com/dnsrr/dnsrr/healthprobe"
 	"github.com/dnsrr/dnsrr/internal/config"
+	"github.com/dnsrr/dnsrr/internal/sdnotify"
 	"github.com/dnsrr/dnsrr/zones"
 	"github.com/rs/zerolog"
 )
@@ -65,6 +66,9 @@ type Params struct {
 	Reloads <-chan os.Signal
 	Version string
 	Log     zerolog.Logger
+	// Notify tells systemd (Type=notify) when serving, reloading and
+	// stopping; nil tells no one.
+	Notify *sdnotify.Notifier
 	// Load loads a configuration's zones: nil means from their files
 	// (LoadZones). Tests replace it to block or slow a load.
 	Load LoadZonesFunc
@@ -112,6 +116,9 @@ type App struct {
 	// metrics is what /metrics serves beyond the counters of the server
 	// and prober (nil: [metrics] enabled = false).
 	metrics *appMetrics
+	// reloadNote is the outcome of the last reload, for the service
+	// manager. Only the reload goroutine uses it.
+	reloadNote string
 }
 
 // Serve loads the zones, starts everything and serves until ctx ends, then
@@ -127,6 +134,7 @@ func Serve(ctx context.Context, p Params) error {
 	if err != nil {
 		return err
 	}
+	a.notifyReady("")
 	a.run(ctx)
 	return nil
 }
@@ -153,6 +161,7 @@ func start(ctx context.Context, p Params) (_ *App, err error) {
 	// Before the load: a file changed while it loads makes a reload.
 	a.watchFiles(ctx, cfg)
 	a.closers = append(a.closers, a.stopWatching)
+	a.notifyLoading(b.timeout)
 	snap, err := a.loadZones(ctx, b, cfg, nil)
 	if err != nil && ctx.Err() != nil {
 		return nil, err // stopped while loading: Serve says so
@@ -225,6 +234,7 @@ func (a *App) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.applyHealthChanges(ctx) })
 	wg.Go(func() { a.readyAfterFirstRound(ctx) })
+	wg.Go(func() { a.watchdog(ctx) })
 	reloading := make(chan struct{})
 	go func() {
 		defer close(reloading)
@@ -232,6 +242,7 @@ func (a *App) run(ctx context.Context) {
 	}()
 	<-ctx.Done()
 	a.log.Info().Msg("shutting down")
+	a.notifyStopping()
 	wg.Wait()
 	a.ready.notReady(notReadyStopping)
 	// A load ends with ctx, but reading the configuration cannot be told
@@ -303,7 +314,11 @@ func (a *App) reloadOnRequest(ctx context.Context) {
 				drained = true
 			}
 		}
+		a.notifyReloading()
 		a.reload(ctx)
+		if ctx.Err() == nil {
+			a.notifyReady(a.reloadNote)
+		}
 		collectLoadGarbage()
 	}
 }
@@ -335,6 +350,7 @@ func (a *App) reload(ctx context.Context) {
 	srv, h, log := a.srv, a.health, a.log
 	start := time.Now()
 	fail := func(err error) {
+		a.reloadNote = reloadNote(start, err)
 		if ctx.Err() != nil {
 			log.Info().Err(err).Msg("reload cancelled: shutting down")
 			return
@@ -411,10 +427,12 @@ func (a *App) reload(ctx context.Context) {
 				applied = append(applied, z.Origin)
 			}
 		}
+		a.reloadNote = reloadNote(start, loadErr)
 		log.Error().Err(loadErr).Errs("errors", zones.Errors(loadErr)).Strs("kept_old", kept).Strs("applied", applied).
 			Dict("serials", serials(snap)).Msg("reload failed, keeping old zones")
 		return
 	}
+	a.reloadNote = reloadNote(start, nil)
 	log.Info().Strs("zones", origins(snap)).Dict("serials", serials(snap)).Int("probe_targets", len(plan.targets)).
 		Float64("duration", time.Since(start).Seconds()).Float64("load_s", loaded.Sub(start).Seconds()).
 		Float64("probes_s", planned.Sub(loaded).Seconds()).Float64("swap_s", swapped.Sub(planned).Seconds()).
