@@ -307,17 +307,6 @@ func TestCheckUnknownKey(t *testing.T) {
 	}
 }
 
-func TestVersion(t *testing.T) {
-	t.Parallel()
-	stdout, _, code := runDNSRR(t, "version")
-	if code != 0 {
-		t.Errorf("exit %d, want 0", code)
-	}
-	if !regexp.MustCompile(`^dnsrr \S+\n?$`).MatchString(stdout) {
-		t.Errorf("stdout %q, want \"dnsrr <version>\"", stdout)
-	}
-}
-
 // TestServeWithoutConfig: -listen and -zone alone serve a zone, in either
 // format; and serve is the default subcommand.
 func TestServeWithoutConfig(t *testing.T) {

@@ -2,7 +2,7 @@
 //
 //	dnsrr serve -config examples/dnsrr.toml    serve until SIGTERM; SIGHUP reloads
 //	dnsrr check -config examples/dnsrr.toml    validate config and zones
-//	dnsrr version
+//	dnsrr version [-json]                      build: module version, VCS revision, Go
 package main
 
 import (
@@ -13,7 +13,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -46,7 +45,7 @@ const usage = `usage:
   dnsrr [serve] -config FILE [-listen ADDR]... [-zone FILE]... [-admin ADDR] [-watch]
   dnsrr serve -listen ADDR -zone FILE     (no config file)
   dnsrr check -config FILE | -zone FILE...
-  dnsrr version
+  dnsrr version [-json]
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -60,24 +59,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "check":
 		return check(args, stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "dnsrr", buildVersion())
-		return exitOK
+		return versionCommand(args, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	}
 	fmt.Fprintf(stderr, "dnsrr: unknown command %q\n%s", cmd, usage)
 	return exitUsage
-}
-
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
 }
 
 // listFlag is a repeatable string flag.
