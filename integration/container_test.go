@@ -28,12 +28,7 @@ const containerWait = 5 * time.Minute
 // looks for them, and SIGHUP and SIGTERM reaching dnsrr through podman.
 func TestContainerImage(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("podman"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("podman not installed (.ci/run installs it)")
-		}
-		t.Skip("podman not installed (apt-get install podman runc)")
-	}
+	needPodman(t)
 	tag := fmt.Sprintf("localhost/dnsrr-test-%d-%08x:latest", os.Getpid(), rand.Uint32())
 	dist := fmt.Sprintf(".build/test-%d-%08x", os.Getpid(), rand.Uint32())
 	t.Cleanup(func() {
@@ -63,7 +58,7 @@ func TestContainerImage(t *testing.T) {
 		t.Errorf("image is %d bytes, want a few MB (a static binary on scratch)", size)
 	}
 
-	runArgs := usableRuntime(t, tag)
+	runArgs := usableRuntime(t, tag, "version")
 
 	// dnsrr check as a CI step, inside the image: exit 0 and a summary.
 	out, err := runBounded(podman(append(append([]string{"run", "--rm", "--network=none"}, runArgs...), tag, "check", "-config", "/etc/dnsrr/dnsrr.toml")...))
@@ -138,6 +133,18 @@ func TestContainerImage(t *testing.T) {
 	}
 }
 
+// needPodman skips the test without podman, or fails it in CI, where
+// .ci/run installs it.
+func needPodman(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("podman"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("podman not installed (.ci/run installs it)")
+		}
+		t.Skip("podman not installed (apt-get install podman runc)")
+	}
+}
+
 // podman is a podman command.
 func podman(args ...string) *exec.Cmd {
 	return exec.Command("podman", args...)
@@ -168,7 +175,10 @@ func runBounded(cmd *exec.Cmd) ([]byte, error) {
 // need them: crun refuses a hybrid cgroup hierarchy (v1 controllers beside
 // v2) where runc does not, and without CAP_SYS_RESOURCE (a container) podman's
 // default limits (1048576 files) exceed the hard limits it may set.
-func usableRuntime(t *testing.T, image string) []string {
+//
+// run is the rest of the command line (image and command), which must
+// exit 0.
+func usableRuntime(t *testing.T, run ...string) []string {
 	t.Helper()
 	var lim syscall.Rlimit
 	nofile := "4096"
@@ -182,8 +192,8 @@ func usableRuntime(t *testing.T, image string) []string {
 	}
 	var why []string
 	for _, c := range candidates {
-		out, err := runBounded(podman(append(append([]string{"run", "--rm", "--network=none"}, c...), image, "version")...))
-		if err == nil && bytes.HasPrefix(out, []byte("dnsrr ")) {
+		out, err := runBounded(podman(append(append([]string{"run", "--rm", "--network=none"}, c...), run...)...))
+		if err == nil {
 			t.Logf("podman run %s works here", strings.Join(c, " "))
 			return c
 		}
