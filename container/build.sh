@@ -55,7 +55,10 @@ case $engine in
   buildah) build="buildah build" ;;
   *) build="$engine build" ;;
 esac
-# shellcheck disable=SC2086 # $build is a command and its subcommand
-$build --platform "linux/$arch" -f Containerfile -t "$image" \
+# --platform only for another architecture than the engine's own.
+platform=
+if [ -n "${GOARCH:-}" ]; then platform="--platform=linux/$arch"; fi
+# shellcheck disable=SC2086 # $build is a command and its subcommand; $platform one word or none
+$build $platform -f Containerfile -t "$image" \
   --build-arg "DIST=$out" --build-arg "VERSION=${version:-unknown}" --build-arg "REVISION=${revision:-unknown}" "$@" .
 echo "built $image (dnsrr ${version:-unknown}, linux/$arch)"
