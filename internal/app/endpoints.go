@@ -126,5 +126,6 @@ func (a *App) readyAfterFirstRound(ctx context.Context) {
 	if err := a.health.prober.FirstRound(ctx); err == nil && ctx.Err() == nil {
 		a.ready.ready()
 		a.log.Info().Msg("first probe round over: ready")
+		a.notifyReady("") // systemctl status no longer says the round is incomplete
 	}
 }

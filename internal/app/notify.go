@@ -9,9 +9,9 @@ import (
 )
 
 // The service manager (systemd, Type=notify) hears of each change of
-// state: ready only once the zones are loaded, the first probe round is
-// done and every address is bound; reloading from the moment a reload
-// begins until it ends, applied or not; stopping. A failed notification is
+// state: ready once DNS answers (the zones loaded, the first probe round
+// done or past its limit, every address bound); reloading from the moment
+// a reload begins until it ends, applied or not; stopping. A failed notification is
 // logged and changes nothing else: DNS is served either way.
 
 // notifyFailed is set once a notification failed: the first failure is a
@@ -46,6 +46,11 @@ func (a *App) notifyReady(note string) {
 	status := fmt.Sprintf("serving %d %s on %s", len(snap.Zones()), zones, strings.Join(a.srv.Addrs(), " "))
 	if note != "" {
 		status += "; " + note
+	}
+	if why := a.ready.check(); why != "" {
+		// The first probe round outlasted its limit: DNS answers, serving
+		// the undecided members, and /readyz says what it waits for.
+		status += "; not ready: " + why
 	}
 	a.notifyError(a.p.Notify.Ready(status))
 }
