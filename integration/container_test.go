@@ -172,9 +172,11 @@ func runBounded(cmd *exec.Cmd) ([]byte, error) {
 
 // usableRuntime finds podman run options under which a container starts
 // on this machine, and skips the test, saying why, when none does. Some
-// need them: crun refuses a hybrid cgroup hierarchy (v1 controllers beside
-// v2) where runc does not, and without CAP_SYS_RESOURCE (a container) podman's
-// default limits (1048576 files) exceed the hard limits it may set.
+// machines need them: crun refuses a hybrid cgroup hierarchy (v1
+// controllers beside v2) where runc does not, though not every time (so
+// each candidate must work three times running), and without
+// CAP_SYS_RESOURCE (in a container) podman's default limits (1048576
+// files) exceed the hard limits it may set.
 //
 // run is the rest of the command line (image and command), which must
 // exit 0.
@@ -191,13 +193,18 @@ func usableRuntime(t *testing.T, run ...string) []string {
 		candidates = append(candidates, []string{"--runtime", "runc"}, append([]string{"--runtime", "runc"}, ulimits...))
 	}
 	var why []string
+candidates:
 	for _, c := range candidates {
-		out, err := runBounded(podman(append(append([]string{"run", "--rm", "--network=none"}, c...), run...)...))
-		if err == nil {
-			t.Logf("podman run %s works here", strings.Join(c, " "))
-			return c
+		// Three times: crun on a hybrid hierarchy fails only sometimes.
+		for range 3 {
+			out, err := runBounded(podman(append(append([]string{"run", "--rm", "--network=none"}, c...), run...)...))
+			if err != nil {
+				why = append(why, fmt.Sprintf("podman run %s: %v: %s", strings.Join(c, " "), err, bytes.TrimSpace(out)))
+				continue candidates
+			}
 		}
-		why = append(why, fmt.Sprintf("podman run %s: %v: %s", strings.Join(c, " "), err, bytes.TrimSpace(out)))
+		t.Logf("podman run %s works here", strings.Join(c, " "))
+		return c
 	}
 	t.Skipf("podman cannot run containers on this machine:\n%s", strings.Join(why, "\n"))
 	return nil
