@@ -33,6 +33,7 @@ func TestContainerImage(t *testing.T) {
 	dist := fmt.Sprintf(".build/test-%d-%08x", os.Getpid(), rand.Uint32())
 	t.Cleanup(func() {
 		os.RemoveAll(repoPath(dist))
+		os.Remove(repoPath(".build")) // only if empty: a build of the operator's may be there
 		_ = podman("rmi", "--force", tag).Run()
 	})
 	// --layers=false: no intermediate images left behind once the tag is removed.
