@@ -302,7 +302,7 @@ func (s *Server) query(q dns.Question, reply *dns.Msg, wq *wireQuery) classifica
 		reply.Rcode = dns.RcodeFormatError
 		return classification{kind: rrl.Error}
 	case q.Qclass == dns.ClassCHAOS:
-		s.chaos(q, reply)
+		s.chaos(q, reply, wq.client)
 		if reply.Rcode != dns.RcodeSuccess {
 			return classification{kind: rrl.Error}
 		}
@@ -333,8 +333,15 @@ type Chaos struct {
 	ID      string
 }
 
-// chaos answers the CH TXT names operators use to identify a server.
-func (s *Server) chaos(q dns.Question, reply *dns.Msg) {
+// chaos answers the CH TXT names operators use to identify a server, and
+// the status names (status.go).
+func (s *Server) chaos(q dns.Question, reply *dns.Msg, client netip.Addr) {
+	if n := s.status.Load(); n != nil {
+		if pool, ok := n.statusPool(q.Name); ok {
+			s.chaosStatus(n, q, pool, reply, client)
+			return
+		}
+	}
 	var text string
 	switch strings.ToLower(q.Name) {
 	case "version.bind.", "version.server.":

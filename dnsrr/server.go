@@ -41,6 +41,8 @@ type Server struct {
 	// policy is read once per query (into wireQuery.policy): cookies,
 	// NSID and rate limiting (SetPolicy).
 	policy atomic.Pointer[Policy]
+	// status serves the CH TXT status names (SetStatus); nil: none.
+	status atomic.Pointer[statusNames]
 
 	mu    sync.Mutex
 	tcp   *tcpServer
