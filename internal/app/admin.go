@@ -47,7 +47,7 @@ func startAdmin(hc config.HealthConfig, h *health, srv *dnsrr.Server, ep *endpoi
 		if !readOnly {
 			token = hc.AdminToken
 		}
-		handler := m.withMetrics(ep.wrap(healthprobe.AdminHandler(h.prober, o)))
+		handler := m.withMetrics(ep.withReload(ep.wrap(healthprobe.AdminHandler(h.prober, o)), readOnly))
 		stop, bound, err := serveAdmin(addr, handler, token, hc.AdminLimits, m.counts(readOnly), log)
 		if err != nil {
 			log.Error().Err(err).Bool("read_only", readOnly).Msg("cannot listen for the admin API; serving DNS without it")

@@ -119,6 +119,9 @@ type App struct {
 	// reloadNote is the outcome of the last reload, for the service
 	// manager. Only the reload goroutine uses it.
 	reloadNote string
+	// reloads passes POST /reload requests to the reload goroutine and
+	// their outcomes back (reload.go).
+	reloads *reloadQueue
 }
 
 // Serve loads the zones, starts everything and serves until ctx ends, then
@@ -146,7 +149,7 @@ func start(ctx context.Context, p Params) (_ *App, err error) {
 	if p.Load == nil {
 		p.Load = LoadZones
 	}
-	a := &App{p: p, log: p.Log, policies: &policies{log: p.Log}, watchReloads: make(chan struct{}, 1)}
+	a := &App{p: p, log: p.Log, policies: &policies{log: p.Log}, watchReloads: make(chan struct{}, 1), reloads: newReloadQueue()}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -192,12 +195,15 @@ func start(ctx context.Context, p Params) (_ *App, err error) {
 	srv := dnsrr.New(cfg.Listen, cfg.Chaos, snap, a.log)
 	srv.SetHealth(h)
 	srv.SetPolicy(pol)
+	srv.SetStatus(cfg.Health.StatusNames, chaosStatus{h, srv})
 	srv.TCP = cfg.TCP
 	// The admin API listens during the first probe round, so that /readyz
 	// can say what the server waits for.
 	a.metrics = newAppMetrics(cfg, snap)
 	a.metrics.serve(cfg.Metrics, srv, h, a.policies, p.Version)
-	stopAdmin, admin := startAdmin(cfg.Health, h, srv, a.newEndpoints(cfg, h, srv), a.metrics, a.log)
+	ep := a.newEndpoints(cfg, h, srv)
+	ep.reloads, ep.reloadTimeout, ep.stopping = a.reloads, cfg.Reload.Timeout, ctx
+	stopAdmin, admin := startAdmin(cfg.Health, h, srv, ep, a.metrics, a.log)
 	a.closers = append(a.closers, stopAdmin)
 	firstRound := waitFirstRound(ctx, h, a.log)
 	h.apply(srv) // what the first round decided, before the first query
@@ -305,17 +311,20 @@ func (a *App) reloadOnRequest(ctx context.Context) {
 			return
 		case <-a.p.Reloads:
 		case <-a.watchReloads:
+		case <-a.reloads.kick:
 		}
 		for drained := false; !drained; {
 			select {
 			case <-a.p.Reloads:
 			case <-a.watchReloads:
+			case <-a.reloads.kick:
 			default:
 				drained = true
 			}
 		}
 		a.notifyReloading()
-		a.reload(ctx)
+		serving := a.reloads.start()
+		a.reloads.finish(serving, a.reload(ctx))
 		if ctx.Err() == nil {
 			a.notifyReady(a.reloadNote)
 		}
@@ -346,23 +355,24 @@ func (a *App) loadZones(ctx context.Context, b budget, cfg *config.Config, old *
 // if its file failed to load, wholly old; the prober follows the new
 // pools, keeping the state of targets that did not change. A load over
 // its budget fails as a whole: every old zone is kept.
-func (a *App) reload(ctx context.Context) {
+func (a *App) reload(ctx context.Context) reloadResult {
 	srv, h, log := a.srv, a.health, a.log
 	start := time.Now()
-	fail := func(err error) {
+	old := srv.Snapshot()
+	fail := func(err error) reloadResult {
 		a.reloadNote = reloadNote(start, err)
 		if ctx.Err() != nil {
 			log.Info().Err(err).Msg("reload cancelled: shutting down")
-			return
+		} else {
+			log.Error().Err(err).Errs("errors", zones.Errors(err)).Dict("serials", serials(srv.Snapshot())).
+				Msg("reload failed, keeping old zones")
+			a.metrics.failed()
 		}
-		log.Error().Err(err).Errs("errors", zones.Errors(err)).Dict("serials", serials(srv.Snapshot())).
-			Msg("reload failed, keeping old zones")
-		a.metrics.failed()
+		return reloadOutcome(old, nil, err, start)
 	}
 	cfg, err := a.p.LoadConfig()
 	if err != nil {
-		fail(err)
-		return
+		return fail(err)
 	}
 	if cfg.Cookies.Warning != "" {
 		log.Warn().Msg(cfg.Cookies.Warning)
@@ -380,20 +390,17 @@ func (a *App) reload(ctx context.Context) {
 	if cfg.Metrics != a.p.Config.Metrics {
 		log.Warn().Msg("[metrics] settings changed: restart to apply")
 	}
-	old := srv.Snapshot()
 	snap, loadErr := a.loadZones(ctx, newBudget(cfg.Reload), cfg, old)
 	loaded := time.Now()
 	if snap == nil {
-		fail(loadErr)
-		return
+		return fail(loadErr)
 	}
 	plan, err := planProbes(snap, cfg.Limits)
 	if err == nil {
 		err = h.setTargets(plan.targets)
 	}
 	if err != nil {
-		fail(errors.Join(loadErr, err))
-		return
+		return fail(errors.Join(loadErr, err))
 	}
 	// New targets (a new pool, a changed check) are undecided until their
 	// first probe, and undecided is served: wait for it, as at startup, so
@@ -405,12 +412,12 @@ func (a *App) reload(ctx context.Context) {
 	cancel()
 	pol, err := a.policies.make(cfg)
 	if err != nil {
-		fail(err)
-		return
+		return fail(err)
 	}
 	h.setPlan(plan)
 	planned := time.Now() // load_s: configuration and zones; probes_s: new targets' first round
 	srv.SetPolicy(pol)
+	srv.SetStatus(cfg.Health.StatusNames, chaosStatus{h, srv})
 	a.policies.served()
 	srv.Swap(snap)
 	h.swapped()
@@ -430,13 +437,14 @@ func (a *App) reload(ctx context.Context) {
 		a.reloadNote = reloadNote(start, loadErr)
 		log.Error().Err(loadErr).Errs("errors", zones.Errors(loadErr)).Strs("kept_old", kept).Strs("applied", applied).
 			Dict("serials", serials(snap)).Msg("reload failed, keeping old zones")
-		return
+		return reloadOutcome(old, snap, loadErr, start)
 	}
 	a.reloadNote = reloadNote(start, nil)
 	log.Info().Strs("zones", origins(snap)).Dict("serials", serials(snap)).Int("probe_targets", len(plan.targets)).
 		Float64("duration", time.Since(start).Seconds()).Float64("load_s", loaded.Sub(start).Seconds()).
 		Float64("probes_s", planned.Sub(loaded).Seconds()).Float64("swap_s", swapped.Sub(planned).Seconds()).
 		Str("heap_added", config.FormatSize(a.heapAdded)).Msg("reload applied")
+	return reloadOutcome(old, snap, nil, start)
 }
 
 // collectLoadGarbage frees the parser's garbage and, after a reload, the

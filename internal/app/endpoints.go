@@ -65,6 +65,10 @@ func (r *readiness) check() string {
 type endpoints struct {
 	ready *readiness
 	page  *statusPage
+	// POST /reload on the admin address (reload.go).
+	reloads       *reloadQueue
+	reloadTimeout time.Duration
+	stopping      context.Context
 }
 
 // wrap serves the app's endpoints and passes every other request to api.

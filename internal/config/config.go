@@ -106,6 +106,9 @@ type HealthConfig struct {
 	// before DNS is served), "up" or "down".
 	InitialState string
 	Concurrency  int
+	// StatusNames are the CH TXT names answering a pool's health
+	// (status_label, status_clients).
+	StatusNames dnsrr.StatusNames
 }
 
 // AdminLimits bound what a caller of the admin API can hold, per listener
@@ -140,6 +143,7 @@ var (
 	defaultHealth = HealthConfig{
 		Admin: "127.0.0.1:8053", InitialState: "probe", Concurrency: 64,
 		AdminLimits: DefaultAdminLimits, DrainMax: 7 * 24 * time.Hour, StatusMaxPools: 1000,
+		StatusNames: dnsrr.StatusNames{Label: dnsrr.DefaultStatusLabel},
 	}
 	// A reload of a million records takes 5–9 s on an idle machine, 30–45 s
 	// on a busy one (it runs at the lowest priority), and adds about 270 MB
@@ -233,6 +237,7 @@ func Load(path string) (*Config, error) {
 			c.Health.StatusListen = unixRelative(path, v)
 		}
 		loadAdminKeys(h, &c.Health)
+		readStatusNames(h, &c.Health)
 		if v, ok := h.String("state_file"); ok {
 			c.Health.StateFile = relative(path, v)
 		}
