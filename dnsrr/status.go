@@ -137,12 +137,13 @@ func (s *Server) chaosStatus(n *statusNames, q dns.Question, pool string, reply 
 
 // statusTXT is a member's status as the strings of one TXT record:
 //
-//	"addr=192.0.2.1 state=down since=2026-12-01T07:00:00Z drained=no served=no" "error=connect: connection refused"
+//	"addr=192.0.2.1 state=down since=2026-12-01T07:00:00Z drained=no served=no" "last_error=connect: connection refused"
 //
 // The first string holds space-separated key=value fields whose values
 // have no spaces (times in RFC 3339, UTC); fields without a value are left
 // out (since for a static member, drain_until for a drain without expiry).
-// The error, if any, follows in the strings after it: "error=" and the
+// The last probe error, if any (kept once the member is up again, as in
+// /status), follows in the strings after it: "last_error=" and the
 // text, cut into strings of at most 255 bytes (the most a TXT string
 // holds, RFC 1035 §3.3.14) on character boundaries. Joined, they give the
 // error whole.
@@ -166,7 +167,7 @@ func statusTXT(m MemberStatus) []string {
 	b.WriteString(yesNo(m.Served))
 	out := []string{b.String()}
 	if m.LastError != "" {
-		for _, piece := range splitTXT("error=" + m.LastError) {
+		for _, piece := range splitTXT("last_error=" + m.LastError) {
 			// miekg/dns reads TXT strings in presentation form, where a
 			// backslash starts an escape.
 			out = append(out, strings.ReplaceAll(piece, `\`, `\\`))

@@ -106,7 +106,7 @@ func TestStatusNamesAnswer(t *testing.T) {
 	}
 	want := [][]string{
 		{"addr=192.0.2.1 state=up since=2026-12-01T07:00:00Z drained=no served=yes"},
-		{"addr=2001:db8::2 state=down since=2026-12-01T07:01:00Z drained=no served=no", "error=connect: connection refused"},
+		{"addr=2001:db8::2 state=down since=2026-12-01T07:01:00Z drained=no served=no", "last_error=connect: connection refused"},
 		{"addr=192.0.2.3 state=static drained=yes drain_until=2026-12-01T08:00:00Z served=no"},
 		{"addr=192.0.2.4 state=unknown drained=yes served=no"},
 	}
@@ -132,7 +132,7 @@ func TestStatusNamesAnswer(t *testing.T) {
 		}
 		joined += raw
 	}
-	if joined != "error="+longErr {
+	if joined != "last_error="+longErr {
 		t.Errorf("joined error %q", joined)
 	}
 

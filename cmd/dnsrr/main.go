@@ -2,6 +2,7 @@
 //
 //	dnsrr serve -config examples/dnsrr.toml    serve until SIGTERM; SIGHUP reloads
 //	dnsrr check -config examples/dnsrr.toml    validate config and zones
+//	dnsrr status|drain|undrain|reload          control a running server (control.go)
 //	dnsrr version [-json]                      build: module version, VCS revision, Go
 package main
 
@@ -45,6 +46,7 @@ const usage = `usage:
   dnsrr [serve] -config FILE [-listen ADDR]... [-zone FILE]... [-admin ADDR] [-watch]
   dnsrr serve -listen ADDR -zone FILE     (no config file)
   dnsrr check -config FILE | -zone FILE...
+  dnsrr status|drain|undrain|reload ...   (dnsrr status -h)
   dnsrr version [-json]
 `
 
@@ -58,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args, stderr)
 	case "check":
 		return check(args, stdout, stderr)
+	case "status", "drain", "undrain", "reload":
+		return control(cmd, args, stdout, stderr)
 	case "version":
 		return versionCommand(args, stdout, stderr)
 	case "help":

@@ -162,6 +162,10 @@ func (e *endpoints) withReload(api http.Handler, readOnly bool) http.Handler {
 		})
 		return mux
 	}
+	mux.HandleFunc("/reload", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodPost)
+		writeJSONError(w, http.StatusMethodNotAllowed, "POST /reload reloads; to read the status, GET /status")
+	})
 	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
 		wait := reloadWait(e.reloadTimeout)
 		// The reload may outlast admin_write_timeout: this response may.
