@@ -343,7 +343,8 @@ func (c *controlClient) status(ctx context.Context, o *controlOptions, pool stri
 	if o.json {
 		return printJSON(w, all)
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var table bytes.Buffer
+	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "POOL\tADDRESS\tSTATE\tSINCE\tSERVED\tDRAINED\tLAST ERROR")
 	for _, raw := range all.Pools {
 		var p statusPool
@@ -367,6 +368,10 @@ func (c *controlClient) status(ctx context.Context, o *controlOptions, pool stri
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	// An empty last column leaves padding behind: not in the output.
+	for line := range strings.Lines(table.String()) {
+		fmt.Fprintln(w, strings.TrimRight(line, " \n"))
 	}
 	if all.Truncated {
 		fmt.Fprintf(w, "(more pools after %s: raise -limit, or ask for one POOL)\n", all.Next)
