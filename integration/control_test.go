@@ -477,6 +477,20 @@ func TestControlReload(t *testing.T) {
 		t.Errorf("reload -json of a broken file: exit %d %v %+v\n%s", code, err, res, out)
 	}
 
+	// A broken configuration file: the command still reaches the server
+	// (it reads the admin keys alone), whose reload reports the mistake.
+	cfgPath := c.flags[1]
+	cfgGood := readFile(t, cfgPath)
+	writeFile(t, c.dir, "dnsrr.toml", cfgGood+"\n[log]\nlevel = \"loud\"\n")
+	cfgLine := strings.Count(cfgGood, "\n") + 3
+	out, errOut, code = c.run(t, "reload")
+	wantErr = fmt.Sprintf("%s:%d: log.level:", cfgPath, cfgLine)
+	if code != 1 || !strings.HasPrefix(out, "reload failed") || !strings.Contains(errOut, wantErr) {
+		t.Errorf("reload with a broken configuration: exit %d\nstdout %q\nstderr %q\nwant %q", code, out, errOut, wantErr)
+	}
+	wantA("198.51.100.1")
+	writeFile(t, c.dir, "dnsrr.toml", cfgGood)
+
 	// A good change is served when the command returns: no polling.
 	fixed := strings.Replace(broken, "\nbogus = 1", "", 1)
 	writeFile(t, c.dir, "zone.toml", fixed)

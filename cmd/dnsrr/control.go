@@ -159,15 +159,13 @@ func (o *controlOptions) client() (*controlClient, error) {
 	tokenFile := cmpOr(o.tokenFile, os.Getenv("DNSRR_ADMIN_TOKEN_FILE"))
 	var token []byte
 	if o.config != "" {
-		cfg, err := config.Load(o.config)
+		// Only the admin keys: a reload must be asked for when the rest
+		// of the file is broken, so that the server says what is wrong.
+		acc, err := config.ReadAdminAccess(o.config)
 		if err != nil {
-			return nil, fmt.Errorf("%w", err)
+			return nil, err
 		}
-		addr = cmpOr(addr, cfg.Health.Admin)
-		if cfg.Health.Admin == "" && addr == "" {
-			return nil, fmt.Errorf("%s turns the admin API off ([health] admin = \"\"): nothing to talk to", o.config)
-		}
-		token = cfg.Health.AdminToken
+		addr, token = cmpOr(addr, acc.Addr), acc.Token
 	}
 	addr = cmpOr(addr, config.Default().Health.Admin)
 	if err := config.CheckAdminAddr(addr); err != nil {

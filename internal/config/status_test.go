@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -44,6 +46,38 @@ func TestStatusNamesBad(t *testing.T) {
 		_, err := loadHealth(t, tc.health, nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want %q", tc.health, err, tc.want)
+		}
+	}
+}
+
+// TestReadAdminAccess: the control command reads the admin keys alone,
+// so a mistake elsewhere in the file does not keep it from the server.
+func TestReadAdminAccess(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("tok", testToken+"\n")
+	a, err := ReadAdminAccess(write("a.toml", "zones = 5\nbogus = 1\n[health]\nadmin = \"unix:s.sock\"\nadmin_token_file = \"tok\"\nconcurrency = \"x\"\n"))
+	if err != nil || a.Addr != "unix:"+filepath.Join(dir, "s.sock") || string(a.Token) != testToken {
+		t.Errorf("got %+v, %v", a, err)
+	}
+	if a, err = ReadAdminAccess(write("b.toml", "zones = []\n")); err != nil || a.Addr != "127.0.0.1:8053" || a.Token != nil {
+		t.Errorf("defaults: %+v, %v", a, err)
+	}
+	for body, want := range map[string]string{
+		"[health]\nadmin = \"\"\n":                         "turns the admin API off",
+		"[health]\nadmin = \"nowhere\"\n":                  "c.toml:2: health.admin:",
+		"[health]\nadmin_token_file = \"missing.token\"\n": "c.toml:2: health.admin_token_file:",
+		"[health\n":                                        "c.toml:1",
+	} {
+		if _, err := ReadAdminAccess(write("c.toml", body)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", body, err, want)
 		}
 	}
 }
