@@ -74,7 +74,7 @@ func TestReadAdminAccess(t *testing.T) {
 		"[health]\nadmin = \"\"\n":                         "turns the admin API off",
 		"[health]\nadmin = \"nowhere\"\n":                  "c.toml:2: health.admin:",
 		"[health]\nadmin_token_file = \"missing.token\"\n": "c.toml:2: health.admin_token_file:",
-		"[health\n":                                        "c.toml:1",
+		"[health\n": "c.toml:1",
 	} {
 		if _, err := ReadAdminAccess(write("c.toml", body)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", body, err, want)
