@@ -159,6 +159,16 @@ func TestStatusNamesAnswer(t *testing.T) {
 	}
 }
 
+// TestStatusNamesNotOnFastPath: CH queries go to the full path, so the
+// status names cost the fast path nothing.
+func TestStatusNamesNotOnFastPath(t *testing.T) {
+	src := fakeStatus{"www.example.test.": {{Addr: netip.MustParseAddr("192.0.2.1"), State: "up"}}}
+	s := statusServer(t, dnsrr.StatusNames{Label: "_status"}, src)
+	if out := s.AnswerUDPFast(chQuery("_status.www.example.test.", dns.TypeTXT)); out != nil {
+		t.Error("the fast path answered a CH query")
+	}
+}
+
 func TestStatusNamesOff(t *testing.T) {
 	src := fakeStatus{"www.example.test.": {{Addr: netip.MustParseAddr("192.0.2.1"), State: "up"}}}
 	s := statusServer(t, dnsrr.StatusNames{Label: ""}, src)
