@@ -236,8 +236,10 @@ func startControlServer(t *testing.T, org string, unix bool) *controlServer {
 	dir := t.TempDir()
 	writeFile(t, dir, "zone.toml", testZoneHeader(org)+controlZone(l))
 	writeFile(t, dir, "admin.token", controlToken+"\n")
+	// One pool per /status response: the command must page (after=).
 	health := `admin_token_file = "admin.token"
-status_listen = "127.0.0.1:0"`
+status_listen = "127.0.0.1:0"
+status_max_pools = 1`
 	if unix {
 		health = `admin = "unix:admin.sock"`
 	}
@@ -268,8 +270,9 @@ func (c *controlServer) run(t *testing.T, cmd string, args ...string) (string, s
 }
 
 // TestControlCommands: status, drain -for, undrain, with and without
-// -json, over a Unix socket and over TCP with a token; errors exit
-// nonzero with the server's message.
+// -json, over a Unix socket and over TCP with a token (and one pool per
+// /status page, so that status pages); errors exit nonzero with the
+// server's message.
 func TestControlCommands(t *testing.T) {
 	t.Parallel()
 	for _, unix := range []bool{true, false} {
@@ -383,6 +386,12 @@ func TestControlCommands(t *testing.T) {
 				_, errOut, code = runDNSRR(t, "drain", "-admin", c.flags[3], l.ip(1))
 				if code != 1 || !strings.Contains(errOut, "refused the token") {
 					t.Errorf("no token: exit %d %q", code, errOut)
+				}
+				// The environment names the address and the token file.
+				cmd := exec.Command(binPath, "status", www)
+				cmd.Env = append(os.Environ(), "DNSRR_ADMIN="+c.flags[3], "DNSRR_ADMIN_TOKEN_FILE="+filepath.Join(c.dir, "admin.token"))
+				if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), l.ip(2)) {
+					t.Errorf("status with DNSRR_ADMIN and DNSRR_ADMIN_TOKEN_FILE: %v\n%s", err, out)
 				}
 				// The read-only listener refuses changes.
 				if code, body, _ := c.adm.do(http.MethodPost, "/reload"); code != http.StatusForbidden {
