@@ -283,6 +283,9 @@ func statusReport(v *View, groups []Group, more bool, maxDrains int, now time.Ti
 				mj.Drained, mj.DrainUntil, mj.Serving = true, timePtr(until), false
 			}
 			if m.Check != nil {
+				// Checked but not probed yet (a reload's new target): unknown,
+				// as the status page and CH TXT say, not static.
+				mj.State = Unknown.String()
 				if st, ok := v.Status(Target{Addr: m.Addr, Check: m.Check}.Key()); ok {
 					mj.State, mj.Serving = st.State.String(), st.Serving()
 					mj.Since, mj.LastCheck, mj.LastFailure = timePtr(st.Since), timePtr(st.LastCheck), timePtr(st.LastFailure)

@@ -238,3 +238,24 @@ func TestAdminReadOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminStatusUnprobed: a member with a check the prober has not decided
+// yet (a reload's new target) is unknown, a member without one static.
+func TestAdminStatusUnprobed(t *testing.T) {
+	check := &Check{Kind: KindTCP, Port: 80}
+	groups := []Group{{Name: "www.example.", Members: []Member{
+		{Addr: netip.MustParseAddr("192.0.2.1"), Check: check},
+		{Addr: netip.MustParseAddr("192.0.2.2")},
+	}}}
+	_, do := testAdmin(t, AdminOptions{Groups: fakeGroups(groups)})
+	code, body := do("GET", "/status")
+	if code != http.StatusOK {
+		t.Fatalf("GET /status: %d %v", code, body)
+	}
+	members := body["pools"].([]any)[0].(map[string]any)["members"].([]any)
+	for i, want := range []string{"unknown", "static"} {
+		if got := members[i].(map[string]any)["state"]; got != want {
+			t.Errorf("member %d: state %v, want %s", i, got, want)
+		}
+	}
+}
