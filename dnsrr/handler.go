@@ -1,6 +1,8 @@
 package dnsrr
 
 import (
+	"encoding/hex"
+	"errors"
 	"net"
 	"net/netip"
 	"strings"
@@ -32,6 +34,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	}
 	if pkt, err := req.Pack(); err == nil {
 		q.opts.readOptions(pkt)
+		q.pkt = pkt
 	}
 	defer func() {
 		// A bug must cost one query, not the server.
@@ -45,6 +48,13 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	out, err := s.respond(req, &q, udp)
 	if err != nil {
 		s.log.Error().Err(err).Msg("cannot pack response")
+		return
+	}
+	if q.xfer != nil {
+		_ = s.writeTransfer(q.xfer, q.client, func(msg []byte, _ time.Time) error {
+			_, err := w.Write(msg)
+			return err
+		})
 		return
 	}
 	if _, err := w.Write(out); err != nil {
@@ -84,6 +94,7 @@ func (s *Server) respond(req *dns.Msg, q *wireQuery, udp bool) ([]byte, error) {
 	var ourOpt []dns.RR
 	q.class = classification{kind: rrl.Error}
 	q.optData, q.cookieValid, q.ecsScopeAt, q.stickyReady = nil, false, -1, false
+	q.signed, q.xfer, q.tcp = nil, nil, !udp
 	if opt == nil || opt.Version() != 0 {
 		// Another version's options mean nothing to us: BADVERS reads none
 		// (RFC 6891 §6.1.3), so rate limiting must not slip it as BADCOOKIE
@@ -108,8 +119,31 @@ func (s *Server) respond(req *dns.Msg, q *wireQuery, udp bool) ([]byte, error) {
 		reply.Extra = ourOpt
 		return reply.Pack()
 	case tsig != nil:
-		return unknownKey(reply, tsig, ourOpt, udp, size)
+		key := s.transfers.Load().key(tsig)
+		if key == nil {
+			return tsigRefusal(reply, tsig, dns.RcodeBadKey, ourOpt, udp, size)
+		}
+		switch err := verifyTSIG(q.pkt, tsig, key); {
+		case errors.Is(err, dns.ErrTime):
+			return badTime(reply, tsig, key, ourOpt)
+		case err != nil:
+			return tsigRefusal(reply, tsig, dns.RcodeBadSig, ourOpt, udp, size)
+		}
+		mac, _ := hex.DecodeString(tsig.MAC)
+		q.signed = &signedQuery{key: key, mac: mac, id: tsig.OrigId, name: tsig.Hdr.Name}
+		out, err := s.answer(req, reply, q, opt, ourOpt, udp, size-tsigLen(key, tsig.Hdr.Name, 0))
+		if err != nil || q.xfer != nil {
+			return out, err
+		}
+		out, _, err = signMessage(out, key, tsig.Hdr.Name, tsig.OrigId, mac, false, 0, nil, time.Now())
+		return out, err
 	}
+	return s.answer(req, reply, q, opt, ourOpt, udp, size)
+}
+
+// answer is respond once the TSIG, if any, verified: it fills reply and
+// packs it to fit size.
+func (s *Server) answer(req, reply *dns.Msg, q *wireQuery, opt *dns.OPT, ourOpt []dns.RR, udp bool, size int) ([]byte, error) {
 	if opt != nil && opt.Version() != 0 {
 		reply.Rcode = dns.RcodeBadVers // §6.1.3; the OPT carries its upper bits
 		q.extRcode = dns.RcodeBadVers >> 4
@@ -123,6 +157,9 @@ func (s *Server) respond(req *dns.Msg, q *wireQuery, udp bool) ([]byte, error) {
 	}
 	if !udp {
 		size = dns.MaxMsgSize
+		if q.signed != nil {
+			size -= tsigLen(q.signed.key, q.signed.name, 0)
+		}
 	}
 
 	switch {
@@ -134,7 +171,7 @@ func (s *Server) respond(req *dns.Msg, q *wireQuery, udp bool) ([]byte, error) {
 		reply.Question = nil // nothing sensible to echo
 		reply.Rcode = dns.RcodeFormatError
 	default:
-		q.class = s.query(req.Question[0], reply, q)
+		q.class = s.query(req, reply, q)
 		if q.ecsScopeAt >= 0 && opt != nil {
 			ourOpt = []dns.RR{replyOPT(q, opt.Do())} // a sticky pool set the ECS scope
 		}
@@ -241,12 +278,12 @@ func queryTSIG(req *dns.Msg) (*dns.TSIG, bool) {
 	return tsig, true
 }
 
-// unknownKey answers a signed query. dnsrr has no keys, so every key is
-// unknown: RFC 8945 §5.2.2 asks for NOTAUTH with a TSIG record whose error
-// is BADKEY, unsigned (§5.3.2: no MAC), as NSD, Knot and BIND send it. The
-// TSIG goes after the OPT (it must be last) and is packed apart, since its
-// names must not be compressed.
-func unknownKey(reply *dns.Msg, tsig *dns.TSIG, ourOpt []dns.RR, udp bool, size int) ([]byte, error) {
+// tsigRefusal answers a signed query whose key we do not have (BADKEY) or
+// whose MAC is wrong (BADSIG): RFC 8945 §5.2.2 asks for NOTAUTH with a
+// TSIG record holding that error, unsigned (§5.3.2: no MAC), as NSD, Knot
+// and BIND send it. The TSIG goes after the OPT (it must be last) and is
+// packed apart, since its names must not be compressed.
+func tsigRefusal(reply *dns.Msg, tsig *dns.TSIG, tsigErr uint16, ourOpt []dns.RR, udp bool, size int) ([]byte, error) {
 	reply.Rcode = dns.RcodeNotAuth
 	reply.Extra = ourOpt
 	out, err := reply.Pack()
@@ -259,7 +296,7 @@ func unknownKey(reply *dns.Msg, tsig *dns.TSIG, ourOpt []dns.RR, udp bool, size 
 		TimeSigned: uint64(time.Now().Unix()),
 		Fudge:      tsig.Fudge,
 		OrigId:     tsig.OrigId,
-		Error:      dns.RcodeBadKey,
+		Error:      tsigErr,
 	}
 	buf := make([]byte, dns.Len(rr)+len(tsig.Hdr.Name)+len(tsig.Algorithm))
 	n, err := dns.PackRR(rr, buf, 0, nil, false)
@@ -273,6 +310,25 @@ func unknownKey(reply *dns.Msg, tsig *dns.TSIG, ourOpt []dns.RR, udp bool, size 
 	// Long key and query names over plain UDP: the client retries on TCP.
 	reply.Truncated = true
 	return reply.Pack()
+}
+
+// badTime answers a signed query whose time is outside its fudge (RFC
+// 8945 §5.2.3): NOTAUTH with a signed TSIG whose error is BADTIME, the
+// request's time signed, and our time in its other data, from which the
+// client learns the skew.
+func badTime(reply *dns.Msg, tsig *dns.TSIG, key *TSIGKey, ourOpt []dns.RR) ([]byte, error) {
+	reply.Rcode = dns.RcodeNotAuth
+	reply.Extra = ourOpt
+	out, err := reply.Pack()
+	if err != nil {
+		return nil, err
+	}
+	now := uint64(time.Now().Unix())
+	other := []byte{byte(now >> 40), byte(now >> 32), byte(now >> 24), byte(now >> 16), byte(now >> 8), byte(now)}
+	mac, _ := hex.DecodeString(tsig.MAC)
+	out, _, err = signMessage(out, key, tsig.Hdr.Name, tsig.OrigId, mac, false, dns.RcodeBadTime, other,
+		time.Unix(int64(tsig.TimeSigned), 0))
+	return out, err
 }
 
 // errorReply is a reply with no records but the OPT the query asked for.
@@ -294,7 +350,8 @@ func glueRequired(reply *dns.Msg) bool {
 
 // query fills reply's sections for a QUERY with one question, and returns
 // what the reply counts as for rate limiting.
-func (s *Server) query(q dns.Question, reply *dns.Msg, wq *wireQuery) classification {
+func (s *Server) query(req, reply *dns.Msg, wq *wireQuery) classification {
+	q := req.Question[0]
 	switch {
 	case q.Qtype == 0 || q.Qclass == 0:
 		// Reserved values (RFC 6895), and what miekg/dns reports for a
@@ -311,8 +368,7 @@ func (s *Server) query(q dns.Question, reply *dns.Msg, wq *wireQuery) classifica
 		reply.Rcode = dns.RcodeRefused
 		return classification{kind: rrl.Error}
 	case q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR:
-		reply.Rcode = dns.RcodeRefused // no zone transfers
-		return classification{kind: rrl.Error}
+		return s.transferQuery(req, q, reply, wq)
 	case q.Qtype == dns.TypeOPT:
 		reply.Rcode = dns.RcodeFormatError // a meta type, never a question (RFC 6891 §6.1.1)
 		return classification{kind: rrl.Error}

@@ -43,6 +43,10 @@ type Server struct {
 	policy atomic.Pointer[Policy]
 	// status serves the CH TXT status names (SetStatus); nil: none.
 	status atomic.Pointer[statusNames]
+	// transfers is who may transfer zones and the TSIG keys
+	// (SetTransfers); transfersRunning counts those being sent.
+	transfers        atomic.Pointer[Transfers]
+	transfersRunning atomic.Int32
 
 	mu    sync.Mutex
 	tcp   *tcpServer

@@ -66,6 +66,9 @@ type tcpConn struct {
 	// latency histogram.
 	pending      int
 	pendingSince time.Duration
+	// xfer is a zone transfer the last query asked for, sent once the
+	// answers before it are written.
+	xfer *transfer
 }
 
 func newTCPConn(t *tcpServer, nc net.Conn, prefix netip.Prefix) *tcpConn {
@@ -162,6 +165,11 @@ func (c *tcpConn) serve() error {
 			b, _ = c.r.Peek(2 + n)
 			c.answer(b[2:])
 			_, _ = c.r.Discard(2 + n)
+			if c.xfer != nil {
+				if err := c.sendTransfer(); err != nil {
+					return err
+				}
+			}
 		}
 		c.queries++
 		if len(c.out) >= tcpFlushSize {
@@ -264,7 +272,13 @@ func (c *tcpConn) answer(pkt []byte) {
 		c.keepalive = true
 	}
 	c.appendAnswer(func(buf []byte) []byte {
+		c.q.xfer = nil
 		resp := c.t.s.answerPacket(pkt, buf, &c.q, false)
+		if c.q.xfer != nil {
+			// A transfer: its messages take the place of the answer.
+			c.xfer, c.q.xfer = c.q.xfer, nil
+			return nil
+		}
 		if c.keepalive && resp != nil {
 			resp = appendKeepalive(resp, c.t.idleTimeout())
 		}
@@ -317,6 +331,32 @@ func (c *tcpConn) flush() error {
 		return err
 	}
 	c.q.stats.observe(TransportTCP, n, monotonic()-c.pendingSince)
+	c.idleSince.Store(c.t.now())
+	return nil
+}
+
+// sendTransfer writes the answers before it, then the transfer c.xfer,
+// each message within the transfer's write timeout rather than the
+// answers': a large zone takes far longer than an answer, and a transfer
+// is not idle time. An error leaves the stream in an unknown state: the
+// connection closes.
+func (c *tcpConn) sendTransfer() error {
+	x := c.xfer
+	c.xfer = nil
+	if err := c.flush(); err != nil {
+		x.done()
+		return err
+	}
+	var frame []byte
+	err := c.t.s.writeTransfer(x, c.q.client, func(msg []byte, deadline time.Time) error {
+		frame = append(append(frame[:0], byte(len(msg)>>8), byte(len(msg))), msg...)
+		_ = c.conn.SetWriteDeadline(deadline)
+		_, err := c.conn.Write(frame)
+		return err
+	})
+	if err != nil {
+		return err
+	}
 	c.idleSince.Store(c.t.now())
 	return nil
 }

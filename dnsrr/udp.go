@@ -243,7 +243,9 @@ func (s *Server) answerSlow(pkt, buf []byte, q *wireQuery, udp bool) (out []byte
 		}
 		return headerReply(pkt, buf, dns.RcodeFormatError)
 	}
+	q.pkt = pkt
 	out, err := s.respond(req, q, udp)
+	q.pkt = nil
 	if err != nil {
 		s.log.Error().Err(err).Msg("cannot pack response")
 		return headerReply(pkt, buf, dns.RcodeServerFailure)

@@ -69,6 +69,14 @@ type wireQuery struct {
 	// stats is the shard of the worker or connection this query came on
 	// (nil: the first).
 	stats *statShard
+
+	// The full path's: pkt is the packet (for TSIG), tcp whether it came
+	// over TCP; signed is set when its TSIG verified, xfer when it asked
+	// for a transfer that the connection now sends.
+	pkt    []byte
+	tcp    bool
+	signed *signedQuery
+	xfer   *transfer
 }
 
 // text returns the qname in lower-case presentation form ("www.example.")

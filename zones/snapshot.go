@@ -162,6 +162,9 @@ type Zone struct {
 	Names   int // owner names with data
 	Pools   int // names with several addresses of one family: shuffled answers
 	Records int
+
+	// digest caches Digest.
+	digest atomic.Pointer[[32]byte]
 }
 
 // Node returns the node for a lower-case, fully qualified name, or nil.
