@@ -60,6 +60,8 @@ type Config struct {
 	Watch    Watch
 	// Metrics is the [metrics] table (metrics.go).
 	Metrics MetricsConfig
+	// Transfer is [transfer] and [tsig_keys]: zone transfers out, NOTIFY.
+	Transfer Transfer
 }
 
 // ReloadBudget is what one load of the zones may spend; a load that goes
@@ -284,6 +286,7 @@ func Load(path string) (*Config, error) {
 	readQueryLog(root, c)
 	readWatch(root, c)
 	readMetrics(root, c)
+	readTransfer(root, c)
 	root.Done()
 	return c, root.File().Errs.Err()
 }
