@@ -103,6 +103,8 @@ type App struct {
 	closers []func()
 	// policies makes what the answer path applies beyond the zones.
 	policies *policies
+	// notify tells secondaries of changed zones (transfer.go).
+	notify *notifications
 	// ready is what /readyz says; page is the status page (endpoints.go).
 	ready *readiness
 	page  *statusPage
@@ -196,6 +198,7 @@ func start(ctx context.Context, p Params) (_ *App, err error) {
 	srv.SetHealth(h)
 	srv.SetPolicy(pol)
 	srv.SetStatus(cfg.Health.StatusNames, chaosStatus{h, srv})
+	applyTransfers(srv, cfg, a.log)
 	srv.TCP = cfg.TCP
 	// The admin API listens during the first probe round, so that /readyz
 	// can say what the server waits for.
@@ -213,6 +216,9 @@ func start(ctx context.Context, p Params) (_ *App, err error) {
 		return nil, &Failure{KindListen, err}
 	}
 	a.srv = srv
+	a.notify = newNotifications(a.log)
+	a.closers = append(a.closers, a.notify.notifier.Stop)
+	a.notify.changed(nil, snap, cfg)
 	if firstRound == nil {
 		a.ready.ready()
 	} else {
@@ -419,7 +425,9 @@ func (a *App) reload(ctx context.Context) reloadResult {
 	srv.SetPolicy(pol)
 	srv.SetStatus(cfg.Health.StatusNames, chaosStatus{h, srv})
 	a.policies.served()
+	applyTransfers(srv, cfg, log)
 	srv.Swap(snap)
+	a.notify.changed(old, snap, cfg)
 	h.swapped()
 	a.page.served(snap, loaded, cfg.NSID)
 	a.metrics.reloaded(old, snap, loadErr)
