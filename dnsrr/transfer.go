@@ -181,7 +181,7 @@ func (s *Server) writeTransfer(x *transfer, client netip.Addr, write func(msg []
 		prior = x.signed.mac
 	}
 	first := true
-	messages, records := 0, 0
+	messages, records, size := 0, 0, 0
 	send := func(rrs []dns.RR) error {
 		m := &dns.Msg{Compress: true}
 		m.Id = x.id
@@ -210,6 +210,7 @@ func (s *Server) writeTransfer(x *transfer, client netip.Addr, write func(msg []
 		first = false
 		messages++
 		records += len(rrs)
+		size += len(out)
 		return write(out, time.Now().Add(x.limit))
 	}
 	var err error
@@ -217,17 +218,17 @@ func (s *Server) writeTransfer(x *transfer, client netip.Addr, write func(msg []
 		err = send([]dns.RR{x.zone.SOA.Records()[0]})
 	} else {
 		var batch []dns.RR
-		size := 0
+		batchSize := 0
 		for rr := range x.zone.Transfer() {
 			n := dns.Len(rr)
-			if len(batch) > 0 && size+n > transferMessageSize {
+			if len(batch) > 0 && batchSize+n > transferMessageSize {
 				if err = send(batch); err != nil {
 					break
 				}
-				batch, size = batch[:0], 0
+				batch, batchSize = batch[:0], 0
 			}
 			batch = append(batch, rr)
-			size += n
+			batchSize += n
 		}
 		if err == nil {
 			err = send(batch)
@@ -238,7 +239,7 @@ func (s *Server) writeTransfer(x *transfer, client netip.Addr, write func(msg []
 		ev = s.log.Warn().Err(err)
 	}
 	ev.Str("client", client.String()).Str("zone", x.zone.Origin).Uint32("serial", x.zone.Serial).Str("type", dns.TypeToString[x.q.Qtype]).
-		Bool("signed", x.signed != nil).Bool("up_to_date", x.upToDate).Int("messages", messages).Int("records", records).
+		Bool("signed", x.signed != nil).Bool("up_to_date", x.upToDate).Int("messages", messages).Int("records", records).Int("bytes", size).
 		Float64("duration", time.Since(start).Seconds()).Msg("zone transferred out")
 	return err
 }
