@@ -58,3 +58,20 @@ func TestNotifyRetriesUntilAnswered(t *testing.T) {
 		t.Errorf("secondary saw serials %v; want [42 42]: one lost, one answered, no more", got)
 	}
 }
+
+func TestSerialLess(t *testing.T) {
+	for _, c := range []struct {
+		a, b uint32
+		less bool
+	}{
+		{1, 2, true}, {2, 1, false}, {5, 5, false},
+		{4294967290, 5, true}, // across the wrap (RFC 1982 §3.2)
+		{5, 4294967290, false},
+		{0, 1<<31 - 1, true},
+		{0, 1 << 31, false}, {1 << 31, 0, false}, // undefined: neither
+	} {
+		if got := dnsrr.SerialLess(c.a, c.b); got != c.less {
+			t.Errorf("SerialLess(%d, %d) = %v, want %v", c.a, c.b, got, c.less)
+		}
+	}
+}

@@ -381,7 +381,7 @@ func TestANY(t *testing.T) {
 	}
 }
 
-// TestZoneTransfer: dnsrr has no secondaries; AXFR and IXFR are refused
+// TestZoneTransfer: without [transfer], AXFR and IXFR are refused
 // on either transport (RFC 5936 allows refusing by policy).
 func TestZoneTransfer(t *testing.T) {
 	t.Parallel()

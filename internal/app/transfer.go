@@ -36,9 +36,17 @@ func applyTransfers(srv *dnsrr.Server, cfg *config.Config, log zerolog.Logger) {
 // changed notifies every secondary of each zone of snap that is new or
 // changed since old (nil at startup), and of every zone to secondaries
 // that cfg adds. It runs in the background: telling a zone whose serial
-// stayed put from one whose content changed hashes both (zones.Digest).
+// stayed put from one whose content changed hashes both (zones.Digest),
+// which is skipped when transfers are not configured at all.
 func (n *notifications) changed(old, snap *zones.Snapshot, cfg *config.Config) {
 	targets := cfg.Transfer.Notify
+	if len(targets) == 0 && len(cfg.Transfer.Allow) == 0 {
+		// Nobody holds a copy: nothing to tell, nor to check serials for.
+		n.mu.Lock()
+		n.targets = nil
+		n.mu.Unlock()
+		return
+	}
 	go func() {
 		n.mu.Lock()
 		defer n.mu.Unlock()

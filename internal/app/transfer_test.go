@@ -1,0 +1,64 @@
+package app
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dnsrr/dnsrr/zones"
+	"github.com/rs/zerolog"
+)
+
+func serialZone(t *testing.T, serial uint32, addr string) *zones.Zone {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "s.test.toml")
+	src := fmt.Sprintf("origin = \"s.test.\"\nns = [\"ns1\"]\n[soa]\nserial = %d\n[records.ns1]\na = [\"192.0.2.53\"]\n[pools.www]\naddresses = [\"192.0.2.1\", %q]\n", serial, addr)
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := zones.Load([]string{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap.Zone("s.test.")
+}
+
+// TestZoneChangedSerialRules: a reload notifies a zone whose serial moved;
+// one whose content changed under the same serial is logged, not
+// notified; a serial that went backwards (RFC 1982) is logged and
+// notified; an unchanged zone is neither.
+func TestZoneChangedSerialRules(t *testing.T) {
+	var logged bytes.Buffer
+	n := &notifications{log: zerolog.New(&logged)}
+	base := serialZone(t, 10, "192.0.2.2")
+	for _, c := range []struct {
+		name   string
+		z      *zones.Zone
+		notify bool
+		warn   string
+	}{
+		{"same file reloaded", serialZone(t, 10, "192.0.2.2"), false, ""},
+		{"serial raised", serialZone(t, 11, "192.0.2.3"), true, ""},
+		{"serial raised by 2³¹-1, the most RFC 1982 allows", serialZone(t, 10+1<<31-1, "192.0.2.2"), true, ""},
+		{"content changed, serial not", serialZone(t, 10, "192.0.2.3"), false, "the zone changed but its serial did not"},
+		{"serial lowered", serialZone(t, 9, "192.0.2.2"), true, "the serial went backwards"},
+		{"kept (its file failed)", base, false, ""},
+	} {
+		logged.Reset()
+		if got := n.zoneChanged(base, c.z); got != c.notify {
+			t.Errorf("%s: notify %v, want %v", c.name, got, c.notify)
+		}
+		switch {
+		case c.warn == "" && logged.Len() > 0:
+			t.Errorf("%s: logged %s", c.name, logged.String())
+		case c.warn != "" && (!strings.Contains(logged.String(), c.warn) || !strings.Contains(logged.String(), "s.test.toml")):
+			t.Errorf("%s: logged %q; want %q naming the file", c.name, logged.String(), c.warn)
+		}
+	}
+	if !n.zoneChanged(nil, base) {
+		t.Error("a new zone is not notified")
+	}
+}
