@@ -414,3 +414,24 @@ log:
 	runSecondary(t, "knotd", exec.Command(knotd, "-c", conf))
 	return fmt.Sprintf("127.0.0.1:%d", port)
 }
+
+// TestTransferSerialNotRaised: a reload that changes a zone but not its
+// serial is logged with the file, since secondaries would keep the old
+// content; the new content is served all the same.
+func TestTransferSerialNotRaised(t *testing.T) {
+	t.Parallel()
+	s, dir := xfrServer(t)
+	writeFile(t, dir, "zones/xfr.test.toml", xfrZone(1, []string{"192.0.2.9"}))
+	mark := s.logMark()
+	s.signal(syscall.SIGHUP)
+	l, ok := s.waitLog(mark, pollTimeout, func(l logLine) bool {
+		return l.message() == "the zone changed but its serial did not: secondaries keep the old content; raise the serial"
+	})
+	if !ok {
+		t.Fatal("no warning after a reload that changed the zone under the same serial")
+	}
+	if !strings.HasSuffix(l.str("file"), "xfr.test.toml") || l.str("zone") != "xfr.test." {
+		t.Errorf("the warning does not name the zone and its file: %s", l.raw)
+	}
+	pollAnswer(t, s.addr("4"), "www.xfr.test.", dns.TypeA, []string{"192.0.2.9"})
+}
