@@ -1,6 +1,7 @@
 package dnsrr
 
 import (
+	"context"
 	"slices"
 
 	"github.com/dnsrr/dnsrr/zones"
@@ -62,4 +63,10 @@ func (s *Server) NewUDPAnswerer() *UDPAnswerer {
 // Answer answers pkt; the result is valid until the next call.
 func (a *UDPAnswerer) Answer(pkt []byte) []byte {
 	return a.s.answerUDP(pkt, a.buf[:0], &a.q)
+}
+
+// SetNotifyExchange replaces how n sends one NOTIFY; call it before the
+// first Notify.
+func SetNotifyExchange(n *Notifier, f func(ctx context.Context, m *dns.Msg, t NotifyTarget) (*dns.Msg, error)) {
+	n.exchange = f
 }

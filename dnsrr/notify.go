@@ -1,6 +1,7 @@
 package dnsrr
 
 import (
+	"container/heap"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -14,7 +15,7 @@ import (
 
 // NotifyTarget is a secondary told of new versions of the zones (RFC 1996).
 type NotifyTarget struct {
-	Addr string   // host:port
+	Addr string   // IP:port
 	Key  *TSIGKey // signs the NOTIFY; nil: unsigned
 }
 
@@ -33,102 +34,199 @@ const (
 
 // Notifier sends NOTIFY messages, retrying each until the secondary
 // answers; a newer NOTIFY of a zone to a secondary supersedes one still
-// retrying.
+// retrying. One goroutine schedules, at most notifyParallel send: what it
+// holds is a small job per zone and secondary waiting, however many.
 type Notifier struct {
 	log zerolog.Logger
-	sem chan struct{}
-
-	mu      sync.Mutex
-	pending map[notifyKey]context.CancelFunc
-	wg      sync.WaitGroup
 	// exchange sends one NOTIFY and returns the reply (tests replace it).
 	exchange func(ctx context.Context, m *dns.Msg, t NotifyTarget) (*dns.Msg, error)
+
+	mu     sync.Mutex
+	jobs   map[notifyKey]*notifyJob
+	due    notifyQueue
+	wake   chan struct{}
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 type notifyKey struct{ zone, addr string }
 
-// NewNotifier returns a Notifier that logs to log.
+// notifyJob is the NOTIFY of one zone's serial to one secondary.
+type notifyJob struct {
+	key    notifyKey
+	serial uint32
+	target NotifyTarget
+	try    int       // tries made
+	at     time.Time // when the next try is due
+	gen    uint64    // bumped when superseded: an older try's result is dropped
+	index  int       // in the queue, -1 when not queued
+}
+
+// NewNotifier returns a Notifier that logs to log; Stop ends it.
 func NewNotifier(log zerolog.Logger) *Notifier {
-	return &Notifier{log: log.With().Str("component", "notify").Logger(), sem: make(chan struct{}, notifyParallel),
-		pending: map[notifyKey]context.CancelFunc{}, exchange: exchangeNotify}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &Notifier{log: log.With().Str("component", "notify").Logger(), exchange: exchangeNotify,
+		jobs: map[notifyKey]*notifyJob{}, wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel}
+	n.wg.Add(1)
+	go n.run()
+	return n
 }
 
 // Notify tells each target that zone (lower-case, fully qualified) is at
 // serial now, in the background.
 func (n *Notifier) Notify(zone string, serial uint32, targets []NotifyTarget) {
+	n.mu.Lock()
+	now := time.Now()
 	for _, t := range targets {
 		k := notifyKey{zone, t.Addr}
-		ctx, cancel := context.WithCancel(context.Background())
-		n.mu.Lock()
-		if prev := n.pending[k]; prev != nil {
-			prev() // superseded: the secondary needs only the newest
+		j := n.jobs[k]
+		if j == nil {
+			j = &notifyJob{key: k, index: -1}
+			n.jobs[k] = j
 		}
-		n.pending[k] = cancel
-		n.mu.Unlock()
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			n.send(ctx, zone, serial, t)
-			n.mu.Lock()
-			if ctx.Err() == nil {
-				delete(n.pending, k)
-			}
-			n.mu.Unlock()
-			cancel()
-		}()
+		j.serial, j.target, j.try, j.at = serial, t, 0, now
+		j.gen++
+		if j.index >= 0 {
+			heap.Fix(&n.due, j.index)
+		} else {
+			heap.Push(&n.due, j)
+		}
+	}
+	n.mu.Unlock()
+	n.poke()
+}
+
+func (n *Notifier) poke() {
+	select {
+	case n.wake <- struct{}{}:
+	default:
 	}
 }
 
-// Stop abandons the NOTIFYs still retrying and waits for their senders.
+// Stop abandons the NOTIFYs still pending and waits for the senders.
 func (n *Notifier) Stop() {
-	n.mu.Lock()
-	for _, cancel := range n.pending {
-		cancel()
-	}
-	n.mu.Unlock()
+	n.cancel()
 	n.wg.Wait()
 }
 
-// send sends one NOTIFY until it is answered, the tries run out, or ctx
-// ends.
-func (n *Notifier) send(ctx context.Context, zone string, serial uint32, t NotifyTarget) {
-	pause := notifyFirstPause
-	log := n.log.With().Str("zone", zone).Uint32("serial", serial).Str("secondary", t.Addr).Logger()
-	for try := 1; ; try++ {
+// run starts each job's try when it is due, notifyParallel at most.
+func (n *Notifier) run() {
+	defer n.wg.Done()
+	sem := make(chan struct{}, notifyParallel)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		n.mu.Lock()
+		var next *notifyJob
+		if len(n.due) > 0 {
+			next = n.due[0]
+		}
+		wait := time.Hour
+		if next != nil {
+			wait = time.Until(next.at)
+		}
+		if next != nil && wait <= 0 && len(sem) < cap(sem) {
+			heap.Pop(&n.due)
+			next.try++
+			j, gen := *next, next.gen
+			n.mu.Unlock()
+			sem <- struct{}{}
+			n.wg.Add(1)
+			go func() {
+				defer n.wg.Done()
+				defer func() { <-sem; n.poke() }()
+				n.finish(&j, gen, n.try(&j))
+			}()
+			continue
+		}
+		n.mu.Unlock()
+		if wait <= 0 {
+			wait = time.Hour // all senders busy: one finishing pokes
+		}
+		timer.Reset(wait)
 		select {
-		case n.sem <- struct{}{}:
-		case <-ctx.Done():
+		case <-n.ctx.Done():
 			return
+		case <-n.wake:
+		case <-timer.C:
 		}
-		m := new(dns.Msg)
-		m.SetNotify(zone)
-		// The SOA in the answer section is a hint the secondary may use
-		// (RFC 1996 §3.7); NSD and Knot read the serial from it.
-		m.Answer = []dns.RR{&dns.SOA{Hdr: dns.RR_Header{Name: zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET}, Ns: ".", Mbox: ".", Serial: serial}}
-		reply, err := n.exchange(ctx, m, t)
-		<-n.sem
-		switch {
-		case ctx.Err() != nil:
-			return
-		case err == nil && reply.Rcode == dns.RcodeSuccess:
-			log.Info().Int("try", try).Msg("secondary acknowledged NOTIFY")
-			return
-		case err == nil:
-			// It answered: it will not change its mind on a retry.
-			log.Warn().Int("try", try).Str("rcode", dns.RcodeToString[reply.Rcode]).Msg("secondary refused NOTIFY")
-			return
-		case try == notifyTries:
-			log.Warn().Err(err).Int("tries", try).Msg("secondary did not answer NOTIFY; giving up (it refreshes on its SOA timers)")
-			return
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
 		}
-		log.Debug().Err(err).Int("try", try).Msg("NOTIFY not answered; retrying")
-		select {
-		case <-time.After(pause):
-		case <-ctx.Done():
-			return
-		}
-		pause *= 2
 	}
+}
+
+// try sends one NOTIFY of j and reports whether the job is over (an
+// answer, or the last try).
+func (n *Notifier) try(j *notifyJob) bool {
+	log := n.log.With().Str("zone", j.key.zone).Uint32("serial", j.serial).Str("secondary", j.key.addr).Int("try", j.try).Logger()
+	m := new(dns.Msg)
+	m.SetNotify(j.key.zone)
+	// The SOA in the answer section is a hint the secondary may use
+	// (RFC 1996 §3.7).
+	m.Answer = []dns.RR{&dns.SOA{Hdr: dns.RR_Header{Name: j.key.zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET}, Ns: ".", Mbox: ".", Serial: j.serial}}
+	reply, err := n.exchange(n.ctx, m, j.target)
+	switch {
+	case n.ctx.Err() != nil:
+		return true
+	case err == nil && reply.Rcode == dns.RcodeSuccess:
+		log.Info().Msg("secondary acknowledged NOTIFY")
+		return true
+	case err == nil:
+		// It answered: it will not change its mind on a retry.
+		log.Warn().Str("rcode", dns.RcodeToString[reply.Rcode]).Msg("secondary refused NOTIFY")
+		return true
+	case j.try >= notifyTries:
+		log.Warn().Err(err).Msg("secondary did not answer NOTIFY; giving up (it refreshes on its SOA timers)")
+		return true
+	}
+	log.Debug().Err(err).Msg("NOTIFY not answered; retrying")
+	return false
+}
+
+// finish records the end of a try of the job at generation gen: unless
+// a newer NOTIFY replaced it meanwhile, the job ends or waits for its
+// next try.
+func (n *Notifier) finish(j *notifyJob, gen uint64, over bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	cur := n.jobs[j.key]
+	if cur == nil || cur.gen != gen {
+		return // superseded: the newer one is queued already
+	}
+	if over {
+		delete(n.jobs, j.key)
+		return
+	}
+	cur.at = time.Now().Add(notifyFirstPause << (j.try - 1))
+	heap.Push(&n.due, cur)
+}
+
+// notifyQueue orders jobs by when they are due (container/heap).
+type notifyQueue []*notifyJob
+
+func (q notifyQueue) Len() int           { return len(q) }
+func (q notifyQueue) Less(i, k int) bool { return q[i].at.Before(q[k].at) }
+func (q notifyQueue) Swap(i, k int) {
+	q[i], q[k] = q[k], q[i]
+	q[i].index, q[k].index = i, k
+}
+func (q *notifyQueue) Push(x any) {
+	j := x.(*notifyJob)
+	j.index = len(*q)
+	*q = append(*q, j)
+}
+func (q *notifyQueue) Pop() any {
+	old := *q
+	j := old[len(old)-1]
+	old[len(old)-1] = nil
+	j.index = -1
+	*q = old[:len(old)-1]
+	return j
 }
 
 // exchangeNotify sends a NOTIFY over UDP, signed with t.Key if set, and

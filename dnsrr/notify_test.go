@@ -1,6 +1,9 @@
 package dnsrr_test
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"testing"
@@ -73,5 +76,89 @@ func TestSerialLess(t *testing.T) {
 		if got := dnsrr.SerialLess(c.a, c.b); got != c.less {
 			t.Errorf("SerialLess(%d, %d) = %v, want %v", c.a, c.b, got, c.less)
 		}
+	}
+}
+
+// TestNotifySuperseded: a NOTIFY of a newer serial replaces one still
+// retrying; the older one's failure starts no retry.
+func TestNotifySuperseded(t *testing.T) {
+	n := dnsrr.NewNotifier(zerolog.Nop())
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var sent []uint32
+	acked := make(chan struct{})
+	dnsrr.SetNotifyExchange(n, func(ctx context.Context, m *dns.Msg, _ dnsrr.NotifyTarget) (*dns.Msg, error) {
+		serial := m.Answer[0].(*dns.SOA).Serial
+		mu.Lock()
+		sent = append(sent, serial)
+		mu.Unlock()
+		if serial == 1 {
+			<-release
+			return nil, errors.New("timed out")
+		}
+		close(acked)
+		r := new(dns.Msg)
+		r.SetReply(m)
+		return r, nil
+	})
+	target := []dnsrr.NotifyTarget{{Addr: "127.0.0.1:1"}}
+	n.Notify("rr.test.", 1, target)
+	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(sent) == 1 })
+	n.Notify("rr.test.", 2, target)
+	select {
+	case <-acked:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the newer NOTIFY was not sent while the older one was in flight")
+	}
+	close(release)
+	n.Stop()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(sent) != 2 || sent[0] != 1 || sent[1] != 2 {
+		t.Errorf("sent serials %v; want [1 2]: the failed serial 1 is not retried once superseded", sent)
+	}
+}
+
+// TestNotifyBoundedInFlight: NOTIFYs of many zones are sent at most 16 at
+// a time, and all of them are.
+func TestNotifyBoundedInFlight(t *testing.T) {
+	n := dnsrr.NewNotifier(zerolog.Nop())
+	var mu sync.Mutex
+	inFlight, most, done := 0, 0, 0
+	gate := make(chan struct{})
+	dnsrr.SetNotifyExchange(n, func(ctx context.Context, m *dns.Msg, _ dnsrr.NotifyTarget) (*dns.Msg, error) {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		<-gate
+		mu.Lock()
+		inFlight--
+		done++
+		mu.Unlock()
+		r := new(dns.Msg)
+		r.SetReply(m)
+		return r, nil
+	})
+	for i := range 200 {
+		n.Notify(fmt.Sprintf("z%d.test.", i), 1, []dnsrr.NotifyTarget{{Addr: "127.0.0.1:1"}})
+	}
+	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return inFlight == 16 })
+	close(gate)
+	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return done == 200 })
+	n.Stop()
+	if most != 16 {
+		t.Errorf("%d NOTIFYs in flight at most; want 16", most)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 30 s")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

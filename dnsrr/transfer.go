@@ -114,14 +114,20 @@ func (s *Server) transferQuery(req *dns.Msg, q dns.Question, reply *dns.Msg, wq 
 	if wq.signed != nil {
 		key = wq.signed.key
 	}
-	z := s.state.Load().snap.Zone(strings.ToLower(q.Name))
-	if t == nil || z == nil || !t.allowed(wq.client, key) {
-		// Not ours, or not theirs: REFUSED, as NSD and Knot answer both.
+	if t == nil || !t.allowed(wq.client, key) {
 		reply.Rcode = dns.RcodeRefused
-		if t != nil && z != nil {
-			s.log.Info().Str("client", wq.client.String()).Str("zone", z.Origin).Bool("signed", key != nil).
+		if t != nil && len(t.Allow) > 0 {
+			// Debug: anyone can send these, over UDP from any address.
+			s.log.Debug().Str("client", wq.client.String()).Str("zone", q.Name).Bool("signed", key != nil).
 				Str("type", dns.TypeToString[q.Qtype]).Msg("transfer refused by the ACL")
 		}
+		return refused
+	}
+	z := s.state.Load().snap.Zone(strings.ToLower(q.Name))
+	if z == nil {
+		// An allowed secondary asks for a zone we do not serve: NOTAUTH
+		// (RFC 5936 §2.2.1), which tells it the fault is in its setup.
+		reply.Rcode = dns.RcodeNotAuth
 		return refused
 	}
 	if q.Qtype == dns.TypeAXFR && !wq.tcp {
