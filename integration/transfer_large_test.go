@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -32,27 +33,14 @@ func largeXfrPools(t *testing.T) int {
 // TestTransferLargeZone transfers a zone of many pools, signed, through a
 // client that stops reading for longer than the TCP limits meant for
 // queries allow (idle and write timeouts of 1 s): the transfer goes on
-// under its own write timeout and arrives whole and correct. Meanwhile a
-// second transfer is refused (max_transfers = 1).
+// under its own write timeout and arrives whole and correct, in the
+// version it started with although a reload changed the zone meanwhile.
+// A second transfer is refused while it runs (max_transfers = 1).
 func TestTransferLargeZone(t *testing.T) {
 	t.Parallel()
 	pools := largeXfrPools(t)
 	dir := t.TempDir()
-	f, err := os.Create(filepath.Join(dir, "big.test.zone"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := bufio.NewWriter(f)
-	fmt.Fprintf(w, "$ORIGIN big.test.\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 900 1209600 60\n@ NS ns1\nns1 A 192.0.2.53\n")
-	for i := range pools {
-		for j := 1; j <= 4; j++ {
-			fmt.Fprintf(w, "p%d 30 A 10.%d.%d.%d\n", i, i>>8&255, i&255, j)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	writeBigZone(t, filepath.Join(dir, "big.test.zone"), pools, 1, 0)
 	writeFile(t, dir, "dnsrr.toml", fmt.Sprintf(`zones = ["big.test.zone"]
 [tsig_keys."%[1]s"]
 secret = "%[2]s"
@@ -95,6 +83,14 @@ admin = ""
 	if _, err := transferIn(t, primary, "127.0.0.1", "big.test.", true); err == nil {
 		t.Error("a second transfer ran beside the first; max_transfers = 1")
 	}
+	// A reload meanwhile, to a zone with other addresses: the transfer
+	// keeps sending the version it started with.
+	writeBigZone(t, filepath.Join(dir, "big.test.zone"), pools, 2, 4)
+	mark := s.logMark()
+	s.signal(syscall.SIGHUP)
+	if _, ok := s.waitLog(mark, secondaryWait, func(l logLine) bool { return l.message() == "reload applied" }); !ok {
+		t.Fatal("no reload applied during the transfer")
+	}
 	time.Sleep(3 * time.Second) // past the TCP idle and write timeouts of queries
 
 	want := make(map[string]bool, 4*pools)
@@ -118,6 +114,9 @@ admin = ""
 				delete(want, k)
 				got++
 			case *dns.SOA:
+				if rr.Serial != 1 {
+					t.Fatalf("SOA %v in the transfer: want the version it started with", rr)
+				}
 				soas++
 			}
 		}
@@ -132,9 +131,37 @@ admin = ""
 	if len(want) != 0 || soas != 2 {
 		t.Fatalf("transfer of %d pools: %d pool records, %d missing, %d SOA; want %d, none missing, 2", pools, got, len(want), soas, 4*pools)
 	}
-	// The server still answers queries, over TCP too.
+	// The server still answers queries, over TCP too, from the new zone.
 	r := exchange(t, "tcp", primary, newQuery("p7.big.test.", dns.TypeA))
-	if len(r.Answer) != 4 {
-		t.Errorf("p7 after the transfer: %d answers", len(r.Answer))
+	got7 := addrsOf(r.Answer)
+	slices.Sort(got7)
+	if want := []string{"10.0.7.5", "10.0.7.6", "10.0.7.7", "10.0.7.8"}; !slices.Equal(got7, want) {
+		t.Errorf("p7 after the transfer: %v, want the reloaded %v", got7, want)
+	}
+}
+
+// writeBigZone writes a zone of pools of 4 addresses at serial; shift
+// moves every address's last octet.
+func writeBigZone(t *testing.T, path string, pools int, serial, shift int) {
+	t.Helper()
+	f, err := os.Create(path + ".tmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	fmt.Fprintf(w, "$ORIGIN big.test.\n$TTL 300\n@ SOA ns1 hostmaster %d 3600 900 1209600 60\n@ NS ns1\nns1 A 192.0.2.53\n", serial)
+	for i := range pools {
+		for j := 1; j <= 4; j++ {
+			fmt.Fprintf(w, "p%d 30 A 10.%d.%d.%d\n", i, i>>8&255, i&255, j+shift)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
+		t.Fatal(err)
 	}
 }
