@@ -46,15 +46,17 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		}
 	}()
 	out, err := s.respond(req, &q, udp)
-	if err != nil {
-		s.log.Error().Err(err).Msg("cannot pack response")
-		return
-	}
 	if q.xfer != nil {
+		// A transfer's messages take the place of the reply (and end it,
+		// releasing its place among max_transfers).
 		_ = s.writeTransfer(q.xfer, q.client, func(msg []byte, _ time.Time) error {
 			_, err := w.Write(msg)
 			return err
 		})
+		return
+	}
+	if err != nil {
+		s.log.Error().Err(err).Msg("cannot pack response")
 		return
 	}
 	if _, err := w.Write(out); err != nil {
