@@ -231,3 +231,23 @@ func TestTSIGFailures(t *testing.T) {
 		}
 	}
 }
+
+// TestTransferSlotReleased: with max_transfers = 1, transfers one after
+// the other all run: each gives its place back when it ends.
+func TestTransferSlotReleased(t *testing.T) {
+	s, addr := startTransfers(t)
+	s.SetTransfers(dnsrr.Transfers{
+		Keys:         map[string]*dnsrr.TSIGKey{xfrKey.Name: xfrKey},
+		Allow:        []dnsrr.TransferACL{{Prefix: netip.MustParsePrefix("127.0.0.1/32"), Key: xfrKey.Name}},
+		MaxTransfers: 1,
+	})
+	for i := range 5 {
+		qtype := dns.TypeAXFR
+		if i%2 == 1 {
+			qtype = dns.TypeIXFR
+		}
+		if _, err := axfr(t, addr, "127.0.0.1", "rr.test.", qtype, true); err != nil {
+			t.Fatalf("transfer %d: %v", i+1, err)
+		}
+	}
+}
