@@ -131,8 +131,15 @@ func (s *Server) transferQuery(req *dns.Msg, q dns.Question, reply *dns.Msg, wq 
 		return refused
 	}
 	if q.Qtype == dns.TypeAXFR && !wq.tcp {
-		// RFC 5936 §4.2: AXFR is not defined over UDP.
-		reply.Rcode = dns.RcodeRefused
+		// RFC 5936 §4.2: AXFR is not defined over UDP; NOTIMP says so,
+		// as NSD answers it.
+		reply.Rcode = dns.RcodeNotImplemented
+		return refused
+	}
+	if q.Qtype == dns.TypeIXFR && ixfrSOA(req) == nil {
+		// RFC 1995 §3: the client's SOA is in the authority section; NSD
+		// answers FORMERR without it too.
+		reply.Rcode = dns.RcodeFormatError
 		return refused
 	}
 	soa := z.SOA.Records()[0]
@@ -157,15 +164,21 @@ func (s *Server) transferQuery(req *dns.Msg, q dns.Question, reply *dns.Msg, wq 
 	return classification{rrl.Answer, rrlKey(rrl.Answer, z.Origin, q.Qtype)}
 }
 
-// ixfrUpToDate reports whether an IXFR request's SOA (in its authority
-// section, RFC 1995 §3) has a serial not older than ours (RFC 1982).
-func ixfrUpToDate(req *dns.Msg, serial uint32) bool {
+// ixfrSOA is the client's SOA in an IXFR request (its authority section,
+// RFC 1995 §3), or nil.
+func ixfrSOA(req *dns.Msg) *dns.SOA {
 	for _, rr := range req.Ns {
 		if soa, ok := rr.(*dns.SOA); ok {
-			return !SerialLess(soa.Serial, serial)
+			return soa
 		}
 	}
-	return false
+	return nil
+}
+
+// ixfrUpToDate reports whether an IXFR request's SOA has a serial not
+// older than ours (RFC 1982).
+func ixfrUpToDate(req *dns.Msg, serial uint32) bool {
+	return !SerialLess(ixfrSOA(req).Serial, serial)
 }
 
 // SerialLess reports whether serial a is older than b in serial number

@@ -149,12 +149,20 @@ func TestTransferRefused(t *testing.T) {
 	}
 	m.SetQuestion("rr.test.", dns.TypeAXFR)
 	m.Extra = nil
-	// AXFR over UDP is not defined (RFC 5936 §4.2), even for the allowed.
+	// AXFR over UDP is not defined (RFC 5936 §4.2), even for the allowed:
+	// NOTIMP, as NSD answers.
 	m.SetTsig(xfrKey.Name, dns.HmacSHA256, 300, time.Now().Unix())
 	cl = &dns.Client{Net: "udp", TsigSecret: xfrSecret}
 	r, _, err = cl.Exchange(m, addr)
-	if err != nil || r.Rcode != dns.RcodeRefused {
-		t.Errorf("AXFR over UDP: %v, %v; want REFUSED", r, err)
+	if err != nil || r.Rcode != dns.RcodeNotImplemented {
+		t.Errorf("AXFR over UDP: %v, %v; want NOTIMP", r, err)
+	}
+	// IXFR without the client's SOA (RFC 1995 §3): FORMERR.
+	m.SetQuestion("rr.test.", dns.TypeIXFR)
+	m.SetTsig(xfrKey.Name, dns.HmacSHA256, 300, time.Now().Unix())
+	cl = &dns.Client{Net: "tcp", TsigSecret: xfrSecret}
+	if r, _, err = cl.Exchange(m, addr); err != nil || r.Rcode != dns.RcodeFormatError {
+		t.Errorf("IXFR without a SOA: %v, %v; want FORMERR", r, err)
 	}
 }
 
