@@ -1,7 +1,7 @@
 package dnsrr
 
 import (
-	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"time"
@@ -101,8 +101,6 @@ type transfer struct {
 	limit    time.Duration
 	done     func()
 }
-
-var errTransferWrite = errors.New("transfer: write failed")
 
 // transferQuery answers an AXFR or IXFR question: refused unless allowed,
 // the SOA alone for IXFR over UDP (RFC 1995 §2: the client goes on over
@@ -225,6 +223,11 @@ func (s *Server) writeTransfer(x *transfer, client netip.Addr, write func(msg []
 			if err != nil {
 				return err
 			}
+		}
+		if len(out) > dns.MaxMsgSize {
+			// One record near 64 KiB with an OPT and a TSIG: a TCP frame
+			// cannot carry it, and a cut one would corrupt the stream.
+			return fmt.Errorf("message %d is %d bytes, more than a TCP message holds", messages+1, len(out))
 		}
 		first = false
 		messages++
