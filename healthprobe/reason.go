@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"sync/atomic"
+	"strings"
 	"syscall"
 )
 
@@ -88,7 +89,10 @@ func classify(err error, timedOut bool) ErrorReason {
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
 		return ReasonUnreachable
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		// net/http's error when the server closes the connection before
+		// the request is written: unexported, so known by its text.
+		err != nil && strings.Contains(err.Error(), "server closed idle connection"):
 		return ReasonReset
 	case errors.As(err, &verify), errors.As(err, &alert), errors.As(err, &record),
 		errors.As(err, &unkCA), errors.As(err, &host), errors.As(err, &inval):
