@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sync/atomic"
 	"strings"
+	"sync/atomic"
 	"syscall"
 )
 
