@@ -415,23 +415,28 @@ log:
 	return fmt.Sprintf("127.0.0.1:%d", port)
 }
 
-// TestTransferSerialNotRaised: a reload that changes a zone but not its
-// serial is logged with the file, since secondaries would keep the old
-// content; the new content is served all the same.
+// TestTransferSerialNotRaised: with transfers configured, a reload that
+// changes a zone but not its serial fails for that file, naming it, and
+// the old content is still served: secondaries, which compare serials
+// only, would never see the change. Raising the serial applies it.
 func TestTransferSerialNotRaised(t *testing.T) {
 	t.Parallel()
 	s, dir := xfrServer(t)
+	old := []string{"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.5"}
 	writeFile(t, dir, "zones/xfr.test.toml", xfrZone(1, []string{"192.0.2.9"}))
 	mark := s.logMark()
 	s.signal(syscall.SIGHUP)
 	l, ok := s.waitLog(mark, pollTimeout, func(l logLine) bool {
-		return l.message() == "the zone changed but its serial did not: secondaries keep the old content; raise the serial"
+		return l.message() == "reload failed, keeping old zones"
 	})
 	if !ok {
-		t.Fatal("no warning after a reload that changed the zone under the same serial")
+		t.Fatal("a reload that changed the zone under the same serial did not fail")
 	}
-	if !strings.HasSuffix(l.str("file"), "xfr.test.toml") || l.str("zone") != "xfr.test." {
-		t.Errorf("the warning does not name the zone and its file: %s", l.raw)
+	if !strings.Contains(l.raw, "xfr.test.toml:") || !strings.Contains(l.raw, "did not rise") {
+		t.Errorf("the failure does not name the file and the serial: %s", l.raw)
 	}
+	pollAnswer(t, s.addr("4"), "www.xfr.test.", dns.TypeA, old)
+	writeFile(t, dir, "zones/xfr.test.toml", xfrZone(2, []string{"192.0.2.9"}))
+	s.signal(syscall.SIGHUP)
 	pollAnswer(t, s.addr("4"), "www.xfr.test.", dns.TypeA, []string{"192.0.2.9"})
 }

@@ -49,6 +49,12 @@ type Loader struct {
 	// is quicker than the writer's pauses. DefaultSettle suits servers;
 	// tests and `dnsrr check` have no writer to wait for.
 	Settle time.Duration
+	// SerialsMustRise makes a reload refuse a file whose zone's content
+	// changed while its SOA serial did not rise (RFC 1982): the zone keeps
+	// its old version, and the error says to raise the serial. Set when
+	// secondaries copy the zones by transfer: they compare serials only,
+	// and would keep the old content for good.
+	SerialsMustRise bool
 }
 
 // DefaultSettle is the Settle of a running server's reloads: longer than
@@ -95,6 +101,11 @@ func (l Loader) load(files []string, old *Snapshot, p pace) (*Snapshot, error) {
 				z = nil
 			} else {
 				lf.errs.Append(lf.built.Sorted()...)
+			}
+		}
+		if z != nil && lf.errs.Len() == 0 && l.SerialsMustRise {
+			if was := old.zoneOrNil(z.Origin); was != nil && !serialRose(was.Serial, z.Serial) && was.Digest() != z.Digest() {
+				lf.errs.Add(f, lf.line(), "", "zone %s changed but its serial %d did not rise (was %d): secondaries would keep the old content; raise the serial (RFC 1982)", z.Origin, z.Serial, was.Serial)
 			}
 		}
 		if lf.errs.Len() > 0 {
@@ -155,4 +166,9 @@ func Expand(dir string, patterns []string) ([]string, error) {
 // logs print.
 func (z *Zone) Summary() string {
 	return fmt.Sprintf("%s: serial %d, %d names, %d pools, %d records", z.Origin, z.Serial, z.Names, z.Pools, z.Records)
+}
+
+// serialRose reports whether serial b follows a in RFC 1982 arithmetic.
+func serialRose(a, b uint32) bool {
+	return a != b && (a < b && b-a < 1<<31 || a > b && a-b > 1<<31)
 }

@@ -3,6 +3,7 @@ package zones
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -126,5 +127,62 @@ func TestReload(t *testing.T) {
 	// Load itself never returns anything partial.
 	if snap, err := Load([]string{a, b}); snap != nil || err == nil {
 		t.Error("Load returned a snapshot for a broken file")
+	}
+}
+
+// TestSerialsMustRise: with SerialsMustRise, a reload that changes a
+// zone's content without raising its serial (RFC 1982) keeps the old
+// version and names the file; a raised serial, an unchanged file and a
+// new zone load; without it, the change loads.
+func TestSerialsMustRise(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "s.test.toml")
+	write := func(serial uint32, addr string) {
+		t.Helper()
+		src := "origin = \"s.test.\"\nns = [\"ns1\"]\n[soa]\nserial = " + strconv.FormatUint(uint64(serial), 10) +
+			"\n[records.ns1]\na = [\"192.0.2.53\"]\n[pools.www]\naddresses = [\"192.0.2.1\", \"" + addr + "\"]\n"
+		if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := Loader{SerialsMustRise: true}
+	write(10, "192.0.2.2")
+	old, err := l.Load([]string{file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		serial uint32
+		addr   string
+		err    string
+	}{
+		{"unchanged", 10, "192.0.2.2", ""},
+		{"content changed, serial not", 10, "192.0.2.3", "changed but its serial 10 did not rise (was 10)"},
+		{"serial lowered", 9, "192.0.2.2", "changed but its serial 9 did not rise (was 10)"},
+		{"serial 2³¹ ahead: not a rise in RFC 1982", 10 + 1<<31, "192.0.2.2", "did not rise"},
+		{"serial raised", 11, "192.0.2.3", ""},
+		{"serial raised across the wrap", 10 + 1<<31 - 1, "192.0.2.2", ""},
+	} {
+		write(c.serial, c.addr)
+		snap, err := l.Reload([]string{file}, old)
+		if c.err == "" {
+			if err != nil {
+				t.Errorf("%s: %v", c.name, err)
+			} else if z := snap.Zone("s.test."); z.Serial != c.serial {
+				t.Errorf("%s: serial %d served, want %d", c.name, z.Serial, c.serial)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), "s.test.toml:") {
+			t.Errorf("%s: error %v, want %q at the file", c.name, err, c.err)
+		}
+		if snap.Zone("s.test.") != old.Zone("s.test.") {
+			t.Errorf("%s: the old zone is not kept", c.name)
+		}
+	}
+	write(10, "192.0.2.3")
+	if _, err := (Loader{}).Reload([]string{file}, old); err != nil {
+		t.Errorf("without SerialsMustRise, a change under the same serial: %v", err)
 	}
 }

@@ -234,3 +234,11 @@ func (s *Snapshot) fromFile(file string) *Zone {
 	}
 	return nil
 }
+
+// zoneOrNil is Zone on a snapshot that may be nil (a first load has none).
+func (s *Snapshot) zoneOrNil(origin string) *Zone {
+	if s == nil {
+		return nil
+	}
+	return s.zones[origin]
+}

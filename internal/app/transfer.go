@@ -35,9 +35,7 @@ func applyTransfers(srv *dnsrr.Server, cfg *config.Config, log zerolog.Logger) {
 
 // changed notifies every secondary of each zone of snap that is new or
 // changed since old (nil at startup), and of every zone to secondaries
-// that cfg adds. It runs in the background: telling a zone whose serial
-// stayed put from one whose content changed hashes both (zones.Digest),
-// which is skipped when transfers are not configured at all.
+// that cfg adds. It runs in the background.
 func (n *notifications) changed(old, snap *zones.Snapshot, cfg *config.Config) {
 	targets := cfg.Transfer.Notify
 	if len(targets) == 0 && len(cfg.Transfer.Allow) == 0 {
@@ -71,25 +69,10 @@ func (n *notifications) changed(old, snap *zones.Snapshot, cfg *config.Config) {
 	}()
 }
 
-// zoneChanged reports whether secondaries holding was must transfer z.
-// Serials are the operator's (README): a zone whose content changed
-// while its serial did not is logged, since secondaries would keep the
-// old content, and is not notified (they would not transfer it).
+// zoneChanged reports whether secondaries holding was must transfer z:
+// whether its serial moved. With transfers configured, a reload refuses a
+// zone whose content changed while its serial did not rise
+// (zones.Loader.SerialsMustRise), so a new serial is the only change left.
 func (n *notifications) zoneChanged(was, z *zones.Zone) bool {
-	switch {
-	case was == z:
-		return false // kept: its file failed to load
-	case was == nil:
-		return true
-	case was.Serial != z.Serial:
-		if dnsrr.SerialLess(z.Serial, was.Serial) {
-			n.log.Warn().Str("zone", z.Origin).Str("file", z.File).Uint32("was", was.Serial).Uint32("serial", z.Serial).
-				Msg("the serial went backwards (RFC 1982): secondaries keep the zone they have until it passes their serial; raise it instead")
-		}
-		return true
-	case was.Digest() != z.Digest():
-		n.log.Warn().Str("zone", z.Origin).Str("file", z.File).Uint32("serial", z.Serial).
-			Msg("the zone changed but its serial did not: secondaries keep the old content; raise the serial")
-	}
-	return false
+	return was != z && (was == nil || was.Serial != z.Serial)
 }

@@ -460,7 +460,9 @@ func (c *Config) LoadZones(stop func(file string) error) (*zones.Snapshot, error
 }
 
 func (c *Config) loader(stop func(string) error) zones.Loader {
-	return zones.Loader{Checks: c.Checks, Pools: c.Pools, Stop: stop, Limits: c.Limits}
+	return zones.Loader{Checks: c.Checks, Pools: c.Pools, Stop: stop, Limits: c.Limits,
+		// Secondaries compare serials only (README, "Zone transfers").
+		SerialsMustRise: len(c.Transfer.Allow) > 0 || len(c.Transfer.Notify) > 0}
 }
 
 // ReloadZones loads the configured zones for a running server: see
