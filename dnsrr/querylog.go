@@ -148,8 +148,8 @@ func (l *QueryLog) write(q *wireQuery, pkt, out []byte, udp bool, began time.Tim
 	}
 	if p := q.policy; udp && p != nil && p.RRL != nil {
 		switch {
-		case q.cookieValid:
-			e.Str("rrl", "exempt") // a valid server cookie: no spoofer has one
+		case q.cookieValid, q.signed != nil:
+			e.Str("rrl", "exempt") // a valid server cookie or TSIG: no spoofer has one
 		case q.rrlChecked:
 			e.Str("rrl", q.rrlVerdict.String())
 		}

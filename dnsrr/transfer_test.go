@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dnsrr/dnsrr/dnsrr"
+	"github.com/dnsrr/dnsrr/dnsrr/rrl"
 	"github.com/miekg/dns"
 	"github.com/rs/zerolog"
 )
@@ -257,5 +258,47 @@ func TestTransferSlotReleased(t *testing.T) {
 		if _, err := axfr(t, addr, "127.0.0.1", "rr.test.", qtype, true); err != nil {
 			t.Fatalf("transfer %d: %v", i+1, err)
 		}
+	}
+}
+
+// TestSignedQueryIsNotRateLimited: a query with a valid TSIG proves its
+// source, as a valid server cookie does: a secondary's SOA queries are
+// never limited (nor slipped unsigned), while unsigned ones from the same
+// address are.
+func TestSignedQueryIsNotRateLimited(t *testing.T) {
+	s, addr := startTransfers(t)
+	cfg := rrl.Defaults(1)
+	cfg.ExemptLoopback = false
+	limiter, err := rrl.New(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer limiter.Close()
+	s.SetPolicy(dnsrr.Policy{RRL: limiter})
+	ask := func(signed bool) (full int) {
+		for range 20 {
+			m := new(dns.Msg)
+			m.SetQuestion("rr.test.", dns.TypeSOA)
+			// Unsigned queries are mostly dropped: a short wait for them
+			// (a late answer counts as limited, which can only hide a
+			// failure of this test, not make one).
+			cl := &dns.Client{Net: "udp", Timeout: 200 * time.Millisecond}
+			if signed {
+				cl.Timeout = 5 * time.Second
+				m.SetTsig(xfrKey.Name, dns.HmacSHA256, 300, time.Now().Unix())
+				cl.TsigSecret = xfrSecret
+			}
+			r, _, err := cl.Exchange(m, addr)
+			if err == nil && r.Rcode == dns.RcodeSuccess && len(r.Answer) == 1 {
+				full++
+			}
+		}
+		return full
+	}
+	if full := ask(true); full != 20 {
+		t.Errorf("signed: %d of 20 answered in full at 1 a second; want all", full)
+	}
+	if full := ask(false); full > 10 {
+		t.Errorf("unsigned: %d of 20 answered in full at 1 a second; want most limited", full)
 	}
 }

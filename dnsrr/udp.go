@@ -166,7 +166,7 @@ func (s *Server) answerPacket(pkt, buf []byte, q *wireQuery, udp bool) (out []by
 	p := s.policy.Load()
 	q.policy = p
 	logged := p.QueryLog.begin(q) // zero unless this query is logged
-	q.class, q.cookieValid, q.extRcode = classification{kind: rrl.Error}, false, 0
+	q.class, q.cookieValid, q.extRcode, q.signed = classification{kind: rrl.Error}, false, 0, nil
 	// A packet that no path reads has no options: never the previous
 	// query's, which a slip would send (another client's cookie).
 	q.edns, q.optData = false, nil
@@ -181,7 +181,9 @@ func (s *Server) answerPacket(pkt, buf []byte, q *wireQuery, udp bool) (out []by
 	if out == nil {
 		out = s.answerSlow(pkt, buf, q, udp)
 	}
-	if udp && p.RRL != nil && out != nil && !q.cookieValid {
+	// A valid server cookie or TSIG signature proves the client's address
+	// (a spoofer has neither): not limited, and a slip would go unsigned.
+	if udp && p.RRL != nil && out != nil && !q.cookieValid && q.signed == nil {
 		if out = p.limit(q, out); out == nil {
 			reason = DropRRL
 		}
