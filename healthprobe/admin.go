@@ -63,6 +63,16 @@ type AdminOptions struct {
 	// ReadOnly serves the views (GET /status) only: for an address that
 	// needs no token.
 	ReadOnly bool
+	// Server identifies this instance on /status ("server").
+	Server string
+	// Extra, if set, returns a JSON value /status shows as "cluster", and
+	// MemberViews one it shows with each checked member as "cluster":
+	// what other instances see, for a caller that agrees with them.
+	Extra       func() any
+	MemberViews func(Member) any
+	// Drained, if set, is told of each drain (until, zero for none) and
+	// undrain made through the API, after it took effect here.
+	Drained func(addr netip.Addr, until time.Time, drained bool)
 }
 
 // DefaultMaxGroups is the MaxGroups of AdminOptions left at 0.
@@ -94,7 +104,21 @@ func AdminHandler(p *Prober, o AdminOptions) http.Handler {
 			writeError(w, http.StatusNotFound, fmt.Errorf("pool=%q: no such pool in the zones loaded", q.Name))
 			return
 		}
-		writeJSON(w, http.StatusOK, statusReport(p.View(), groups, more, o.MaxGroups, time.Now()))
+		out := statusReport(p.View(), groups, more, o.MaxGroups, time.Now())
+		out.Server = o.Server
+		if o.Extra != nil {
+			out.Cluster = o.Extra()
+		}
+		if o.MemberViews != nil {
+			for gi, g := range groups {
+				for mi, m := range g.Members {
+					if m.Check != nil {
+						out.Groups[gi].Members[mi].Cluster = o.MemberViews(m)
+					}
+				}
+			}
+		}
+		writeJSON(w, http.StatusOK, out)
 	})
 	if o.ReadOnly {
 		mux.HandleFunc("/drain", func(w http.ResponseWriter, r *http.Request) {
@@ -121,6 +145,9 @@ func AdminHandler(p *Prober, o AdminOptions) http.Handler {
 			writeError(w, http.StatusInternalServerError, err)
 			return
 		}
+		if o.Drained != nil {
+			o.Drained(addr, until, true)
+		}
 		writeJSON(w, http.StatusOK, drainJSON{Address: addr.String(), Until: timePtr(until)})
 	})
 	// Undraining needs no membership: a drain outlives a reload that
@@ -138,6 +165,9 @@ func AdminHandler(p *Prober, o AdminOptions) http.Handler {
 			}
 			writeError(w, code, err)
 			return
+		}
+		if o.Drained != nil {
+			o.Drained(addr, time.Time{}, false)
 		}
 		writeJSON(w, http.StatusOK, drainJSON{Address: addr.String()})
 	})
@@ -233,6 +263,7 @@ func addrParam(r *http.Request) (netip.Addr, error) {
 }
 
 type statusJSON struct {
+	Server string      `json:"server,omitempty"`
 	Time   time.Time   `json:"time"`
 	Groups []groupJSON `json:"pools"`
 	// Truncated says more pools match: ask again with after=Next.
@@ -241,6 +272,7 @@ type statusJSON struct {
 	Drains    []drainJSON `json:"drains"`
 	// DrainsTruncated says drains lists only the first of them, by address.
 	DrainsTruncated bool `json:"drains_truncated,omitempty"`
+	Cluster         any  `json:"cluster,omitempty"`
 }
 
 type groupJSON struct {
@@ -263,6 +295,8 @@ type memberJSON struct {
 	LastFailure     *time.Time `json:"last_failure,omitempty"`
 	ConsecutiveOK   int        `json:"consecutive_ok"`
 	ConsecutiveFail int        `json:"consecutive_fail"`
+	// Cluster is each instance's view and the agreed one (AdminOptions.MemberViews).
+	Cluster any `json:"cluster,omitempty"`
 }
 
 type drainJSON struct {

@@ -149,6 +149,10 @@ type Check struct {
 	// identical pool keeps the targets' state. If empty while RootCAs is
 	// set, Key falls back to the pool's address in memory.
 	RootCAsID string
+	// Source is the local address probes are sent from; the zero Addr
+	// lets the system choose. It matters where the route to a target, or
+	// the target's firewall, depends on the source.
+	Source netip.Addr
 }
 
 func (c *Check) isHTTP() bool { return c.Kind == KindHTTP || c.Kind == KindHTTPS }
@@ -333,6 +337,9 @@ func (t Target) Key() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s interval=%s timeout=%s fall=%d rise=%d",
 		netip.AddrPortFrom(t.Addr, uint16(c.Port)), c.Kind, c.Interval, c.Timeout, c.Fall, c.Rise)
+	if c.Source.IsValid() {
+		b.WriteString(" source=" + c.Source.String())
+	}
 	if !c.isHTTP() {
 		return b.String()
 	}
@@ -354,4 +361,15 @@ func (t Target) Key() string {
 		fmt.Fprintf(&b, " ca=%p", c.RootCAs)
 	}
 	return b.String()
+}
+
+// SharedKey is Key without the probe source: the same for every instance
+// that probes this target this way, whatever address each probes from.
+func (t Target) SharedKey() string {
+	if t.Check == nil || !t.Check.Source.IsValid() {
+		return t.Key()
+	}
+	c := *t.Check
+	c.Source = netip.Addr{}
+	return Target{Addr: t.Addr, Check: &c}.Key()
 }

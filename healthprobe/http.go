@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -37,7 +36,7 @@ func newHTTPProbe(ap netip.AddrPort, c *Check, userAgent string) *httpProbe {
 		// Never a proxy: the point is to reach this address directly,
 		// whatever HTTP_PROXY says.
 		Proxy:       nil,
-		DialContext: (&net.Dialer{}).DialContext,
+		DialContext: dialerFrom(c.Source, ap.Addr()).DialContext,
 		// A connection reused from an earlier probe would hide a server
 		// that no longer accepts new ones; each probe dials afresh.
 		DisableKeepAlives:      true,

@@ -14,14 +14,13 @@ func newProbe(t Target, c *Check, userAgent string) (probeFunc, func()) {
 		h := newHTTPProbe(ap, c, userAgent)
 		return h.probe, h.close
 	}
-	return tcpProbe(ap), func() {}
+	return tcpProbe(ap, dialerFrom(c.Source, t.Addr)), func() {}
 }
 
 // tcpProbe succeeds when a TCP connection to ap is established; it closes
 // it at once without sending anything.
-func tcpProbe(ap netip.AddrPort) probeFunc {
+func tcpProbe(ap netip.AddrPort, d *net.Dialer) probeFunc {
 	return func(ctx context.Context) error {
-		var d net.Dialer
 		conn, err := d.DialContext(ctx, "tcp", ap.String())
 		if err != nil {
 			return err
@@ -29,4 +28,15 @@ func tcpProbe(ap netip.AddrPort) probeFunc {
 		conn.Close()
 		return nil
 	}
+}
+
+// dialerFrom dials to target from source, or from the address the system
+// chooses when source is the zero Addr or of the other family (a check
+// shared by IPv4 and IPv6 members has one source).
+func dialerFrom(source, target netip.Addr) *net.Dialer {
+	d := &net.Dialer{}
+	if source.IsValid() && source.Unmap().Is4() == target.Unmap().Is4() {
+		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(source, 0))
+	}
+	return d
 }

@@ -191,6 +191,9 @@ type Check struct {
 	Body     string   // a substring the body must contain
 	Insecure bool     // skip certificate verification
 	CAFile   string   // PEM roots to verify with instead of the system's
+	// Source is the local address to probe from; the zero Addr lets the
+	// system choose (or [health] probe_source, when set).
+	Source netip.Addr
 }
 
 var checkTypes = map[string]int{"tcp": 0, "http": 80, "https": 443}
@@ -213,6 +216,13 @@ func ParseCheck(t *tomlfile.Table, name, dir string) *Check {
 		if c.Port = checkTypes[c.Type]; c.Type == "tcp" {
 			t.Errorf("", "port is missing: a tcp check needs one")
 		}
+	}
+	if v, ok := t.String("source"); ok {
+		a, err := netip.ParseAddr(v)
+		if err != nil || a.Zone() != "" || a.IsUnspecified() || a.IsMulticast() {
+			t.Errorf("source", "%q is not a unicast IP address of this host to probe from", v)
+		}
+		c.Source = a.Unmap()
 	}
 	c.Interval = duration(t, "interval")
 	c.Timeout = duration(t, "timeout")
