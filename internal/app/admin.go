@@ -35,7 +35,9 @@ func startAdmin(hc config.HealthConfig, h *health, srv *dnsrr.Server, ep *endpoi
 		IsMember:  h.isMember,
 		MaxDrain:  hc.DrainMax,
 		MaxGroups: hc.StatusMaxPools,
+		Server:    h.server,
 	}
+	clusterAdmin(&opts, h)
 	var stops []func()
 	start := func(addr string, readOnly bool) string {
 		if addr == "" {

@@ -38,7 +38,7 @@ func testHealth(t *testing.T, files map[string]string) *health {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := planProbes(snap, zones.DefaultLimits())
+	plan, err := planProbes(snap, zones.DefaultLimits(), netip.Addr{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -159,6 +159,7 @@ func start(ctx context.Context, p Params) (_ *App, err error) {
 	}()
 	warnIfRoot(a.log)
 	cfg := p.Config
+	identify(cfg)
 	if cfg.Cookies.Warning != "" {
 		a.log.Warn().Msg(cfg.Cookies.Warning)
 	}
@@ -187,6 +188,12 @@ func start(ctx context.Context, p Params) (_ *App, err error) {
 	}
 	a.closers = append(a.closers, stopProber)
 	a.health = h
+	stopCluster, err := startCluster(cfg, h, p.Version, a.log)
+	if err != nil {
+		a.log.Error().Err(err).Msg("cannot join the cluster")
+		return nil, &Failure{KindListen, err}
+	}
+	a.closers = append(a.closers, stopCluster)
 
 	pol, err := a.policies.make(cfg)
 	if err != nil {
@@ -285,11 +292,17 @@ func (a *App) close() {
 func (a *App) applyHealthChanges(ctx context.Context) {
 	ramp := time.NewTicker(rampInterval)
 	defer ramp.Stop()
+	var agreed <-chan struct{} // nil, never ready, outside a cluster
+	if a.health.node != nil {
+		agreed = a.health.node.Changes()
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-a.health.prober.Changes():
+			a.applyHealth()
+		case <-agreed:
 			a.applyHealth()
 		case <-ramp.C:
 			if members := a.srv.Ramping(); len(members) > 0 {
@@ -380,6 +393,8 @@ func (a *App) reload(ctx context.Context) reloadResult {
 	if err != nil {
 		return fail(err)
 	}
+	identify(cfg)
+	warnClusterChanged(a.p.Config, cfg, log)
 	if cfg.Cookies.Warning != "" {
 		log.Warn().Msg(cfg.Cookies.Warning)
 	}
@@ -401,7 +416,7 @@ func (a *App) reload(ctx context.Context) reloadResult {
 	if snap == nil {
 		return fail(loadErr)
 	}
-	plan, err := planProbes(snap, cfg.Limits)
+	plan, err := planProbes(snap, cfg.Limits, cfg.Health.ProbeSource)
 	if err == nil {
 		err = h.setTargets(plan.targets)
 	}
@@ -431,6 +446,7 @@ func (a *App) reload(ctx context.Context) reloadResult {
 	h.swapped()
 	a.page.served(snap, loaded, cfg.NSID)
 	a.metrics.reloaded(old, snap, loadErr)
+	h.syncCluster()
 	swapped := time.Now()
 	if loadErr != nil {
 		// Zones whose file failed keep their old version; the rest are new.
@@ -466,7 +482,7 @@ func collectLoadGarbage() { go debug.FreeOSMemory() }
 // startHealth starts the prober on the snapshot's pools; waitFirstRound
 // waits for its first round.
 func startHealth(ctx context.Context, cfg *config.Config, snap *zones.Snapshot, version string, log zerolog.Logger) (*health, func(), error) {
-	plan, err := planProbes(snap, cfg.Limits)
+	plan, err := planProbes(snap, cfg.Limits, cfg.Health.ProbeSource)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -494,7 +510,7 @@ func startHealth(ctx context.Context, cfg *config.Config, snap *zones.Snapshot, 
 			log.Error().Err(err).Msg("health prober stopped")
 		}
 	}()
-	return &health{prober: p, plan: plan}, func() { cancel(); <-done }, nil
+	return &health{prober: p, plan: plan, server: cfg.ServerName, version: version}, func() { cancel(); <-done }, nil
 }
 
 // waitFirstRound waits for the prober's first round (bounded by
@@ -519,7 +535,7 @@ func Check(cfg *config.Config) ([]string, error) {
 	})
 	snap, err := r.snap, r.err
 	if err == nil {
-		_, err = planProbes(snap, cfg.Limits)
+		_, err = planProbes(snap, cfg.Limits, cfg.Health.ProbeSource)
 	}
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dnsrr/dnsrr/dnsrr"
 	"github.com/dnsrr/dnsrr/healthprobe"
+	"github.com/dnsrr/dnsrr/internal/cluster"
 	"github.com/dnsrr/dnsrr/internal/safefile"
 	"github.com/dnsrr/dnsrr/zones"
 )
@@ -30,6 +31,12 @@ type health struct {
 	// state of the targets it removed (a changed check), which the old
 	// snapshot serves until the swap rather than failing open.
 	replaced *healthprobe.View
+
+	// node is this instance's membership of a cluster; nil when alone by
+	// configuration. With it, Up is the agreed view.
+	node *cluster.Node
+	// server and version identify this instance (/status, gossip).
+	server, version string
 }
 
 // probePlan is what one snapshot asks the prober to do.
@@ -40,6 +47,10 @@ type probePlan struct {
 	// keys are the targets' keys, computed once: a health change asks for
 	// every member of every pool.
 	keys map[member]string
+	// shared are the targets' cluster keys by prober key, and addrs the
+	// members' addresses by cluster key (see clusterKey).
+	shared map[string]string
+	addrs  map[string]netip.Addr
 }
 
 type member struct {
@@ -70,19 +81,43 @@ func (h *health) setTargets(ts []healthprobe.Target) error {
 	return h.prober.SetTargets(ts)
 }
 
-// Up implements dnsrr.Health: up or not decided yet (fail open).
+// Up implements dnsrr.Health: up or not decided yet (fail open). In a
+// cluster, it is the agreed view.
 func (h *health) Up(c *zones.Check, addr netip.Addr) bool {
 	st, ok := h.status(c, addr)
+	if h.node != nil && c != nil {
+		if key, found := h.clusterKey(c, addr); found {
+			return !h.node.Down(key, ok && st.State == healthprobe.Down, ok && st.State != healthprobe.Unknown)
+		}
+	}
 	return !ok || st.State != healthprobe.Down
 }
 
 // UpSince implements dnsrr.Health: when the member came up (zero while it
-// is not up, or not probed).
+// is not up here, or not probed: a member the cluster keeps up that this
+// instance sees down is served at full weight).
 func (h *health) UpSince(c *zones.Check, addr netip.Addr) time.Time {
 	if st, ok := h.status(c, addr); ok && st.State == healthprobe.Up {
 		return st.Since
 	}
 	return time.Time{}
+}
+
+// clusterKey is the cluster key of a checked member of the plan (or of
+// the plan being replaced).
+func (h *health) clusterKey(c *zones.Check, addr netip.Addr) (string, bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, p := range []*probePlan{h.plan, h.prev} {
+		if p == nil {
+			continue
+		}
+		if k, ok := p.keys[member{c, addr}]; ok {
+			ck, ok := p.shared[k]
+			return ck, ok
+		}
+	}
+	return "", false
 }
 
 // status is the prober's view of a checked member; false for members of
@@ -127,6 +162,24 @@ func (h *health) Draining() bool {
 // when the prober could not list its changes.
 func (h *health) apply(srv *dnsrr.Server) {
 	c := h.prober.TakeChanges()
+	if h.node != nil {
+		h.publish(c)
+		keys, all := h.node.TakeChanges()
+		if all {
+			c.All = true
+		}
+		h.mu.RLock()
+		for _, k := range keys {
+			if a, ok := h.plan.addrs[k]; ok {
+				c.Addrs = append(c.Addrs, a)
+			} else if h.prev != nil {
+				if a, ok := h.prev.addrs[k]; ok {
+					c.Addrs = append(c.Addrs, a)
+				}
+			}
+		}
+		h.mu.RUnlock()
+	}
 	if c.All {
 		srv.HealthChanged()
 		return
@@ -142,8 +195,9 @@ func (h *health) apply(srv *dnsrr.Server) {
 
 // planProbes derives probe targets from the snapshot's pools. Check
 // problems come back as zone errors at the check's file:line.
-func planProbes(snap *zones.Snapshot, lim zones.Limits) (*probePlan, error) {
-	p := &probePlan{snap: snap, checks: map[*zones.Check]*healthprobe.Check{}, keys: map[member]string{}}
+func planProbes(snap *zones.Snapshot, lim zones.Limits, source netip.Addr) (*probePlan, error) {
+	p := &probePlan{snap: snap, checks: map[*zones.Check]*healthprobe.Check{}, keys: map[member]string{},
+		shared: map[string]string{}, addrs: map[string]netip.Addr{}}
 	var errs []error
 	for _, z := range snap.Zones() {
 		for _, pool := range z.PoolDefs {
@@ -153,7 +207,7 @@ func planProbes(snap *zones.Snapshot, lim zones.Limits) (*probePlan, error) {
 			hc, ok := p.checks[pool.Check]
 			if !ok {
 				var err error
-				if hc, err = probeCheck(pool.Check, lim.WithDefaults().MaxCAFileSize); err != nil {
+				if hc, err = probeCheck(pool.Check, lim.WithDefaults().MaxCAFileSize, source); err != nil {
 					errs = append(errs, err)
 				}
 				p.checks[pool.Check] = hc
@@ -164,7 +218,12 @@ func planProbes(snap *zones.Snapshot, lim zones.Limits) (*probePlan, error) {
 			for _, a := range pool.Members() {
 				t := healthprobe.Target{Addr: a, Check: hc}
 				p.targets = append(p.targets, t)
-				p.keys[member{pool.Check, a}] = t.Key()
+				k := t.Key()
+				p.keys[member{pool.Check, a}] = k
+				if _, done := p.shared[k]; !done {
+					ck := clusterKey(t)
+					p.shared[k], p.addrs[ck] = ck, a
+				}
 			}
 		}
 	}
@@ -173,10 +232,14 @@ func planProbes(snap *zones.Snapshot, lim zones.Limits) (*probePlan, error) {
 
 // probeCheck turns a check as written into the prober's, with defaults
 // applied and validated.
-func probeCheck(c *zones.Check, maxCAFile int64) (*healthprobe.Check, error) {
+func probeCheck(c *zones.Check, maxCAFile int64, source netip.Addr) (*healthprobe.Check, error) {
 	hc := &healthprobe.Check{
 		Kind: c.Type, Port: c.Port, Interval: c.Interval, Timeout: c.Timeout, Fall: c.Fall, Rise: c.Rise,
 		Method: c.Method, Path: c.Path, Host: c.Host, BodyContains: c.Body, InsecureSkipVerify: c.Insecure,
+		Source: source,
+	}
+	if c.Source.IsValid() {
+		hc.Source = c.Source
 	}
 	fail := func(err error) (*healthprobe.Check, error) {
 		return nil, &zones.Error{File: c.File, Line: c.Line, Key: "checks." + c.Name, Msg: err.Error()}

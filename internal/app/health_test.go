@@ -136,7 +136,7 @@ check = "web"
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := planProbes(snap, cfg.Limits)
+	plan, err := planProbes(snap, cfg.Limits, cfg.Health.ProbeSource)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/dnsrr/dnsrr/dnsrr"
 	"github.com/dnsrr/dnsrr/dnsrr/rrl"
+	"github.com/dnsrr/dnsrr/internal/cluster"
 	"github.com/dnsrr/dnsrr/internal/safefile"
 	"github.com/dnsrr/dnsrr/zones"
 	"github.com/dnsrr/dnsrr/zones/tomlfile"
@@ -62,6 +63,12 @@ type Config struct {
 	Metrics MetricsConfig
 	// Transfer is [transfer] and [tsig_keys]: zone transfers out, NOTIFY.
 	Transfer Transfer
+	// ServerName identifies this instance on /status and to its peers;
+	// "" means the NSID, or else the host name.
+	ServerName string
+	// Cluster is the [cluster] table: health agreement with other
+	// instances; nil is off.
+	Cluster *cluster.Config
 }
 
 // ReloadBudget is what one load of the zones may spend; a load that goes
@@ -111,6 +118,9 @@ type HealthConfig struct {
 	// StatusNames are the CH TXT names answering a pool's health
 	// (status_label, status_clients).
 	StatusNames dnsrr.StatusNames
+	// ProbeSource is the address checks without their own source probe
+	// from; the zero Addr lets the system choose.
+	ProbeSource netip.Addr
 }
 
 // AdminLimits bound what a caller of the admin API can hold, per listener
@@ -252,6 +262,7 @@ func Load(path string) (*Config, error) {
 		if v, ok := h.Int("concurrency", 1, 10000); ok {
 			c.Health.Concurrency = int(v)
 		}
+		readProbeSource(h, &c.Health)
 		h.Done()
 	}
 	if t, ok := root.Table("tcp"); ok {
@@ -287,6 +298,7 @@ func Load(path string) (*Config, error) {
 	readWatch(root, c)
 	readMetrics(root, c)
 	readTransfer(root, c)
+	readCluster(root, c)
 	root.Done()
 	return c, root.File().Errs.Err()
 }
