@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -186,12 +187,20 @@ func Start(cfg Config, id Identity, apply DrainFunc, logger zerolog.Logger) (*No
 	mc.Delegate = (*delegate)(n)
 	mc.Events = (*events)(n)
 	mc.Logger = log.New(logWriter{n.log}, "", 0)
+	// Gossip starts within Create, so the queue must exist before it.
+	var created atomic.Pointer[memberlist.Memberlist]
+	n.queue = &memberlist.TransmitLimitedQueue{RetransmitMult: mc.RetransmitMult, NumNodes: func() int {
+		if ml := created.Load(); ml != nil {
+			return ml.NumMembers()
+		}
+		return 1
+	}}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
+	created.Store(ml)
 	n.ml = ml
-	n.queue = &memberlist.TransmitLimitedQueue{NumNodes: ml.NumMembers, RetransmitMult: mc.RetransmitMult}
 	go n.joinLoop()
 	return n, nil
 }
