@@ -85,3 +85,25 @@ max_state_bytes = "16MiB"
 		}
 	}
 }
+
+// TestCheckSource: a check's source is the address its probes leave from.
+func TestCheckSource(t *testing.T) {
+	c, err := loadConfigText(t, "zones = []\n[checks.web]\ntype = \"tcp\"\nport = 80\nsource = \"2001:db8::1\"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Checks["web"].Source; got != netip.MustParseAddr("2001:db8::1") {
+		t.Errorf("source %v", got)
+	}
+	for _, v := range []string{"nonsense", "::", "224.0.0.1", "fe80::1%eth0"} {
+		path := filepath.Join(t.TempDir(), "dnsrr.toml")
+		body := "zones = []\n[checks.web]\ntype = \"tcp\"\nport = 80\nsource = \"" + v + "\"\n"
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(path)
+		if err == nil || !strings.Contains(err.Error(), "dnsrr.toml:5: checks.web.source:") {
+			t.Errorf("source %q: error %v, want one at dnsrr.toml:5", v, err)
+		}
+	}
+}
