@@ -7,6 +7,7 @@ package integration
 // instance from one backend.
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -84,13 +85,16 @@ func (c *clusterLab) members() []string { return c.lab.ips(21, 22, 23) }
 
 // start starts instance i (1–3) probing from address 10+i; with gossip,
 // it joins the others at 11–13.
-func (c *clusterLab) start(i int, gossip bool) {
+func (c *clusterLab) start(i int, gossip bool) { c.startWith(i, gossip, "fall = 2") }
+
+// startWith is start with the check's fall line given.
+func (c *clusterLab) startWith(i int, gossip bool, fall string) {
 	t, l := c.t, c.lab
 	dir := t.TempDir()
 	writeFile(t, dir, "zone.toml", testZoneHeader(c.org)+poolTOML("www", c.members(), `check = "web"`))
 	// fall = 2: a single probe slowed past its timeout on a loaded
 	// machine does not take a member down; a refused source fails twice.
-	tail := checkTOML("web", "http", l.port, "interval = \"500ms\"\ntimeout = \"400ms\"\nfall = 2\nrise = 1")
+	tail := checkTOML("web", "http", l.port, "interval = \"500ms\"\ntimeout = \"400ms\"\nrise = 1\n"+fall)
 	if gossip {
 		var peers []string
 		for j := 1; j <= 3; j++ {
@@ -217,6 +221,21 @@ func (c *clusterLab) waitServed(instances []int, addrs ...string) {
 	}
 }
 
+// nsid is the NSID instance i answers with.
+func (c *clusterLab) nsid(i int) string {
+	c.t.Helper()
+	m := newEDNSQuery(c.www(), dns.TypeA, 1232)
+	m.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_NSID{Code: dns.EDNS0NSID}}
+	r := exchange(c.t, "udp", c.dns(i), m)
+	for _, o := range replyOPT(c.t, r).Option {
+		if n, ok := o.(*dns.EDNS0_NSID); ok {
+			id, _ := hex.DecodeString(n.Nsid)
+			return string(id)
+		}
+	}
+	return ""
+}
+
 // waitPeers waits until instance i sees exactly the alive peers given.
 func (c *clusterLab) waitPeers(i int, alive ...string) {
 	c.t.Helper()
@@ -269,6 +288,12 @@ func TestClusterAgreement(t *testing.T) {
 	c.waitPeers(3, "dns1", "dns2")
 	all, b21 := c.members(), c.lab.ip(21)
 	c.waitServed([]int{1, 2, 3}, all...)
+	for i := 1; i <= 3; i++ {
+		// In a cluster, the NSID defaults to the server name.
+		if d, id := c.status(i), c.nsid(i); d.Server != fmt.Sprintf("dns%d", i) || id != d.Server {
+			t.Errorf("dns%d: /status server %q, NSID %q", i, d.Server, id)
+		}
+	}
 
 	// dns1 cannot reach 21: it sees it down, the others up; 1 of 3 is
 	// short of the quorum (2), so all three keep serving it.
@@ -323,5 +348,25 @@ func TestClusterAgreement(t *testing.T) {
 	c.waitServed([]int{1}, c.lab.ips(22, 23)...)
 	if d := c.status(1); d.Cluster == nil || !d.Cluster.Alone {
 		t.Errorf("dns1 alone: /status cluster %+v, want alone", d.Cluster)
+	}
+}
+
+// TestClusterMismatch: an instance with other checks says so, in its log
+// and on /status, and the others say so of it.
+func TestClusterMismatch(t *testing.T) {
+	c := newClusterLab(t)
+	c.start(1, true)
+	c.startWith(2, true, "fall = 3")
+	c.waitFor("dns1 seeing dns2 alive with other checks", func() (bool, string) {
+		d := c.status(1)
+		for _, p := range d.Cluster.Peers {
+			if p.Name == "dns2" && p.State == "alive" {
+				return !p.Same, fmt.Sprintf("%+v", p)
+			}
+		}
+		return false, fmt.Sprintf("%+v", d.Cluster)
+	})
+	for i, peer := range map[int]string{1: "dns2", 2: "dns1"} {
+		waitLogLine(t, c.servers[i], 0, "peer has other zones or checks: it probes other targets, and agreement covers only those both probe", map[string]string{"peer": peer})
 	}
 }
