@@ -114,8 +114,9 @@ type Node struct {
 	all      bool
 	warnedOf map[string]string // peer name: the digest last warned of
 
-	stop chan struct{}
-	done chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+	sending chan struct{} // a slot per sendState under way
 }
 
 type obs struct {
@@ -163,7 +164,7 @@ func Start(cfg Config, id Identity, apply DrainFunc, logger zerolog.Logger) (*No
 		changes: make(chan struct{}, 1),
 		local:   map[string]obs{}, peers: map[string]*peer{}, drains: map[netip.Addr]drainRecord{},
 		pending: map[string]struct{}{}, warnedOf: map[string]string{},
-		stop: make(chan struct{}), done: make(chan struct{}),
+		stop: make(chan struct{}), done: make(chan struct{}), sending: make(chan struct{}, 4),
 	}
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = cfg.Name

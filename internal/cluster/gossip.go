@@ -12,6 +12,8 @@ import (
 const (
 	kindObs   byte = 'o'
 	kindDrain byte = 'd'
+	// kindState is a fullState sent straight to a peer that came alive.
+	kindState byte = 's'
 )
 
 // obsMsg is one instance's new view of one target (Gone: it stopped
@@ -106,6 +108,8 @@ func (d *delegate) NotifyMsg(b []byte) {
 			return
 		}
 		n.mergeDrains(map[netip.Addr]drainRecord{m.Addr: m.Rec})
+	case kindState:
+		d.MergeRemoteState(b[1:], false)
 	}
 }
 
@@ -113,9 +117,9 @@ func (d *delegate) NotifyMsg(b []byte) {
 // what is held. n.mu is held.
 func (n *Node) mergeObsLocked(m obsMsg) {
 	n.lamport = max(n.lamport, m.Obs.Version)
-	p := n.peers[m.Origin]
-	if p == nil || m.Origin == n.cfg.Name {
-		return // not a member (yet): its push-pull will bring its state
+	p := n.peerLocked(m.Origin)
+	if p == nil {
+		return
 	}
 	p.lastSeen = time.Now()
 	cur, ok := p.obs[m.Key]
@@ -200,8 +204,9 @@ func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
 	return d.queue.GetBroadcasts(overhead, limit)
 }
 
-func (d *delegate) LocalState(join bool) []byte {
-	n := (*Node)(d)
+func (d *delegate) LocalState(join bool) []byte { return (*Node)(d).localState() }
+
+func (n *Node) localState() []byte {
 	n.mu.Lock()
 	n.pruneDrainsLocked()
 	b, _ := json.Marshal(fullState{Origin: n.cfg.Name, Obs: n.local, Drains: n.drains})
@@ -225,7 +230,7 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 		return
 	}
 	n.mu.Lock()
-	if p := n.peers[s.Origin]; p != nil && s.Origin != n.cfg.Name {
+	if p := n.peerLocked(s.Origin); p != nil {
 		// The full state replaces what was learnt piecemeal: messages
 		// lost in between are made good here.
 		next := make(map[string]obs, len(s.Obs))
@@ -272,10 +277,9 @@ func (n *Node) memberChanged(m *memberlist.Node, alive bool) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	p := n.peers[m.Name]
+	p := n.peerLocked(m.Name)
 	if p == nil {
-		p = &peer{name: m.Name, obs: map[string]obs{}}
-		n.peers[m.Name] = p
+		return
 	}
 	was := p.alive
 	p.addr, p.id, p.alive, p.lastSeen = addrOf(m), parseIdentity(m.Meta), alive, time.Now()
@@ -286,6 +290,60 @@ func (n *Node) memberChanged(m *memberlist.Node, alive bool) {
 		}
 		ev.Str("peer", m.Name).Stringer("addr", p.addr).Str("peer_server", p.id.Server).Bool("alive", alive).Msg("cluster membership changed")
 		n.changedLocked("")
+		if alive {
+			// Gossip reached the nodes alive when a view changed, and
+			// push-pull pairs only two nodes at a time: a peer that
+			// (re)joins gets this node's views straight away.
+			to := *m
+			go n.sendState(&to)
+		}
 	}
 	n.checkDigestLocked(p)
+}
+
+// maxPeers bounds the peers remembered, alive or gone: gone peers are
+// forgotten, oldest first, to make room.
+const maxPeers = 1024
+
+// peerLocked returns the peer named name, remembered from now on if it
+// was not (its views may come before memberlist reports it alive); nil
+// for this node itself, or when maxPeers alive peers are remembered
+// already. n.mu is held.
+func (n *Node) peerLocked(name string) *peer {
+	if name == n.cfg.Name || name == "" {
+		return nil
+	}
+	if p := n.peers[name]; p != nil {
+		return p
+	}
+	if len(n.peers) >= maxPeers {
+		var oldest *peer
+		for _, p := range n.peers {
+			if !p.alive && (oldest == nil || p.lastSeen.Before(oldest.lastSeen)) {
+				oldest = p
+			}
+		}
+		if oldest == nil {
+			return nil
+		}
+		delete(n.peers, oldest.name)
+	}
+	p := &peer{name: name, obs: map[string]obs{}, lastSeen: time.Now()}
+	n.peers[name] = p
+	return p
+}
+
+// sendState sends this node's views and drains to one peer over TCP, a
+// few peers at a time.
+func (n *Node) sendState(to *memberlist.Node) {
+	select {
+	case n.sending <- struct{}{}:
+	case <-n.stop:
+		return
+	}
+	defer func() { <-n.sending }()
+	msg := append([]byte{kindState}, n.localState()...)
+	if err := n.ml.SendReliable(to, msg); err != nil {
+		n.log.Debug().Err(err).Str("peer", to.Name).Msg("cannot send this node's views")
+	}
 }
