@@ -295,17 +295,18 @@ func (n *Node) SetIdentity(id Identity) {
 	n.mu.Lock()
 	changed := n.id != id
 	n.id = id
-	n.warnedOf = map[string]string{}
+	if changed {
+		// Warn afresh of the peers that differ from the new digest.
+		n.warnedOf = map[string]string{}
+		for _, p := range n.peers {
+			n.checkDigestLocked(p)
+		}
+	}
 	n.mu.Unlock()
 	if changed {
 		if err := n.ml.UpdateNode(time.Second); err != nil {
 			n.log.Debug().Err(err).Msg("announcing the new identity")
 		}
-		n.mu.Lock()
-		for _, p := range n.peers {
-			n.checkDigestLocked(p)
-		}
-		n.mu.Unlock()
 	}
 }
 
