@@ -349,6 +349,13 @@ func TestClusterAgreement(t *testing.T) {
 	if d := c.status(1); d.Cluster == nil || !d.Cluster.Alone {
 		t.Errorf("dns1 alone: /status cluster %+v, want alone", d.Cluster)
 	}
+
+	// dns2 restarts: the two find each other again (dns1 retries its
+	// peers while alone) and agree again, on dns2's new run's views.
+	c.start(2, true)
+	c.waitPeers(1, "dns2")
+	c.waitPeers(2, "dns1")
+	c.waitServed([]int{1, 2}, all...)
 }
 
 // TestClusterMismatch: an instance with other checks says so, in its log

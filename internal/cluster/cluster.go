@@ -104,8 +104,14 @@ type Node struct {
 
 	changes chan struct{}
 
-	mu       sync.RWMutex
-	id       Identity
+	mu sync.RWMutex
+	id Identity
+	// epoch is when this node started: its views' versions count from
+	// there, so peers tell them from those of an earlier run.
+	epoch int64
+	// lamport orders views and drains: one more than any version seen.
+	// It starts at the clock in milliseconds, so that a restarted node's
+	// drains follow those of its earlier run.
 	lamport  uint64
 	local    map[string]obs
 	peers    map[string]*peer
@@ -127,6 +133,7 @@ type obs struct {
 
 type peer struct {
 	name     string
+	epoch    int64 // the peer's start (see Node.epoch)
 	addr     netip.AddrPort
 	id       Identity
 	alive    bool
@@ -165,6 +172,7 @@ func Start(cfg Config, id Identity, apply DrainFunc, logger zerolog.Logger) (*No
 		local:   map[string]obs{}, peers: map[string]*peer{}, drains: map[netip.Addr]drainRecord{},
 		pending: map[string]struct{}{}, warnedOf: map[string]string{},
 		stop: make(chan struct{}), done: make(chan struct{}), sending: make(chan struct{}, 4),
+		epoch: time.Now().UnixNano(), lamport: uint64(time.Now().UnixMilli()),
 	}
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = cfg.Name

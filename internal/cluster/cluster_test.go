@@ -114,6 +114,31 @@ func TestMergeObservations(t *testing.T) {
 	d.MergeRemoteState(st, false)
 }
 
+// TestPeerRestart: a peer's new run (a later epoch) replaces what it said
+// in its earlier one, though its versions start again from low numbers;
+// a late message of the earlier run is ignored.
+func TestPeerRestart(t *testing.T) {
+	n := bare(0, map[string]bool{"a": true})
+	d := (*delegate)(n)
+	send := func(epoch int64, key string, down bool, v uint64) {
+		b, _ := json.Marshal(obsMsg{Origin: "a", Epoch: epoch, Key: key, Obs: obs{Down: down, Version: v}})
+		d.NotifyMsg(append([]byte{kindObs}, b...))
+	}
+	send(100, "k", true, 1000)
+	send(100, "old", true, 1001)
+	send(200, "k", false, 5)
+	if o, ok := n.peers["a"].obs["k"]; !ok || o.Down {
+		t.Errorf("after the restart k is %+v, want up", o)
+	}
+	if _, ok := n.peers["a"].obs["old"]; ok {
+		t.Error("a view of the earlier run survived the restart")
+	}
+	send(100, "k", true, 2000)
+	if n.peers["a"].obs["k"].Down {
+		t.Error("a message of the earlier run replaced the new one")
+	}
+}
+
 func TestPeerStateBounded(t *testing.T) {
 	n := bare(0, map[string]bool{"a": true})
 	n.cfg.MaxStateBytes = 400 // 10 views of the smallest size

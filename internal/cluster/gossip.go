@@ -21,6 +21,7 @@ const (
 // before for the same key; memberlist packs several into a UDP packet.
 type obsMsg struct {
 	Origin string `json:"n"`
+	Epoch  int64  `json:"e"`
 	Key    string `json:"k"`
 	Gone   bool   `json:"g,omitempty"`
 	Obs    obs    `json:"o"`
@@ -35,6 +36,7 @@ type drainMsg struct {
 // drain record it holds.
 type fullState struct {
 	Origin string                     `json:"n"`
+	Epoch  int64                      `json:"e"`
 	Obs    map[string]obs             `json:"o"`
 	Drains map[netip.Addr]drainRecord `json:"d"`
 }
@@ -58,15 +60,15 @@ func (b *broadcast) Finished()       {}
 func (n *Node) queueLocked(m any) {
 	var kind byte
 	var name string
+	var b []byte
 	switch m := m.(type) {
 	case obsMsg:
+		m.Epoch = n.epoch
 		kind, name = kindObs, "o"+m.Key
+		b, _ = json.Marshal(m) // plain fields: cannot fail
 	case drainMsg:
 		kind, name = kindDrain, "d"+m.Addr.String()
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return // cannot happen: plain fields
+		b, _ = json.Marshal(m)
 	}
 	n.queue.QueueBroadcast(&broadcast{name: name, msg: append([]byte{kind}, b...)})
 }
@@ -121,6 +123,9 @@ func (n *Node) mergeObsLocked(m obsMsg) {
 	if p == nil {
 		return
 	}
+	if !n.epochLocked(p, m.Epoch) {
+		return
+	}
 	p.lastSeen = time.Now()
 	cur, ok := p.obs[m.Key]
 	if ok && cur.Version >= m.Obs.Version {
@@ -140,6 +145,23 @@ func (n *Node) mergeObsLocked(m obsMsg) {
 	if !ok || cur.Down != m.Obs.Down || m.Gone {
 		n.changedLocked(m.Key)
 	}
+}
+
+// epochLocked reports whether a message of the given epoch from p is
+// current: a newer epoch (p restarted, its versions start again) drops
+// what p said before; an older one is a message from before the restart.
+// n.mu is held.
+func (n *Node) epochLocked(p *peer, epoch int64) bool {
+	switch {
+	case epoch < p.epoch:
+		return false
+	case epoch > p.epoch:
+		for k := range p.obs {
+			n.changedLocked(k)
+		}
+		p.obs, p.epoch = map[string]obs{}, epoch
+	}
+	return true
 }
 
 // peerFullLocked reports whether p holds as many views as a full state of
@@ -209,7 +231,7 @@ func (d *delegate) LocalState(join bool) []byte { return (*Node)(d).localState()
 func (n *Node) localState() []byte {
 	n.mu.Lock()
 	n.pruneDrainsLocked()
-	b, _ := json.Marshal(fullState{Origin: n.cfg.Name, Obs: n.local, Drains: n.drains})
+	b, _ := json.Marshal(fullState{Origin: n.cfg.Name, Epoch: n.epoch, Obs: n.local, Drains: n.drains})
 	n.mu.Unlock()
 	if len(b) > n.cfg.MaxStateBytes {
 		n.log.Warn().Int("bytes", len(b)).Int("max_state_bytes", n.cfg.MaxStateBytes).
@@ -230,7 +252,7 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 		return
 	}
 	n.mu.Lock()
-	if p := n.peerLocked(s.Origin); p != nil {
+	if p := n.peerLocked(s.Origin); p != nil && n.epochLocked(p, s.Epoch) {
 		// The full state replaces what was learnt piecemeal: messages
 		// lost in between are made good here.
 		next := make(map[string]obs, len(s.Obs))
