@@ -259,3 +259,54 @@ func TestAdminStatusUnprobed(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminClusterHooks: /status carries the server and the caller's extra
+// objects; drains and undrains made through the API are reported, after
+// they took effect, and failed ones are not.
+func TestAdminClusterHooks(t *testing.T) {
+	p, err := New(Options{}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := netip.MustParseAddr("192.0.2.1")
+	check := &Check{Kind: KindTCP, Port: 80}
+	var told []string
+	h := AdminHandler(p, AdminOptions{
+		Groups: func(GroupQuery) ([]Group, bool) {
+			return []Group{{Name: "www", Check: "web", Members: []Member{{Addr: addr, Check: check}, {Addr: netip.MustParseAddr("192.0.2.2")}}}}, false
+		},
+		Server:      "ns1",
+		Extra:       func() any { return map[string]string{"name": "ns1"} },
+		MemberViews: func(m Member) any { return map[string]string{"agreed": "up", "of": m.Addr.String()} },
+		Drained: func(a netip.Addr, until time.Time, drained bool) {
+			told = append(told, fmt.Sprintf("%s %v %v", a, drained, until.IsZero()))
+		},
+	})
+	do := func(method, path string) (int, string) {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(method, "http://127.0.0.1"+path, nil))
+		return w.Code, w.Body.String()
+	}
+	code, body := do("GET", "/status")
+	var st struct {
+		Server  string            `json:"server"`
+		Cluster map[string]string `json:"cluster"`
+		Pools   []struct {
+			Members []struct {
+				Cluster map[string]string `json:"cluster"`
+			} `json:"members"`
+		} `json:"pools"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); err != nil || code != 200 {
+		t.Fatalf("/status: %d %v\n%s", code, err, body)
+	}
+	if st.Server != "ns1" || st.Cluster["name"] != "ns1" || st.Pools[0].Members[0].Cluster["of"] != "192.0.2.1" || st.Pools[0].Members[1].Cluster != nil {
+		t.Errorf("/status: %s", body)
+	}
+	do("POST", "/drain?address=192.0.2.1&for=1h")
+	do("DELETE", "/drain?address=192.0.2.1")
+	do("DELETE", "/drain?address=192.0.2.1") // not drained: 404, not told
+	if want := []string{"192.0.2.1 true false", "192.0.2.1 false true"}; !slices.Equal(told, want) {
+		t.Errorf("told %v, want %v", told, want)
+	}
+}
