@@ -65,11 +65,12 @@ type clusterLab struct {
 	backends map[int]*refusing
 	servers  map[int]*server
 	admins   map[int]*admin
+	dirs     map[int]string // each instance's configuration and zone
 }
 
 func newClusterLab(t *testing.T) *clusterLab {
 	l := newLab(t)
-	c := &clusterLab{t: t, lab: l, org: "cluster.test.", backends: map[int]*refusing{}, servers: map[int]*server{}, admins: map[int]*admin{}}
+	c := &clusterLab{t: t, lab: l, org: "cluster.test.", backends: map[int]*refusing{}, servers: map[int]*server{}, admins: map[int]*admin{}, dirs: map[int]string{}}
 	for i := 21; i <= 23; i++ {
 		r := &refusing{}
 		r.set()
@@ -89,8 +90,16 @@ func (c *clusterLab) start(i int, gossip bool) { c.startWith(i, gossip, "fall = 
 
 // startWith is start with the check's fall line given.
 func (c *clusterLab) startWith(i int, gossip bool, fall string) {
+	cfg := c.configure(i, gossip, fall, c.t.TempDir())
+	s := startServer(c.t, "-config", cfg)
+	c.servers[i], c.admins[i] = s, adminOf(c.t, s)
+}
+
+// configure writes instance i's configuration and zone into dir and
+// returns the configuration's path.
+func (c *clusterLab) configure(i int, gossip bool, fall, dir string) string {
 	t, l := c.t, c.lab
-	dir := t.TempDir()
+	c.dirs[i] = dir
 	writeFile(t, dir, "zone.toml", testZoneHeader(c.org)+poolTOML("www", c.members(), `check = "web"`))
 	// fall = 2: a single probe slowed past its timeout on a loaded
 	// machine does not take a member down; a refused source fails twice.
@@ -120,8 +129,7 @@ admin = "127.0.0.1:0"
 state_file = "state.json"
 probe_source = %q
 %s`, i, l.ip(10+i), tail))
-	s := startServer(t, "-config", cfg)
-	c.servers[i], c.admins[i] = s, adminOf(t, s)
+	return cfg
 }
 
 func (c *clusterLab) dns(i int) string { return c.servers[i].addr("udp4") }
@@ -376,4 +384,19 @@ func TestClusterMismatch(t *testing.T) {
 	for i, peer := range map[int]string{1: "dns2", 2: "dns1"} {
 		waitLogLine(t, c.servers[i], 0, "peer has other zones or checks: it probes other targets, and agreement covers only those both probe", map[string]string{"peer": peer})
 	}
+
+	// dns2 reloads the same checks as dns1: they match, and agree.
+	mark := c.servers[2].logMark()
+	c.configure(2, true, "fall = 2", c.dirs[2])
+	c.servers[2].signal(syscall.SIGHUP)
+	waitLogLine(t, c.servers[2], mark, "reload applied", nil)
+	c.waitPeers(1, "dns2")
+	c.waitPeers(2, "dns1")
+	b21 := c.lab.ip(21)
+	c.backends[21].set(c.lab.ip(11))
+	c.waitFor("dns2 knowing dns1's view of 21 after its reload", func() (bool, string) {
+		_, agreed, views := c.view(2, b21)
+		return views["dns1"] == "down" && views["dns2"] == "up" && agreed == "up", fmt.Sprintf("agreed %s views %v", agreed, views)
+	})
+	c.waitServed([]int{1, 2}, c.members()...)
 }
