@@ -334,6 +334,25 @@ func TestClusterAgreement(t *testing.T) {
 	c.admins[2].undrain(b22)
 	c.waitServed([]int{1, 2, 3}, all...)
 
+	// A timed drain keeps its end on every instance; an undrain made on
+	// another instance than the drain ends it everywhere.
+	b23 := c.lab.ip(23)
+	c.admins[3].drain(b23, "1h")
+	c.waitServed([]int{1, 2, 3}, c.lab.ips(21, 22)...)
+	until := func(i int) *time.Time {
+		for _, d := range c.admins[i].status().Drains {
+			if d.Address == b23 {
+				return d.Until
+			}
+		}
+		return nil
+	}
+	if u3, u1 := until(3), until(1); u3 == nil || u1 == nil || !u1.Equal(*u3) {
+		t.Errorf("drain of %s until %v on dns3, %v on dns1; want the same end", b23, u3, u1)
+	}
+	c.admins[1].undrain(b23)
+	c.waitServed([]int{1, 2, 3}, all...)
+
 	// dns3 stops: dns1 and dns2 still agree (1 of the 2 live instances
 	// that probe 21 sees it down: short of their majority, 2).
 	c.backends[21].set(c.lab.ip(11))
