@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -229,6 +230,21 @@ func (c *clusterLab) waitServed(instances []int, addrs ...string) {
 	}
 }
 
+// wantMetrics checks that instance i's /metrics has each line.
+func (c *clusterLab) wantMetrics(i int, lines ...string) {
+	c.t.Helper()
+	code, body, _ := c.admins[i].do(http.MethodGet, "/metrics")
+	if code != http.StatusOK {
+		c.t.Fatalf("dns%d /metrics: %d", i, code)
+	}
+	have := strings.Split(string(body), "\n")
+	for _, l := range lines {
+		if !slices.Contains(have, l) {
+			c.t.Errorf("dns%d /metrics has no line %q", i, l)
+		}
+	}
+}
+
 // nsid is the NSID instance i answers with.
 func (c *clusterLab) nsid(i int) string {
 	c.t.Helper()
@@ -296,6 +312,7 @@ func TestClusterAgreement(t *testing.T) {
 	c.waitPeers(3, "dns1", "dns2")
 	all, b21 := c.members(), c.lab.ip(21)
 	c.waitServed([]int{1, 2, 3}, all...)
+	c.wantMetrics(1, "dnsrr_cluster_alone 0", `dnsrr_cluster_peer_alive{peer="dns2"} 1`, `dnsrr_cluster_peer_same_zones{peer="dns3"} 1`)
 	for i := 1; i <= 3; i++ {
 		// In a cluster, the NSID defaults to the server name.
 		if d, id := c.status(i), c.nsid(i); d.Server != fmt.Sprintf("dns%d", i) || id != d.Server {
@@ -376,6 +393,7 @@ func TestClusterAgreement(t *testing.T) {
 	if d := c.status(1); d.Cluster == nil || !d.Cluster.Alone {
 		t.Errorf("dns1 alone: /status cluster %+v, want alone", d.Cluster)
 	}
+	c.wantMetrics(1, "dnsrr_cluster_alone 1", `dnsrr_cluster_peer_alive{peer="dns2"} 0`)
 
 	// dns2 restarts: the two find each other again (dns1 retries its
 	// peers while alone) and agree again, on dns2's new run's views.

@@ -15,6 +15,7 @@ import (
 	"github.com/dnsrr/dnsrr/healthprobe"
 	"github.com/dnsrr/dnsrr/internal/cluster"
 	"github.com/dnsrr/dnsrr/internal/config"
+	"github.com/dnsrr/dnsrr/internal/metrics"
 	"github.com/rs/zerolog"
 )
 
@@ -191,5 +192,21 @@ func identify(cfg *config.Config) {
 func warnClusterChanged(was, now *config.Config, log zerolog.Logger) {
 	if was.ServerName != now.ServerName || !reflect.DeepEqual(was.Cluster, now.Cluster) {
 		log.Warn().Msg("[cluster] or server_name changed: restart to apply")
+	}
+}
+
+// clusterMetrics is the source of the cluster's metrics; nil outside a
+// cluster.
+func (h *health) clusterMetrics() func() metrics.Cluster {
+	if h.node == nil {
+		return nil
+	}
+	return func() metrics.Cluster {
+		s := h.node.Status()
+		out := metrics.Cluster{Alone: s.Alone}
+		for _, p := range s.Peers {
+			out.Peers = append(out.Peers, metrics.ClusterPeer{Name: p.Name, Alive: p.State == "alive", SameDigest: p.DigestMatch})
+		}
+		return out
 	}
 }

@@ -84,6 +84,7 @@ func (m *appMetrics) serve(cfg config.MetricsConfig, srv *dnsrr.Server, h *healt
 		Reloads:         m.reloadStats,
 		Health:          healthMetrics{h},
 		Admin:           m.adminStats,
+		Cluster:         h.clusterMetrics(),
 		MaxMemberSeries: cfg.MaxMemberSeries,
 		MaxPoolSeries:   cfg.MaxPoolSeries,
 		Version:         version,

@@ -71,6 +71,7 @@ type Sources struct {
 	Reloads func() Reloads
 	Health  Health
 	Admin   func() []AdminListener
+	Cluster func() Cluster // nil outside a cluster
 	// MaxMemberSeries and MaxPoolSeries bound the health series (see
 	// config.MetricsConfig).
 	MaxMemberSeries, MaxPoolSeries int
@@ -158,6 +159,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range allDescs {
 		ch <- d
 	}
+	for _, d := range clusterDescs {
+		ch <- d
+	}
 }
 
 // Collect implements prometheus.Collector.
@@ -187,6 +191,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(zoneLoaded, unixSeconds(z.LoadedAt), z.Origin)
 			gauge(zoneReloadOK, boolValue(z.LastReloadOK), z.Origin)
 		}
+	}
+	if c.src.Cluster != nil {
+		c.collectCluster(gauge)
 	}
 	if c.src.Reloads != nil {
 		r := c.src.Reloads()
