@@ -318,18 +318,24 @@ func (n *Node) SetIdentity(id Identity) {
 	}
 }
 
+// maxDeltaBurst is the most view changes of one Observe gossiped one by
+// one; a larger burst (the first probe round, a reload) goes to each live
+// peer as this node's full state, over TCP, rather than filling the
+// gossip queue with retransmissions.
+const maxDeltaBurst = 64
+
 // Observe publishes this instance's view of the targets given; keep lists
 // every key it probes now (after a reload), so that the others are
 // forgotten. keep nil leaves the set as it is.
 func (n *Node) Observe(seen map[string]Observation, keep func(string) bool) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	var msgs []obsMsg
 	if keep != nil {
 		for k := range n.local {
 			if !keep(k) {
 				delete(n.local, k)
 				n.lamport++
-				n.queueLocked(obsMsg{Origin: n.cfg.Name, Key: k, Gone: true, Obs: obs{Version: n.lamport}})
+				msgs = append(msgs, obsMsg{Origin: n.cfg.Name, Key: k, Gone: true, Obs: obs{Version: n.lamport}})
 				n.changedLocked(k)
 			}
 		}
@@ -342,8 +348,23 @@ func (n *Node) Observe(seen map[string]Observation, keep func(string) bool) {
 		n.lamport++
 		rec := obs{Down: o.Down, Since: o.Since.Round(0).UTC(), Version: n.lamport}
 		n.local[k] = rec
-		n.queueLocked(obsMsg{Origin: n.cfg.Name, Key: k, Obs: rec})
+		msgs = append(msgs, obsMsg{Origin: n.cfg.Name, Key: k, Obs: rec})
 		n.changedLocked(k)
+	}
+	burst := len(msgs) > maxDeltaBurst
+	if !burst {
+		for _, m := range msgs {
+			n.queueLocked(m)
+		}
+	}
+	n.mu.Unlock()
+	if burst && n.ml != nil {
+		for _, m := range n.ml.Members() {
+			if m.Name != n.cfg.Name {
+				to := *m
+				go n.sendState(&to)
+			}
+		}
 	}
 }
 

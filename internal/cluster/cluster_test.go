@@ -246,6 +246,21 @@ func TestGossip(t *testing.T) {
 	}
 	a.Observe(nil, func(string) bool { return false })
 	wait("b forgets k", func() bool { _, ok := b.Views("k", false, true).Peers["a"]; return !ok })
+
+	// A burst (a first probe round, a reload) goes as a full state.
+	burst := map[string]Observation{}
+	for i := range 3 * maxDeltaBurst {
+		burst[fmt.Sprintf("t%d", i)] = Observation{Down: i%2 == 0, Since: time.Now()}
+	}
+	a.Observe(burst, nil)
+	if got := a.queue.NumQueued(); got > maxDeltaBurst {
+		t.Errorf("%d broadcasts queued for a burst of %d", got, len(burst))
+	}
+	wait("b learns a's burst", func() bool {
+		b.mu.RLock()
+		defer b.mu.RUnlock()
+		return len(b.peers["a"].obs) == len(burst)
+	})
 }
 
 func TestConfigValidate(t *testing.T) {
