@@ -67,6 +67,7 @@ type clusterLab struct {
 	servers  map[int]*server
 	admins   map[int]*admin
 	dirs     map[int]string // each instance's configuration and zone
+	health   string         // more lines of each instance's [health]
 }
 
 func newClusterLab(t *testing.T) *clusterLab {
@@ -129,7 +130,8 @@ zones = ["zone.toml"]
 admin = "127.0.0.1:0"
 state_file = "state.json"
 probe_source = %q
-%s`, i, l.ip(10+i), tail))
+%s
+%s`, i, l.ip(10+i), c.health, tail))
 	return cfg
 }
 
@@ -436,4 +438,25 @@ func TestClusterMismatch(t *testing.T) {
 		return views["dns1"] == "down" && views["dns2"] == "up" && agreed == "up", fmt.Sprintf("agreed %s views %v", agreed, views)
 	})
 	c.waitServed([]int{1, 2}, c.members()...)
+}
+
+// TestClusterInitialDown: with initial_state = "down", a member whose
+// first probes confirm it down changes no state, yet its instances' views
+// reach the peers: two of three see it down from the start, so all three
+// withdraw it, though the third's probes bring it up.
+func TestClusterInitialDown(t *testing.T) {
+	c := newClusterLab(t)
+	c.health = `initial_state = "down"`
+	c.backends[21].set(c.lab.ip(11), c.lab.ip(12))
+	for i := 1; i <= 3; i++ {
+		c.start(i, true)
+	}
+	c.waitPeers(3, "dns1", "dns2")
+	b21 := c.lab.ip(21)
+	c.waitFor("dns3 knowing the others' views of 21", func() (bool, string) {
+		own, agreed, views := c.view(3, b21)
+		return own == "up" && views["dns1"] == "down" && views["dns2"] == "down" && agreed == "down",
+			fmt.Sprintf("own %s agreed %s views %v", own, agreed, views)
+	})
+	c.waitServed([]int{1, 2, 3}, c.lab.ips(22, 23)...)
 }

@@ -293,8 +293,12 @@ func (a *App) applyHealthChanges(ctx context.Context) {
 	ramp := time.NewTicker(rampInterval)
 	defer ramp.Stop()
 	var agreed <-chan struct{} // nil, never ready, outside a cluster
+	var resync <-chan time.Time
 	if a.health.node != nil {
 		agreed = a.health.node.Changes()
+		t := time.NewTicker(clusterSyncInterval)
+		defer t.Stop()
+		resync = t.C
 	}
 	for {
 		select {
@@ -304,6 +308,8 @@ func (a *App) applyHealthChanges(ctx context.Context) {
 			a.applyHealth()
 		case <-agreed:
 			a.applyHealth()
+		case <-resync:
+			a.health.publishAll()
 		case <-ramp.C:
 			if members := a.srv.Ramping(); len(members) > 0 {
 				a.srv.HealthChangedAt(members)

@@ -84,24 +84,44 @@ func startCluster(cfg *config.Config, h *health, version string, log zerolog.Log
 	return n.Close, nil
 }
 
-// syncCluster publishes this instance's whole view, and forgets the
-// targets it no longer probes: after start and after each reload.
+// syncCluster publishes this instance's whole view and identity, and
+// forgets the targets it no longer probes: after start and after each
+// reload.
 func (h *health) syncCluster() {
 	if h.node == nil {
 		return
 	}
+	plan := h.publishAll()
+	h.node.SetIdentity(cluster.Identity{Server: h.server, Version: h.version, Digest: planDigest(plan)})
+}
+
+// publishAll publishes this instance's view of every target it probes
+// (the cluster sends only what changed) and forgets the others. Besides
+// syncCluster, the health loop calls it every clusterSyncInterval: a
+// target first probed after an incomplete first round, whose probe
+// confirmed its initial_state, changed no state, so no change reported it.
+func (h *health) publishAll() *probePlan {
+	// One at a time: the plan read and the views published must not
+	// interleave with those of a reload's sync.
+	h.syncMu.Lock()
+	defer h.syncMu.Unlock()
 	h.mu.RLock()
 	plan := h.plan
 	h.mu.RUnlock()
 	seen := map[string]cluster.Observation{}
 	for k, st := range h.prober.View().All() {
-		if ck, ok := plan.shared[k]; ok && st.State != healthprobe.Unknown {
+		if ck, ok := plan.shared[k]; ok && probed(st) {
 			seen[ck] = cluster.Observation{Down: st.State == healthprobe.Down, Since: st.Since}
 		}
 	}
 	h.node.Observe(seen, func(ck string) bool { _, ok := plan.addrs[ck]; return ok })
-	h.node.SetIdentity(cluster.Identity{Server: h.server, Version: h.version, Digest: planDigest(plan)})
+	return plan
 }
+
+// clusterSyncInterval is how often the health loop publishes the whole
+// view (see publishAll): a pass over the targets, sending nothing when
+// nothing changed.
+const clusterSyncInterval = 5 * time.Second
 
 // publish tells the cluster this instance's new views of the targets
 // that changed.
@@ -122,8 +142,8 @@ func (h *health) publish(c healthprobe.Changed) {
 		if !ok && h.prev != nil {
 			ck, ok = h.prev.shared[k]
 		}
-		st, probed := v.Status(k)
-		if ok && probed && st.State != healthprobe.Unknown {
+		st, found := v.Status(k)
+		if ok && found && probed(st) {
 			seen[ck] = cluster.Observation{Down: st.State == healthprobe.Down, Since: st.Since}
 		}
 	}
@@ -139,7 +159,7 @@ func (h *health) memberViews(m healthprobe.Member) any {
 	}
 	t := healthprobe.Target{Addr: m.Addr, Check: m.Check}
 	st, ok := h.prober.View().Status(t.Key())
-	v := h.node.Views(clusterKey(t), ok && st.State == healthprobe.Down, ok && st.State != healthprobe.Unknown)
+	v := h.node.Views(clusterKey(t), ok && st.State == healthprobe.Down, ok && probed(st))
 	return v
 }
 
@@ -209,4 +229,12 @@ func (h *health) clusterMetrics() func() metrics.Cluster {
 		}
 		return out
 	}
+}
+
+// probed reports whether a status is this instance's view of its target:
+// decided by a probe, not the initial_state of a target never probed,
+// which would count as a vote (initial_state = "down" would withdraw
+// every member of a cluster restarting together).
+func probed(st healthprobe.Status) bool {
+	return st.State != healthprobe.Unknown && !st.LastCheck.IsZero()
 }

@@ -37,6 +37,7 @@ type health struct {
 	node *cluster.Node
 	// server and version identify this instance (/status, gossip).
 	server, version string
+	syncMu          sync.Mutex // serialises publishAll
 }
 
 // probePlan is what one snapshot asks the prober to do.
@@ -87,7 +88,7 @@ func (h *health) Up(c *zones.Check, addr netip.Addr) bool {
 	st, ok := h.status(c, addr)
 	if h.node != nil && c != nil {
 		if key, found := h.clusterKey(c, addr); found {
-			return !h.node.Down(key, ok && st.State == healthprobe.Down, ok && st.State != healthprobe.Unknown)
+			return !h.node.Down(key, ok && st.State == healthprobe.Down, ok && probed(st))
 		}
 	}
 	return !ok || st.State != healthprobe.Down

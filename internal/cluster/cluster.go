@@ -96,11 +96,14 @@ type DrainFunc func(addr netip.Addr, until time.Time, drained bool)
 
 // Node is this instance's membership of the cluster.
 type Node struct {
-	cfg   Config
-	log   zerolog.Logger
-	ml    *memberlist.Memberlist
-	queue *memberlist.TransmitLimitedQueue
-	apply DrainFunc
+	cfg Config
+	log zerolog.Logger
+	ml  *memberlist.Memberlist
+	// created is ml for what memberlist calls while Create runs (a peer
+	// may join before it returns): nil until then.
+	created atomic.Pointer[memberlist.Memberlist]
+	queue   *memberlist.TransmitLimitedQueue
+	apply   DrainFunc
 
 	changes chan struct{}
 
@@ -197,7 +200,7 @@ func Start(cfg Config, id Identity, apply DrainFunc, logger zerolog.Logger) (*No
 	mc.Events = (*events)(n)
 	mc.Logger = log.New(logWriter{n.log}, "", 0)
 	// Gossip starts within Create, so the queue must exist before it.
-	var created atomic.Pointer[memberlist.Memberlist]
+	created := &n.created
 	n.queue = &memberlist.TransmitLimitedQueue{RetransmitMult: mc.RetransmitMult, NumNodes: func() int {
 		if ml := created.Load(); ml != nil {
 			return ml.NumMembers()
@@ -358,8 +361,8 @@ func (n *Node) Observe(seen map[string]Observation, keep func(string) bool) {
 		}
 	}
 	n.mu.Unlock()
-	if burst && n.ml != nil {
-		for _, m := range n.ml.Members() {
+	if ml := n.created.Load(); burst && ml != nil {
+		for _, m := range ml.Members() {
 			if m.Name != n.cfg.Name {
 				to := *m
 				go n.sendState(&to)
@@ -402,7 +405,9 @@ func (n *Node) agreeLocked(key string, own, known bool) (down bool, seeing, repo
 		}
 	}
 	if live == 0 {
-		return own && known, seeing, reporting
+		// Alone: this instance's own view, as without a cluster (an
+		// initial_state of "down" holds until probes decide).
+		return own, seeing, reporting
 	}
 	if reporting == 0 {
 		return false, 0, 0

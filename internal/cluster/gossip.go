@@ -364,8 +364,17 @@ func (n *Node) sendState(to *memberlist.Node) {
 		return
 	}
 	defer func() { <-n.sending }()
+	// A peer may join while memberlist.Create still runs.
+	ml := n.created.Load()
+	for i := 0; ml == nil && i < 100; i++ {
+		time.Sleep(50 * time.Millisecond)
+		ml = n.created.Load()
+	}
+	if ml == nil {
+		return // push-pull will bring it
+	}
 	msg := append([]byte{kindState}, n.localState()...)
-	if err := n.ml.SendReliable(to, msg); err != nil {
+	if err := ml.SendReliable(to, msg); err != nil {
 		n.log.Debug().Err(err).Str("peer", to.Name).Msg("cannot send this node's views")
 	}
 }
