@@ -12,6 +12,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -638,8 +639,12 @@ func TestHealthStatus(t *testing.T) {
 	if err := json.Unmarshal(body, &raw); err != nil {
 		t.Fatal(err)
 	}
-	if got := slices.Sorted(maps.Keys(raw)); !slices.Equal(got, []string{"drains", "pools", "time", "truncated"}) {
-		t.Errorf("/status keys %v, want drains pools time truncated", got)
+	// server: the host name (no server_name, no nsid); no cluster.
+	if got := slices.Sorted(maps.Keys(raw)); !slices.Equal(got, []string{"drains", "pools", "server", "time", "truncated"}) {
+		t.Errorf("/status keys %v, want drains pools server time truncated", got)
+	}
+	if host, _ := os.Hostname(); raw["server"] != host {
+		t.Errorf("/status server %v, want the host name %q", raw["server"], host)
 	}
 	pools, _ := raw["pools"].([]any)
 	byName := map[string]map[string]any{}
