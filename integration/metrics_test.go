@@ -332,7 +332,20 @@ func TestMetricsHealth(t *testing.T) {
 				if mf < failures {
 					t.Errorf("member's refused failures %v, fewer than the total %v read before", mf, failures)
 				}
-				m.want(t, mf, "dnsrr_pool_member_consecutive_failures", "pool="+www, "member="+member)
+				// The member failed only since it went down, so its failures
+				// in a row are all its failures. A probe can land between the
+				// reads of the two series in one scrape (every 400 ms here, more
+				// often than a scrape on a loaded machine), so scrape until one
+				// scrape reads both between two probes.
+				for agree := time.Now().Add(60 * time.Second); ; {
+					cf, _ := m.value("dnsrr_pool_member_consecutive_failures", "pool="+www, "member="+member)
+					if cf == mf || time.Now().After(agree) {
+						m.want(t, mf, "dnsrr_pool_member_consecutive_failures", "pool="+www, "member="+member)
+						break
+					}
+					m = scrapeMetrics(t, adm.base)
+					mf, _ = m.value("dnsrr_pool_member_probe_failures_total", "pool="+www, "member="+member, "reason=refused")
+				}
 				if d, ok := m.value("dnsrr_pool_member_probe_duration_seconds", "pool="+www, "member="+l.ip(1)); !ok || d <= 0 {
 					t.Errorf("probe duration of an up member: %v %v", d, ok)
 				}
