@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -165,7 +166,16 @@ func Expand(dir string, patterns []string) ([]string, error) {
 // Summary is the one-line description of a zone that `dnsrr check` and the
 // logs print.
 func (z *Zone) Summary() string {
-	return fmt.Sprintf("%s: serial %d, %d names, %d pools, %d records", z.Origin, z.Serial, z.Names, z.Pools, z.Records)
+	return fmt.Sprintf("%s: serial %d, %s, %s, %s", z.Origin, z.Serial,
+		count(z.Names, "name"), count(z.Pools, "pool"), count(z.Records, "record"))
+}
+
+// count writes n and the noun, plural unless n is 1: "1 pool", "6 pools".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 // serialRose reports whether serial b follows a in RFC 1982 arithmetic.

@@ -186,3 +186,21 @@ func TestSerialsMustRise(t *testing.T) {
 		t.Errorf("without SerialsMustRise, a change under the same serial: %v", err)
 	}
 }
+
+// TestSummaryCounts: dnsrr check prints "1 pool", not "1 pools" (the
+// health example has one pool).
+func TestSummaryCounts(t *testing.T) {
+	for _, c := range []struct {
+		names, pools, records int
+		want                  string
+	}{
+		{3, 1, 5, "app.example.test.: serial 7, 3 names, 1 pool, 5 records"},
+		{1, 0, 1, "app.example.test.: serial 7, 1 name, 0 pools, 1 record"},
+		{13, 6, 35, "app.example.test.: serial 7, 13 names, 6 pools, 35 records"},
+	} {
+		z := &Zone{Origin: "app.example.test.", Serial: 7, Names: c.names, Pools: c.pools, Records: c.records}
+		if got := z.Summary(); got != c.want {
+			t.Errorf("Summary = %q, want %q", got, c.want)
+		}
+	}
+}
