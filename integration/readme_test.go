@@ -66,22 +66,32 @@ func TestReadmeLinks(t *testing.T) {
 	}
 }
 
-// TestReadmeBuildOutputs: a `go build -o OUT` in the README must not name a
-// directory of the repository. `-o dnsrr` at the top of the checkout wrote
-// dnsrr/dnsrr (the package's directory), and the `install dnsrr ...` that
-// followed it failed with "omitting directory".
+// TestReadmeBuildOutputs: the binary a `go build -o OUT` of the README (or
+// of the unit's comments) writes, and an `install -m MODE FILE` copies, must
+// not be a directory of the repository. `-o dnsrr` at the top of the
+// checkout wrote dnsrr/dnsrr (the package's directory), and the `install
+// -m 0755 dnsrr ...` that followed it failed with "omitting directory".
 func TestReadmeBuildOutputs(t *testing.T) {
-	builds := regexp.MustCompile(`go build\b[^\n` + "`" + `]*?-o ([^\s` + "`" + `]+)`).FindAllStringSubmatch(readme(t), -1)
-	if len(builds) == 0 {
-		t.Fatal("no go build -o in README.md: the test reads it wrong")
+	unit, err := os.ReadFile(filepath.Join("..", "examples", "dnsrr.service"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, m := range builds {
+	text := readme(t) + "\n" + string(unit)
+	var paths [][]string
+	for _, re := range []string{`go build\b[^\n` + "`" + `]*?-o ([^\s` + "`" + `]+)`, `install -m \d+ ([^\s` + "`" + `]+)`} {
+		found := regexp.MustCompile(re).FindAllStringSubmatch(text, -1)
+		if len(found) == 0 {
+			t.Fatalf("nothing matches %s in README.md and examples/dnsrr.service: the test reads them wrong", re)
+		}
+		paths = append(paths, found...)
+	}
+	for _, m := range paths {
 		out := m[1]
 		if filepath.IsAbs(out) || strings.HasPrefix(out, "$") {
 			continue // outside the checkout
 		}
 		if fi, err := os.Stat(filepath.Join("..", out)); err == nil && fi.IsDir() {
-			t.Errorf("%q: %s is a directory of the repository; go build writes into it", m[0], out)
+			t.Errorf("%q: %s is a directory of the repository, not the binary", m[0], out)
 		}
 	}
 }
