@@ -223,19 +223,21 @@ func TestStatusPageBrowser(t *testing.T) {
 	screenshot(t, ctx, "dnsrr-statuspage-desktop.png")
 	// On a narrow desktop window (above the phone's 44rem), the down
 	// member's long last error must not squeeze its address, its "since" or
-	// "not served" into broken words ("127.0.0." over "2").
+	// "not served" into broken words ("127.0.0." over "2"), nor the zone's
+	// file name its name and load time.
 	nctx, cancel = context.WithTimeout(ctx, readyWait)
 	err = chromedp.Do(nctx, chromedp.EmulateViewport(800, 900), chromedp.Navigate(adm.base+"/?refresh=0"), chromedp.WaitVisible(chromedp.CSS(row)))
 	cancel()
 	if err != nil {
 		t.Fatalf("open the page on an 800-pixel screen: %v", err)
 	}
-	for _, label := range []string{"Member", "Since", "DNS"} {
-		cell := row + ` td[data-label="` + label + `"]`
+	zoneRow := `tr:has(td[data-label="Zone"])`
+	for _, cell := range []string{row + ` td[data-label="Member"]`, row + ` td[data-label="Since"]`, row + ` td[data-label="DNS"]`,
+		zoneRow + ` td[data-label="Zone"]`, zoneRow + ` td[data-label="Loaded"]`} {
 		lines := evaluate[float64](t, ctx, `(() => { const r = document.createRange(); r.selectNodeContents(document.querySelector(`+strconv.Quote(cell)+`)); return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size; })()`)
 		if lines != 1 {
 			text, _ := visibleText(ctx, cell)
-			t.Errorf("on an 800-pixel screen the down member's %s cell %q takes %v lines, want 1", label, text, lines)
+			t.Errorf("on an 800-pixel screen %s (%q) takes %v lines, want 1", cell, text, lines)
 		}
 	}
 	if sw := evaluate[float64](t, ctx, `document.documentElement.scrollWidth`); sw > 800 {
