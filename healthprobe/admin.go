@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -175,8 +176,14 @@ func AdminHandler(p *Prober, o AdminOptions) http.Handler {
 }
 
 func (o AdminOptions) groupQuery(r *http.Request) (GroupQuery, error) {
-	v := r.URL.Query()
-	q := GroupQuery{Name: v.Get("pool"), After: v.Get("after"), Limit: o.MaxGroups}
+	return ParseGroupQuery(r.URL.Query(), o.MaxGroups, o.MaxGroups)
+}
+
+// ParseGroupQuery reads a selection of groups from URL parameters:
+// pool=NAME, address=ADDR, after=NAME and limit=N (1 to maxLimit,
+// defaultLimit when absent). /status and the status page read the same.
+func ParseGroupQuery(v url.Values, defaultLimit, maxLimit int) (GroupQuery, error) {
+	q := GroupQuery{Name: v.Get("pool"), After: v.Get("after"), Limit: defaultLimit}
 	if s := v.Get("address"); s != "" {
 		a, err := netip.ParseAddr(s)
 		if err != nil {
@@ -186,8 +193,8 @@ func (o AdminOptions) groupQuery(r *http.Request) (GroupQuery, error) {
 	}
 	if s := v.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > o.MaxGroups {
-			return q, fmt.Errorf("limit=%q: give 1 to %d (the most pools per response, [health] status_max_pools)", s, o.MaxGroups)
+		if err != nil || n < 1 || n > maxLimit {
+			return q, fmt.Errorf("limit=%q: give 1 to %d (the most pools per response, [health] status_max_pools)", s, maxLimit)
 		}
 		q.Limit = n
 	}

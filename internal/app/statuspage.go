@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"sync"
@@ -219,30 +218,15 @@ func (p *statusPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // pool=NAME, address=ADDR, after=NAME, limit=N, and refresh=SECONDS (0:
 // never).
 func (p *statusPage) query(v url.Values, d *pageData) (healthprobe.GroupQuery, error) {
-	q := healthprobe.GroupQuery{Name: v.Get("pool"), After: v.Get("after"), Limit: min(pageDefaultPools, p.maxPools)}
-	d.Pool, d.Address = q.Name, v.Get("address")
+	d.Pool, d.Address = v.Get("pool"), v.Get("address")
 	if s := v.Get("refresh"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 || n > pageMaxRefresh {
-			return q, fmt.Errorf("refresh=%q: give 0 (never) to %d seconds", s, pageMaxRefresh)
+			return healthprobe.GroupQuery{}, fmt.Errorf("refresh=%q: give 0 (never) to %d seconds", s, pageMaxRefresh)
 		}
 		d.Refresh = n
 	}
-	if s := d.Address; s != "" {
-		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return q, fmt.Errorf("address=%q is not an IP address", s)
-		}
-		q.Address = a.Unmap()
-	}
-	if s := v.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > p.maxPools {
-			return q, fmt.Errorf("limit=%q: give 1 to %d (the most pools per page, [health] status_max_pools)", s, p.maxPools)
-		}
-		q.Limit = n
-	}
-	return q, nil
+	return healthprobe.ParseGroupQuery(v, min(pageDefaultPools, p.maxPools), p.maxPools)
 }
 
 // link is the relative URL of another page of the same selection: a query
