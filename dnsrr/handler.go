@@ -125,7 +125,7 @@ func (s *Server) respond(req *dns.Msg, q *wireQuery, udp bool) ([]byte, error) {
 		if key == nil {
 			return tsigRefusal(reply, tsig, dns.RcodeBadKey, ourOpt, udp, size)
 		}
-		switch err := verifyTSIG(q.pkt, tsig, key); {
+		switch err := verifyTSIG(q.pkt, tsig, key, time.Now()); {
 		case errors.Is(err, dns.ErrTime):
 			return badTime(reply, tsig, key, ourOpt)
 		case err != nil:

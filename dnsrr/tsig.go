@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/sha512"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"hash"
@@ -48,15 +47,89 @@ type signedQuery struct {
 }
 
 // verifyTSIG checks the TSIG of the packed request pkt, whose record is
-// tsig, against key. The errors are dns.ErrSig (the MAC, or a truncated
-// one) and dns.ErrTime (the time signed is outside the fudge).
-func verifyTSIG(pkt []byte, tsig *dns.TSIG, key *TSIGKey) error {
-	if int(tsig.MACSize) != TSIGAlgorithms[key.Algorithm]().Size() {
+// tsig (the last of pkt), against key at time now. The errors are
+// dns.ErrSig (the MAC, or a truncated one) and dns.ErrTime (the time
+// signed is outside the request's fudge), in that order (RFC 8945 §5.2.3:
+// the time of a request whose MAC fails is not looked at).
+//
+// The MAC is computed here rather than by dns.TsigVerify, which takes a
+// fudge of 0 for 300 and a time signed of 0 for now before it hashes (so
+// a valid request with either got BADSIG, where NSD and Knot answer it or
+// say BADTIME), and which rewrites the ID and ARCOUNT of pkt in place.
+func verifyTSIG(pkt []byte, tsig *dns.TSIG, key *TSIGKey, now time.Time) error {
+	newHash := TSIGAlgorithms[key.Algorithm]
+	mac, err := hex.DecodeString(tsig.MAC)
+	if err != nil || len(mac) != newHash().Size() || int(tsig.MACSize) != len(mac) {
 		// A truncated MAC (RFC 8945 §5.2.2.1) we do not accept: dnsrr
-		// sends and expects the full one, as NSD and Knot do.
+		// sends and expects the full one, and NSD and Knot answer BADSIG.
 		return dns.ErrSig
 	}
-	return dns.TsigVerify(pkt, base64.StdEncoding.EncodeToString(key.Secret), "", false)
+	end, ok := tsigOffset(pkt)
+	if !ok {
+		return dns.ErrSig
+	}
+	other, err := hex.DecodeString(tsig.OtherData)
+	if err != nil {
+		return dns.ErrSig
+	}
+	// §4.3.3: the message as it was before the TSIG was added, with its
+	// original ID and one record fewer in ARCOUNT, then the variables.
+	var hdr [headerLen]byte
+	copy(hdr[:], pkt)
+	be.PutUint16(hdr[0:], tsig.OrigId)
+	be.PutUint16(hdr[10:], be.Uint16(hdr[10:])-1)
+	h := hmac.New(newHash, key.Secret)
+	h.Write(hdr[:])
+	h.Write(pkt[headerLen:end])
+	h.Write(tsigVariables(nil, tsig.Hdr.Name, tsig.Algorithm, tsig.TimeSigned, tsig.Fudge, tsig.Error, other))
+	if !hmac.Equal(h.Sum(nil), mac) {
+		return dns.ErrSig
+	}
+	signed := int64(tsig.TimeSigned)
+	if skew := now.Unix() - signed; skew > int64(tsig.Fudge) || -skew > int64(tsig.Fudge) {
+		return dns.ErrTime
+	}
+	return nil
+}
+
+// tsigOffset returns where the last record of the packed message pkt,
+// its TSIG, begins.
+func tsigOffset(pkt []byte) (int, bool) {
+	if len(pkt) < headerLen {
+		return 0, false
+	}
+	qd := int(be.Uint16(pkt[4:]))
+	rrs := int(be.Uint16(pkt[6:])) + int(be.Uint16(pkt[8:])) + int(be.Uint16(pkt[10:]))
+	if rrs == 0 {
+		return 0, false
+	}
+	off := headerLen
+	var ok bool
+	for range qd {
+		if off, ok = skipName(pkt, off); !ok || off+4 > len(pkt) {
+			return 0, false
+		}
+		off += 4
+	}
+	for range rrs - 1 {
+		if off, ok = skipName(pkt, off); !ok || off+10 > len(pkt) {
+			return 0, false
+		}
+		off += 10 + int(be.Uint16(pkt[off+8:]))
+	}
+	return off, off < len(pkt)
+}
+
+// tsigVariables appends the TSIG variables a MAC covers (RFC 8945
+// §4.3.3): owner and algorithm names in canonical form, class ANY, TTL 0,
+// the timers, the error and the other data.
+func tsigVariables(b []byte, ownerName, algorithm string, signed uint64, fudge, tsigErr uint16, other []byte) []byte {
+	b = appendCanonicalName(b, ownerName)
+	b = append(b, 0, dns.ClassANY, 0, 0, 0, 0)
+	b = appendCanonicalName(b, algorithm)
+	b = append(b, byte(signed>>40), byte(signed>>32), byte(signed>>24), byte(signed>>16), byte(signed>>8), byte(signed), byte(fudge>>8), byte(fudge))
+	b = append(b, byte(tsigErr>>8), byte(tsigErr), byte(len(other)>>8), byte(len(other)))
+	return append(b, other...)
 }
 
 // signMessage appends a TSIG record to the packed message msg, signed
@@ -88,14 +161,7 @@ func signMessage(msg []byte, key *TSIGKey, ownerName string, origID uint16, prio
 	if timersOnly {
 		h.Write(timers)
 	} else {
-		var vars []byte
-		vars = appendCanonicalName(vars, ownerName)
-		vars = append(vars, 0, dns.ClassANY, 0, 0, 0, 0) // class ANY, TTL 0
-		vars = appendCanonicalName(vars, key.Algorithm)
-		vars = append(vars, timers...)
-		vars = append(vars, byte(tsigErr>>8), byte(tsigErr), byte(len(other)>>8), byte(len(other)))
-		vars = append(vars, other...)
-		h.Write(vars)
+		h.Write(tsigVariables(nil, ownerName, key.Algorithm, signed, tsigFudge, tsigErr, other))
 	}
 	mac := h.Sum(nil)
 	rr := &dns.TSIG{
