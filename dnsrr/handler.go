@@ -366,11 +366,13 @@ func (s *Server) query(req, reply *dns.Msg, wq *wireQuery) classification {
 			return classification{kind: rrl.Error}
 		}
 		return classification{rrl.Answer, rrlKey(rrl.Answer, strings.ToLower(q.Name), q.Qtype)}
+	case (q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR) && (q.Qclass == dns.ClassINET || q.Qclass == dns.ClassANY):
+		// A transfer in class ANY is one of our (IN) zones, as NSD and
+		// Knot read it.
+		return s.transferQuery(req, q, reply, wq)
 	case q.Qclass != dns.ClassINET:
 		reply.Rcode = dns.RcodeRefused
 		return classification{kind: rrl.Error}
-	case q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR:
-		return s.transferQuery(req, q, reply, wq)
 	case q.Qtype == dns.TypeOPT:
 		reply.Rcode = dns.RcodeFormatError // a meta type, never a question (RFC 6891 §6.1.1)
 		return classification{kind: rrl.Error}

@@ -111,6 +111,20 @@ func TestTransferOutIsTheStaticView(t *testing.T) {
 	if err != nil || len(ix) != len(rrs) {
 		t.Errorf("IXFR: %d records, %v; want %d", len(ix), err, len(rrs))
 	}
+	// In class ANY, as NSD and Knot transfer it; CHAOS is no zone of ours.
+	for _, c := range []struct {
+		class uint16
+		rcode int
+	}{{dns.ClassANY, dns.RcodeSuccess}, {dns.ClassCHAOS, dns.RcodeRefused}} {
+		m := new(dns.Msg)
+		m.SetQuestion("rr.test.", dns.TypeAXFR)
+		m.Question[0].Qclass = c.class
+		cl := &dns.Client{Net: "tcp", Dialer: &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.3")}}}
+		r, _, err := cl.Exchange(m, addr)
+		if err != nil || r.Rcode != c.rcode || (c.rcode == dns.RcodeSuccess && len(r.Answer) != len(rrs)) {
+			t.Errorf("AXFR in class %s: %v, %v; want %s", dns.ClassToString[c.class], r, err, dns.RcodeToString[c.rcode])
+		}
+	}
 	// Unsigned from an entry without a key.
 	if _, err := axfr(t, addr, "127.0.0.3", "rr.test.", dns.TypeAXFR, false); err != nil {
 		t.Errorf("unsigned AXFR from a keyless ACL entry: %v", err)
