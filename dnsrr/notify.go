@@ -3,7 +3,9 @@ package dnsrr
 import (
 	"container/heap"
 	"context"
-	"encoding/base64"
+	"crypto/hmac"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -178,7 +180,11 @@ func (n *Notifier) try(j *notifyJob) bool {
 		return true
 	case err == nil:
 		// It answered: it will not change its mind on a retry.
-		log.Warn().Str("rcode", dns.RcodeToString[reply.Rcode]).Msg("secondary refused NOTIFY")
+		ev := log.Warn().Str("rcode", dns.RcodeToString[reply.Rcode])
+		if ts := reply.IsTsig(); ts != nil && ts.Error != dns.RcodeSuccess {
+			ev = ev.Str("tsig_error", dns.RcodeToString[int(ts.Error)]) // BADKEY: not the key it knows
+		}
+		ev.Msg("secondary refused NOTIFY")
 		return true
 	case j.try >= notifyTries:
 		log.Warn().Err(err).Msg("secondary did not answer NOTIFY; giving up (it refreshes on its SOA timers)")
@@ -230,20 +236,74 @@ func (q *notifyQueue) Pop() any {
 }
 
 // exchangeNotify sends a NOTIFY over UDP, signed with t.Key if set, and
-// returns the reply, whose ID, question and (if signed) TSIG miekg/dns
-// checks.
+// returns the reply to it. A reply that does not match (another ID or
+// question, or unsigned or wrongly signed when the NOTIFY was signed) is
+// an error: not an answer, so the NOTIFY is tried again. A reply that
+// rejects our signature (NOTAUTH with BADKEY, BADSIG or BADTIME, RFC 8945
+// §5.2) is returned: the secondary answered, and a retry would not change
+// its mind.
 func exchangeNotify(ctx context.Context, m *dns.Msg, t NotifyTarget) (*dns.Msg, error) {
 	c := &dns.Client{Net: "udp", Timeout: notifyTimeout}
 	if t.Key != nil {
 		m.SetTsig(t.Key.Name, t.Key.Algorithm, tsigFudge, time.Now().Unix())
-		c.TsigSecret = map[string]string{t.Key.Name: base64.StdEncoding.EncodeToString(t.Key.Secret)}
+		c.TsigProvider = tsigProvider{t.Key}
 	}
 	r, _, err := c.ExchangeContext(ctx, m, t.Addr)
-	if err != nil {
+	if r == nil || r.Id != m.Id {
+		// (miekg/dns stops at the first reply it cannot verify, whatever
+		// its ID.)
+		if err == nil {
+			err = fmt.Errorf("reply with ID %d to our NOTIFY %d", r.Id, m.Id)
+		}
 		return nil, err
 	}
 	if r.Opcode != dns.OpcodeNotify || len(r.Question) != 1 || !strings.EqualFold(r.Question[0].Name, m.Question[0].Name) {
 		return nil, fmt.Errorf("reply is not to our NOTIFY (opcode %s)", dns.OpcodeToString[r.Opcode])
 	}
+	if t.Key == nil {
+		return r, err
+	}
+	if ts := r.IsTsig(); ts != nil && ts.Error != dns.RcodeSuccess && r.Rcode == dns.RcodeNotAuth {
+		return r, nil // our key is not the secondary's
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.IsTsig() == nil {
+		// miekg/dns verifies a TSIG when there is one; a signed request's
+		// answer must have one (RFC 8945 §5.3), or anyone who can guess
+		// the ID could acknowledge our NOTIFY for the secondary.
+		return nil, errors.New("unsigned reply to a signed NOTIFY")
+	}
 	return r, nil
+}
+
+// tsigProvider signs and verifies a client's messages with one key. The
+// reply may spell the key's name in another case (names compare without
+// case, RFC 4343; NSD answers in lower case, another secondary may use its
+// configuration's spelling): miekg/dns's map of secrets would miss it.
+type tsigProvider struct{ key *TSIGKey }
+
+func (p tsigProvider) Generate(msg []byte, t *dns.TSIG) ([]byte, error) {
+	if !strings.EqualFold(t.Hdr.Name, p.key.Name) {
+		return nil, dns.ErrSecret
+	}
+	if !strings.EqualFold(t.Algorithm, p.key.Algorithm) {
+		return nil, dns.ErrKeyAlg
+	}
+	h := hmac.New(TSIGAlgorithms[p.key.Algorithm], p.key.Secret)
+	h.Write(msg)
+	return h.Sum(nil), nil
+}
+
+func (p tsigProvider) Verify(msg []byte, t *dns.TSIG) error {
+	want, err := p.Generate(msg, t)
+	if err != nil {
+		return err
+	}
+	mac, err := hex.DecodeString(t.MAC)
+	if err != nil || !hmac.Equal(mac, want) {
+		return dns.ErrSig
+	}
+	return nil
 }
