@@ -21,6 +21,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -198,7 +199,7 @@ func Start(cfg Config, id Identity, apply DrainFunc, logger zerolog.Logger) (*No
 	}
 	mc.Delegate = (*delegate)(n)
 	mc.Events = (*events)(n)
-	mc.Logger = log.New(logWriter{n.log}, "", 0)
+	mc.Logger = log.New(logWriter{n.log, &keyWarnings{}}, "", 0)
 	// Gossip starts within Create, so the queue must exist before it.
 	created := &n.created
 	n.queue = &memberlist.TransmitLimitedQueue{RetransmitMult: mc.RetransmitMult, NumNodes: func() int {
@@ -243,11 +244,21 @@ func (n *Node) joinLoop() {
 	defer close(n.done)
 	t := time.NewTicker(joinRetry)
 	defer t.Stop()
+	failing := false // warned of the join failing since it last worked
 	for {
 		if len(n.cfg.Peers) > 0 && n.ml.NumMembers() <= 1 {
 			if k, err := n.ml.Join(n.cfg.Peers); err != nil {
-				n.log.Debug().Err(err).Strs("peers", n.cfg.Peers).Msg("cannot join any peer; retrying")
+				// Alone, this instance serves its own view: say so once
+				// (with why: a peer down, or another secret_key), not
+				// every 5 s.
+				ev := n.log.Debug()
+				if !failing {
+					ev = n.log.Warn()
+				}
+				failing = true
+				ev.Err(err).Strs("peers", n.cfg.Peers).Msg("cannot join any peer; retrying every 5 s")
 			} else {
+				failing = false
 				n.log.Info().Int("joined", k).Msg("joined the cluster")
 			}
 		}
@@ -526,11 +537,27 @@ func upDown(down bool) string {
 }
 
 // logWriter passes memberlist's log lines on at debug level: its
-// warnings (a peer's probe failed) are routine in a cluster.
-type logWriter struct{ log zerolog.Logger }
+// warnings (a peer's probe failed) are routine in a cluster. Gossip that
+// does not decrypt is not: it is a peer with another secret_key, which
+// would otherwise stay alone without a word; it is warned of once an
+// hour per address (keyWarnings).
+type logWriter struct {
+	log  zerolog.Logger
+	keys *keyWarnings
+}
 
 func (w logWriter) Write(b []byte) (int, error) {
-	w.log.Debug().Msg(string(trimNewline(b)))
+	line := string(trimNewline(b))
+	// (This instance's own failed joins say "failed to join" without a
+	// from=: joinLoop warns of those.)
+	if w.keys != nil && strings.Contains(line, "decrypt") && strings.Contains(line, "from=") {
+		if from, ok := w.keys.first(line, time.Now()); ok {
+			w.log.Warn().Str("from", from).Str("error", line).
+				Msg("gossip that does not decrypt: a peer with another [cluster] secret_key (warned of once an hour per address)")
+			return len(b), nil
+		}
+	}
+	w.log.Debug().Msg(line)
 	return len(b), nil
 }
 
