@@ -45,6 +45,10 @@ const (
 	// joinRetry is how often an instance with no live peer tries to join
 	// its configured peers again.
 	joinRetry = 5 * time.Second
+	// goneForget is how long a peer that left or died is remembered (on
+	// /status, with its views): instances replaced under new names (a
+	// pod's) would otherwise each hold their views here until maxPeers.
+	goneForget = time.Hour
 )
 
 // Config is the [cluster] table.
@@ -262,10 +266,25 @@ func (n *Node) joinLoop() {
 				n.log.Info().Int("joined", k).Msg("joined the cluster")
 			}
 		}
+		n.mu.Lock()
+		n.forgetGoneLocked(time.Now())
+		n.mu.Unlock()
 		select {
 		case <-n.stop:
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// forgetGoneLocked forgets the peers not alive and not heard from for
+// goneForget, with their views. One that comes back is learnt afresh
+// (its state is sent when it comes alive). n.mu is held.
+func (n *Node) forgetGoneLocked(now time.Time) {
+	for name, p := range n.peers {
+		if !p.alive && now.Sub(p.lastSeen) > goneForget {
+			delete(n.peers, name)
+			delete(n.warnedOf, name)
 		}
 	}
 }

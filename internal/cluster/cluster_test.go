@@ -3,8 +3,10 @@ package cluster
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -282,5 +284,25 @@ func TestConfigValidate(t *testing.T) {
 		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("error %v, want one about %q", err, c.want)
 		}
+	}
+}
+
+// TestGonePeersForgotten: a peer gone for goneForget is forgotten with its
+// views (instances replaced under new names would each leave theirs);
+// a live one, or one gone a short while, is kept.
+func TestGonePeersForgotten(t *testing.T) {
+	n := bare(0, map[string]bool{"live": true, "gone-long": false, "gone-lately": false})
+	now := time.Now()
+	for name, p := range n.peers {
+		p.lastSeen = now.Add(-2 * goneForget)
+		n.see(name, "k", true)
+	}
+	n.peers["gone-lately"].lastSeen = now.Add(-goneForget / 2)
+	n.forgetGoneLocked(now)
+	if _, ok := n.peers["gone-long"]; ok {
+		t.Error("a peer gone for two hours is still held")
+	}
+	if n.peers["live"] == nil || n.peers["gone-lately"] == nil {
+		t.Errorf("forgot a live peer or one gone lately: %v", slices.Collect(maps.Keys(n.peers)))
 	}
 }
