@@ -110,8 +110,12 @@ func readCluster(root *tomlfile.Table, c *Config) {
 	}
 	if v, ok := t.Get("max_state_bytes"); ok {
 		n, err := parseSize(v)
-		if err != nil || n < 64<<10 || n > 1<<30 {
-			t.Errorf("max_state_bytes", "give a size from 64KiB to 1GiB, such as \"8MiB\"")
+		// memberlist reads at most 20 MiB of a peer's push-pull state or
+		// message (its maxPushStateBytes, maxUserMsgBytes): a larger state
+		// would be refused on the wire, whatever this says, and without
+		// this instance's warning that it is too large.
+		if err != nil || n < 64<<10 || n > 16<<20 {
+			t.Errorf("max_state_bytes", "give a size from 64KiB to 16MiB, such as \"8MiB\"")
 		} else {
 			cc.MaxStateBytes = int(n)
 		}

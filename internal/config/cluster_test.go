@@ -75,6 +75,7 @@ max_state_bytes = "16MiB"
 		{"[cluster]\nbind = \"192.0.2.1:7946\"\nsecret_key = \"" + testGossipKey + "\"\nquorum = -1\n", "cluster.quorum"},
 		{"[cluster]\nbind = \"192.0.2.1:7946\"\nsecret_key = \"" + testGossipKey + "\"\ngossip_interval = \"1ms\"\n", "cluster.gossip_interval"},
 		{"[cluster]\nbind = \"192.0.2.1:7946\"\nsecret_key = \"" + testGossipKey + "\"\nmax_state_bytes = 10\n", "cluster.max_state_bytes"},
+		{"[cluster]\nbind = \"192.0.2.1:7946\"\nsecret_key = \"" + testGossipKey + "\"\nmax_state_bytes = \"64MiB\"\n", ":5: cluster.max_state_bytes: give a size from 64KiB to 16MiB"},
 		{"[cluster]\nbind = \"192.0.2.1:7946\"\nsecret_key = \"" + testGossipKey + "\"\nfanout = 3\n", "fanout"},
 		{"[health]\nprobe_source = \"0.0.0.0\"\n", ":3: health.probe_source: \"0.0.0.0\" is not a unicast IP"},
 		{"server_name = \"\"\n", "server_name: give 1 to 255"},
