@@ -139,6 +139,24 @@ func TestPeerRestart(t *testing.T) {
 	if n.peers["a"].obs["k"].Down {
 		t.Error("a message of the earlier run replaced the new one")
 	}
+
+	// a restarts with its clock set back: its epoch is older than the
+	// one held. Its gossip is taken for late messages of an earlier run
+	// until its full state (sent straight from it when it comes alive,
+	// and at each push-pull) says which run is current.
+	send(50, "k", true, 1)
+	if n.peers["a"].obs["k"].Down {
+		t.Error("a delta of an older epoch replaced the current run's view")
+	}
+	state, _ := json.Marshal(fullState{Origin: "a", Epoch: 50, Obs: map[string]obs{"k": {Down: true, Version: 1}}})
+	d.MergeRemoteState(state, false)
+	if !n.peers["a"].obs["k"].Down {
+		t.Error("the full state of a run whose clock went back was ignored")
+	}
+	send(50, "k", false, 2)
+	if n.peers["a"].obs["k"].Down {
+		t.Error("after its full state, the run's deltas are still ignored")
+	}
 }
 
 func TestPeerStateBounded(t *testing.T) {

@@ -123,7 +123,7 @@ func (n *Node) mergeObsLocked(m obsMsg) {
 	if p == nil {
 		return
 	}
-	if !n.epochLocked(p, m.Epoch) {
+	if !n.epochLocked(p, m.Epoch, false) {
 		return
 	}
 	p.lastSeen = time.Now()
@@ -149,13 +149,16 @@ func (n *Node) mergeObsLocked(m obsMsg) {
 
 // epochLocked reports whether a message of the given epoch from p is
 // current: a newer epoch (p restarted, its versions start again) drops
-// what p said before; an older one is a message from before the restart.
-// n.mu is held.
-func (n *Node) epochLocked(p *peer, epoch int64) bool {
+// what p said before; an older one is a message from before the restart,
+// relayed late by gossip. A full state (full) comes straight from the run
+// that sends it, so its epoch is p's current one even when older: p
+// restarted with its clock set back (NTP stepping it after a reboot), and
+// would otherwise be ignored until this instance restarts. n.mu is held.
+func (n *Node) epochLocked(p *peer, epoch int64, full bool) bool {
 	switch {
-	case epoch < p.epoch:
+	case epoch < p.epoch && !full:
 		return false
-	case epoch > p.epoch:
+	case epoch != p.epoch:
 		for k := range p.obs {
 			n.changedLocked(k)
 		}
@@ -252,7 +255,7 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 		return
 	}
 	n.mu.Lock()
-	if p := n.peerLocked(s.Origin); p != nil && n.epochLocked(p, s.Epoch) {
+	if p := n.peerLocked(s.Origin); p != nil && n.epochLocked(p, s.Epoch, true) {
 		// The full state replaces what was learnt piecemeal: messages
 		// lost in between are made good here.
 		next := make(map[string]obs, len(s.Obs))
