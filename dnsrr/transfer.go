@@ -29,6 +29,12 @@ type Transfers struct {
 	// secondary that stops reading loses the transfer, not the server.
 	// 0 takes DefaultTransferWriteTimeout.
 	WriteTimeout time.Duration
+	// Timeout bounds a whole transfer: a secondary that reads just fast
+	// enough to beat WriteTimeout on every message would otherwise hold
+	// its place among MaxTransfers (and the zone version it pulls) for
+	// as long as it likes (BIND's max-transfer-time-out, also 2 h).
+	// 0 takes DefaultTransferTimeout.
+	Timeout time.Duration
 }
 
 // TransferACL is one entry of Transfers.Allow.
@@ -41,6 +47,7 @@ type TransferACL struct {
 const (
 	DefaultMaxTransfers         = 10
 	DefaultTransferWriteTimeout = 30 * time.Second
+	DefaultTransferTimeout      = 2 * time.Hour
 )
 
 // transferMessageSize is the most record data put in one message of a
@@ -55,6 +62,9 @@ func (s *Server) SetTransfers(t Transfers) {
 	}
 	if t.WriteTimeout <= 0 {
 		t.WriteTimeout = DefaultTransferWriteTimeout
+	}
+	if t.Timeout <= 0 {
+		t.Timeout = DefaultTransferTimeout
 	}
 	s.transfers.Store(&t)
 }
@@ -98,7 +108,8 @@ type transfer struct {
 	// upToDate: an IXFR from a serial not older than ours, answered with
 	// our SOA alone (RFC 1995 §4).
 	upToDate bool
-	limit    time.Duration
+	limit    time.Duration // per message
+	total    time.Duration // for the whole transfer
 	done     func()
 }
 
@@ -153,7 +164,7 @@ func (s *Server) transferQuery(req *dns.Msg, q dns.Question, reply *dns.Msg, wq 
 		reply.Rcode = dns.RcodeRefused
 		return refused
 	}
-	x := &transfer{zone: z, id: req.Id, opcode: req.Opcode, q: q, edns: wq.edns, signed: wq.signed, limit: t.WriteTimeout,
+	x := &transfer{zone: z, id: req.Id, opcode: req.Opcode, q: q, edns: wq.edns, signed: wq.signed, limit: t.WriteTimeout, total: t.Timeout,
 		done: func() { s.transfersRunning.Add(-1) }}
 	if q.Qtype == dns.TypeIXFR {
 		x.upToDate = ixfrUpToDate(req, z.Serial)
@@ -193,6 +204,7 @@ func SerialLess(a, b uint32) bool {
 func (s *Server) writeTransfer(x *transfer, client netip.Addr, write func(msg []byte, deadline time.Time) error) error {
 	defer x.done()
 	start := time.Now()
+	end := start.Add(x.total)
 	var prior []byte
 	if x.signed != nil {
 		prior = x.signed.mac
@@ -233,7 +245,17 @@ func (s *Server) writeTransfer(x *transfer, client netip.Addr, write func(msg []
 		messages++
 		records += len(rrs)
 		size += len(out)
-		return write(out, time.Now().Add(x.limit))
+		deadline := time.Now().Add(x.limit)
+		if deadline.After(end) {
+			deadline = end
+		}
+		if err := write(out, deadline); err != nil {
+			if !time.Now().Before(end) {
+				return fmt.Errorf("transfer not done in %v ([transfer] timeout): %w", x.total, err)
+			}
+			return err
+		}
+		return nil
 	}
 	var err error
 	if x.upToDate {

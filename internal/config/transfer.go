@@ -138,6 +138,9 @@ func readTransfer(root *tomlfile.Table, c *Config) {
 	if d, ok := t.Duration("write_timeout", time.Second, time.Hour); ok {
 		x.WriteTimeout = d
 	}
+	if d, ok := t.Duration("timeout", time.Minute, 24*time.Hour); ok {
+		x.Timeout = d
+	}
 	t.Done()
 }
 

@@ -43,6 +43,7 @@ allow = ["127.0.0.1 key xfr.example.", "10.0.0.0/8", "2001:db8::/32 key second"]
 notify = ["127.0.0.1:5400 key xfr.example", "192.0.2.1"]
 max_transfers = 3
 write_timeout = "1m"
+timeout = "3h"
 `)
 	if err != nil {
 		t.Fatal(err)
@@ -72,8 +73,8 @@ write_timeout = "1m"
 		x.Notify[1].Addr != "192.0.2.1:53" || x.Notify[1].Key != nil {
 		t.Errorf("notify %+v", x.Notify)
 	}
-	if x.MaxTransfers != 3 || x.WriteTimeout != time.Minute {
-		t.Errorf("max_transfers %d, write_timeout %v", x.MaxTransfers, x.WriteTimeout)
+	if x.MaxTransfers != 3 || x.WriteTimeout != time.Minute || x.Timeout != 3*time.Hour {
+		t.Errorf("max_transfers %d, write_timeout %v, timeout %v", x.MaxTransfers, x.WriteTimeout, x.Timeout)
 	}
 }
 
@@ -91,6 +92,7 @@ func TestTransferBadConfig(t *testing.T) {
 		{key + "[transfer]\nallow = [\"127.0.0.1 k\"]\n", "optionally followed by key NAME"},
 		{key + "[transfer]\nnotify = [\"ns2.example:53\"]\n", "dnsrr.toml:5: transfer.notify: \"ns2.example:53\" is not IP:port"},
 		{key + "[transfer]\nmax_transfers = 0\n", "transfer.max_transfers"},
+		{key + "[transfer]\ntimeout = \"10s\"\n", "dnsrr.toml:5: transfer.timeout"},
 		{key + "[transfer]\nnotfy = []\n", "transfer.notfy"},
 	} {
 		_, err := loadTransfer(t, c.src)
