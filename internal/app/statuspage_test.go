@@ -268,8 +268,8 @@ func TestPrintable(t *testing.T) {
 		{"caf\u00e9 €", "caf\u00e9 €"},
 		{"status 503 \x1b[31mred\x1b]0;title\x07", `status 503 \x1b[31mred\x1b]0;title\x07`},
 		{"a\r\nb\tc\x7f", `a\x0d\x0ab\x09c\x7f`},
-		{"\u009b2J", `\x9b2J`},                // C1 CSI
-		{"abc\u202edcba", `abc\u202edcba`},    // right-to-left override
+		{"\u009b2J", `\x9b2J`},             // C1 CSI
+		{"abc\u202edcba", `abc\u202edcba`}, // right-to-left override
 		{"bad \xff\xfe utf-8", `bad \xff\xfe utf-8`},
 		{"\ufffd", `\ufffd`},
 	} {
