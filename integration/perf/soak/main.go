@@ -154,7 +154,11 @@ func (b *backend) mustNotServe(t time.Time) string {
 }
 
 // pool is what the driver knows of one pool: every address it may ever
-// hold, and the backends whose state constrains answers.
+// hold, and the backends whose state constrains answers. Every pool with
+// checks has a stable member: a drained member is served when no other is
+// up (README: a drain never leaves only dead servers in the answer), and
+// the stable one keeps that from happening, so that a drained member in an
+// answer is always wrong.
 type pool struct {
 	qname   string
 	qtype   uint16
@@ -257,7 +261,7 @@ func run(ctx context.Context) (bool, error) {
 	set(pools[2], []string{"127.0.0.21", "127.0.0.22", "127.0.0.23"}, true)
 	// static changes between zone versions: 10.0.0.1-3, then -4.
 	set(pools[3], []string{"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"}, false)
-	set(pools[4], webAddrs[1:], true)
+	set(pools[4], webAddrs, true)
 	evilAddr := netip.MustParseAddr("127.0.0.30")
 	stable := byAddr[netip.MustParseAddr(webAddrs[0])]
 	pools[5].members = map[netip.Addr]*backend{stable.addr: stable, evilAddr: {addr: evilAddr, down: time.Now().Add(-time.Hour)}}
@@ -841,6 +845,7 @@ $TTL 300
 @    IN SOA ns1 hostmaster %d 3600 900 1209600 5
 @    IN NS  ns1
 ns1  IN A   127.0.0.1
+api  30 IN A 127.0.0.11
 api  30 IN A 127.0.0.12
 api  30 IN A 127.0.0.13
 api  30 IN A 127.0.0.14
