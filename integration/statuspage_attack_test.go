@@ -68,3 +68,19 @@ func TestStatusPageBackendEscapes(t *testing.T) {
 		t.Errorf("the page does not show the error escaped as %q; it shows:\n%.200q", want, page[max(i, 0):])
 	}
 }
+
+// TestConsoleLogNoColorInFiles: the console log format writes no colour
+// codes when its output is not a terminal (here a pipe, as under systemd
+// or a redirect): they are escape sequences in a file or the journal.
+func TestConsoleLogNoColorInFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	zone := writeFile(t, dir, "bad.toml", "origin = \"bad.test.\"\nnonsense = 1\n")
+	_, stderr, code := runDNSRR(t, "serve", "-zone", zone, "-log-format", "console", "-listen", "127.0.0.1:0")
+	if code != 1 || !strings.Contains(stderr, "nonsense") {
+		t.Fatalf("exit %d, stderr %q: want exit 1 naming the bad key", code, stderr)
+	}
+	if strings.Contains(stderr, "\x1b") {
+		t.Errorf("console log to a pipe holds escape sequences: %q", stderr)
+	}
+}
