@@ -473,8 +473,9 @@ func run(ctx context.Context) (bool, error) {
 	})
 
 	// Reloads: every 2-4 s, alternately a good version (new serial, the
-	// static pool changes) and a broken one, which must be rejected with
-	// the old serial kept.
+	// static pool changes) and a broken one (a zone with an unknown key, a
+	// master file with a bad address, a config with an unknown key, a zone
+	// file gone), which must be rejected with the old serials kept.
 	reloadOutcome := make(chan logEvent, 16)
 	goLoop(func() {
 		for {
@@ -498,11 +499,16 @@ func run(ctx context.Context) (bool, error) {
 			broken := i%2 == 1
 			var err error
 			if broken {
-				// Each broken in its own way; the other file stays good.
-				if i%4 == 1 {
+				// Each broken in its own way; the other files stay good.
+				switch i % 8 {
+				case 1:
 					err = writeFile("soak.test.toml", tomlZone(serial+1, httpPort, tcpPort, true))
-				} else {
+				case 3:
 					err = writeFile("m.test.zone", masterZone(serial+1, true))
+				case 5:
+					err = writeFile("dnsrr.toml", configFile(httpPort)+"\nreload_timout = \"1m\"\n")
+				default:
+					err = os.Remove(filepath.Join(dir, "m.test.zone"))
 				}
 			} else {
 				serial++
@@ -544,7 +550,8 @@ func run(ctx context.Context) (bool, error) {
 				}
 			}
 			if broken {
-				// Put the good file back for the next round.
+				// Put the good files back for the next round.
+				writeFile("dnsrr.toml", configFile(httpPort))
 				writeFile("soak.test.toml", tomlZone(serial, httpPort, tcpPort, false))
 				writeFile("m.test.zone", masterZone(serial, false))
 			}
@@ -951,7 +958,10 @@ func queryLoop(ctx context.Context, server string, isTCP, withCookies bool, peri
 		}
 		r, _, err := client.ExchangeWithConnContext(ctx, m, conn)
 		if err != nil {
-			if ctx.Err() != nil {
+			// A query cut short by the end of the run is not lost: the
+			// exchange's deadline is the run's, and may expire a moment
+			// before ctx reports it.
+			if dl, ok := ctx.Deadline(); ctx.Err() != nil || ok && !time.Now().Before(dl) {
 				c.sent.Add(-1)
 				return
 			}
