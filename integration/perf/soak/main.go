@@ -607,6 +607,18 @@ wait:
 		killed = true
 	}
 
+	// Drains were saved atomically: nothing but the files written here
+	// and the state file may be left in the directory.
+	if es, err := os.ReadDir(dir); err == nil {
+		for _, e := range es {
+			switch e.Name() {
+			case "dnsrr.toml", "soak.test.toml", "m.test.zone", "cookie.secret", "dnsrr.log", "drains.json":
+			default:
+				failures.add("a file left in the work directory: %s", e.Name())
+			}
+		}
+	}
+
 	first, last := samples[0], samples[len(samples)-1]
 	fmt.Printf("\nsummary over %v at %d qps (UDP %d, TCP %d, with cookies %d):\n", time.Since(begin).Round(time.Second), *qps, c.udp.Load(), c.tcp.Load(), c.cookies.Load())
 	fmt.Printf("  queries sent %d, answered %d, lost %d (%.4f %%), SERVFAIL %d, wrong %d, TC %d, BADCOOKIE %d\n",
@@ -743,6 +755,7 @@ level = "info"
 admin = "127.0.0.1:0"
 status_listen = "127.0.0.1:0"
 initial_state = "probe"
+state_file = "drains.json"
 
 [cookies]
 secret_file = "cookie.secret"
