@@ -511,6 +511,15 @@ func run(ctx context.Context) (bool, error) {
 					err = os.Remove(filepath.Join(dir, "m.test.zone"))
 				}
 			} else {
+				// Rotate the cookie secret: the old one stays accepted.
+				next := make([]byte, 16)
+				rand.Read(next)
+				secrets := hex.EncodeToString(next) + "\n" + hex.EncodeToString(cookieSecret) + "\n"
+				cookieSecret = next
+				if err = writeFile("cookie.secret", secrets); err != nil {
+					failures.add("write cookie secret: %v", err)
+					return
+				}
 				serial++
 				if err = writeFile("soak.test.toml", tomlZone(serial, httpPort, tcpPort, false)); err == nil {
 					err = writeFile("m.test.zone", masterZone(serial, false))
@@ -990,16 +999,21 @@ func queryLoop(ctx context.Context, server string, isTCP, withCookies bool, peri
 			c.truncated.Add(1)
 		}
 		if withCookies {
+			// Every reply carries our client cookie and a fresh server
+			// cookie (RFC 7873 §5.2), across secret rotations.
+			var got string
 			if opt := r.IsEdns0(); opt != nil {
 				for _, o := range opt.Option {
-					if ck, ok := o.(*dns.EDNS0_COOKIE); ok && len(ck.Cookie) > 16 {
-						if !strings.HasPrefix(ck.Cookie, hex.EncodeToString(clientCookie)) {
-							c.wrong.Add(1)
-							failures.add("cookie reply does not echo the client cookie: %s", ck.Cookie)
-						}
-						serverCookie = ck.Cookie[16:]
+					if ck, ok := o.(*dns.EDNS0_COOKIE); ok {
+						got = ck.Cookie
 					}
 				}
+			}
+			if len(got) <= 16 || !strings.HasPrefix(got, hex.EncodeToString(clientCookie)) {
+				c.wrong.Add(1)
+				failures.add("reply to a query with a cookie carries cookie %q, want ours and a server cookie", got)
+			} else {
+				serverCookie = got[16:]
 			}
 			if r.Rcode == dns.RcodeBadCookie {
 				c.badcookie.Add(1)
