@@ -29,6 +29,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -165,6 +166,9 @@ type pool struct {
 	members map[netip.Addr]*backend // nil value: no check
 	// emptyOK: an answer may be empty (on_all_down = "none").
 	emptyOK bool
+	// ttls are the TTLs an answer may carry: the pool's, and its
+	// ttl_degraded while a member is down or drained.
+	ttls []uint32
 }
 
 type counters struct {
@@ -235,12 +239,12 @@ func run(ctx context.Context) (bool, error) {
 	go serveEvil(evil)
 
 	pools := []*pool{
-		{qname: "web.soak.test.", qtype: dns.TypeA, emptyOK: true},
-		{qname: "sticky.soak.test.", qtype: dns.TypeA, emptyOK: true},
-		{qname: "tcp.soak.test.", qtype: dns.TypeA, emptyOK: true},
-		{qname: "static.soak.test.", qtype: dns.TypeA},
-		{qname: "api.m.test.", qtype: dns.TypeA, emptyOK: true},
-		{qname: "evil.soak.test.", qtype: dns.TypeA, emptyOK: true},
+		{qname: "web.soak.test.", qtype: dns.TypeA, emptyOK: true, ttls: []uint32{30, 5}},
+		{qname: "sticky.soak.test.", qtype: dns.TypeA, emptyOK: true, ttls: []uint32{30}},
+		{qname: "tcp.soak.test.", qtype: dns.TypeA, emptyOK: true, ttls: []uint32{300}},
+		{qname: "static.soak.test.", qtype: dns.TypeA, ttls: []uint32{60}},
+		{qname: "api.m.test.", qtype: dns.TypeA, emptyOK: true, ttls: []uint32{30, 5}},
+		{qname: "evil.soak.test.", qtype: dns.TypeA, emptyOK: true, ttls: []uint32{300}},
 	}
 	webAddrs := []string{"127.0.0.11", "127.0.0.12", "127.0.0.13", "127.0.0.14"}
 	set := func(p *pool, addrs []string, checked bool) {
@@ -1056,6 +1060,9 @@ func check(m, r *dns.Msg, p *pool, sent time.Time) string {
 		a, ok := rr.(*dns.A)
 		if !ok || !strings.EqualFold(rr.Header().Name, p.qname) {
 			return "unexpected record " + rr.String()
+		}
+		if ttl := rr.Header().Ttl; !slices.Contains(p.ttls, ttl) || ttl != r.Answer[0].Header().Ttl {
+			return fmt.Sprintf("TTL %d in an answer of TTL %d, want one of %v for the whole RRset", ttl, r.Answer[0].Header().Ttl, p.ttls)
 		}
 		ip, _ := netip.AddrFromSlice(a.A.To4())
 		b, member := p.members[ip]
