@@ -9,8 +9,9 @@
 # QPS/7), UDP queries without a server cookie are dropped or slipped, and
 # those over TCP or with a server cookie must still all be answered.
 # A figure line every REPORT_EVERY (RSS, threads, open files of dnsrr;
-# queries, reloads, drains so far), then a summary; exit 1 if any answer was wrong, a reload misbehaved, the log
-# showed a panic or an error, or open files grew. Backends listen on
+# queries, reloads, drains so far), then a summary; exit 1 if any answer
+# was wrong, a reload misbehaved, the log showed a panic or an error, or
+# open files grew. Backends listen on
 # 127.0.0.11-.14, .21-.23 and .30 (Linux routes all of 127/8 to lo).
 # KEEP=1 keeps the work directory (config, zones, dnsrr's log).
 set -euo pipefail
