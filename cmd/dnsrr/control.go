@@ -526,9 +526,11 @@ func yesNo(b bool) string {
 // (whole characters); -json has it whole.
 func oneLine(s string, max int) string {
 	// A backend chooses part of its error (an HTTP reason phrase): no
-	// control character of it reaches the terminal.
+	// control character of it reaches the terminal, nor a format
+	// character such as U+202E, which reverses how the rest of the line
+	// is shown (an address or a state could be made to read otherwise).
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		if r != ' ' && !unicode.IsPrint(r) {
 			return ' '
 		}
 		return r

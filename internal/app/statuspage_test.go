@@ -259,6 +259,26 @@ func TestClip(t *testing.T) {
 	}
 }
 
+// TestPrintable: what a terminal or a browser would act on is written as
+// an escape; text, quotes and non-ASCII letters are kept.
+func TestPrintable(t *testing.T) {
+	for _, c := range []struct{ s, want string }{
+		{"status 503 Service Unavailable", "status 503 Service Unavailable"},
+		{`Get "http://192.0.2.1/": EOF`, `Get "http://192.0.2.1/": EOF`},
+		{"caf\u00e9 €", "caf\u00e9 €"},
+		{"status 503 \x1b[31mred\x1b]0;title\x07", `status 503 \x1b[31mred\x1b]0;title\x07`},
+		{"a\r\nb\tc\x7f", `a\x0d\x0ab\x09c\x7f`},
+		{"\u009b2J", `\x9b2J`},             // C1 CSI
+		{"abc\u202edcba", `abc\u202edcba`}, // right-to-left override
+		{"bad \xff\xfe utf-8", `bad \xff\xfe utf-8`},
+		{"\ufffd", `\ufffd`},
+	} {
+		if got := printable(c.s); got != c.want {
+			t.Errorf("printable(%q) = %q, want %q", c.s, got, c.want)
+		}
+	}
+}
+
 func TestRoughDuration(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		-time.Second: "0s", 0: "0s", 59 * time.Second: "59s", 61 * time.Second: "1m01s",
