@@ -141,6 +141,10 @@ type Check struct {
 	// InsecureSkipVerify disables certificate verification. Certificates
 	// are verified by default. https only.
 	InsecureSkipVerify bool
+	// CAFile names a PEM file of the roots to verify with instead of the
+	// system's. The prober does not read it: whoever plans the targets
+	// loads it into RootCAs and RootCAsID. https only.
+	CAFile string
 	// RootCAs verifies the server's certificate; nil means the system
 	// roots. https only.
 	RootCAs *x509.CertPool
@@ -254,9 +258,11 @@ func (c *Check) Validate() error {
 		}
 	}
 	if d.Kind != KindHTTPS {
-		if d.InsecureSkipVerify || d.RootCAs != nil || d.RootCAsID != "" {
+		if d.InsecureSkipVerify || d.RootCAs != nil || d.RootCAsID != "" || d.CAFile != "" {
 			bad("certificate settings apply to https checks only")
 		}
+	} else if d.CAFile != "" && d.RootCAs == nil {
+		bad("ca_file %s is not loaded", d.CAFile)
 	}
 	if !d.isHTTP() {
 		return errors.Join(errs...)
