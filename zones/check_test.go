@@ -52,6 +52,7 @@ body     = "ok"
 insecure = false
 ca_file  = "ca.pem"
 source   = "::ffff:192.0.2.1"
+weight_header = "X-Weight"
 
 [checks.db]
 type = "tcp"
@@ -65,7 +66,7 @@ port = 5432
 		Method: "HEAD", Path: "/health?full=1", Host: "www.example.org",
 		Status:       []healthprobe.StatusRange{{Min: 200, Max: 200}, {Min: 300, Max: 302}},
 		BodyContains: "ok", CAFile: filepath.Join("/etc/dnsrr", "ca.pem"),
-		Source: netip.MustParseAddr("192.0.2.1"),
+		Source: netip.MustParseAddr("192.0.2.1"), WeightHeader: "X-Weight",
 	}
 	if got := checks["web"]; !reflect.DeepEqual(got.Probe, want) || got.Name != "web" || got.File != "dnsrr.toml" || got.Line != 2 {
 		t.Errorf("web: %+v\nwant probe %+v at dnsrr.toml:2", got, want)
@@ -89,12 +90,23 @@ expect = ["299-200"]
 [checks.c]
 type = "tcp"
 path = "/"
+
+[checks.d]
+type = "https"
+weight_header = "X Weight"
+
+[checks.e]
+type = "tcp"
+port = 22
+weight_header = "X-Weight"
 `)
 	want := []string{
 		`dnsrr.toml:4: checks.a.expect: status "abc": not a status code`,
 		`dnsrr.toml:8: checks.b.expect: status "299-200": range is reversed`,
 		`dnsrr.toml:10: checks.c: port is missing: a tcp check needs one`,
 		`dnsrr.toml:12: checks.c.path: only http and https checks have path`,
+		`dnsrr.toml:16: checks.d.weight_header: "X Weight" is not an HTTP header name`,
+		`dnsrr.toml:21: checks.e.weight_header: only http and https checks have weight_header`,
 	}
 	if strings.Join(errs, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(errs, "\n"), strings.Join(want, "\n"))

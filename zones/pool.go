@@ -186,6 +186,10 @@ type Check struct {
 	Probe healthprobe.Check
 }
 
+// ReportsWeight reports whether the backends checked by c say what share
+// of their weight they want (weight_header).
+func (c *Check) ReportsWeight() bool { return c != nil && c.Probe.WeightHeader != "" }
+
 // ParseCheck reads a [checks.NAME] table; relative ca_file paths are
 // relative to dir. Problems are recorded in the table's file.
 func ParseCheck(t *tomlfile.Table, name, dir string) *Check {
@@ -241,6 +245,9 @@ func ParseCheck(t *tomlfile.Table, name, dir string) *Check {
 	}
 	pc.BodyContains, _ = t.String("body")
 	pc.InsecureSkipVerify, _ = t.Bool("insecure")
+	if pc.WeightHeader, ok = t.String("weight_header"); ok && !healthprobe.ValidHeaderName(pc.WeightHeader) {
+		t.Errorf("weight_header", "%q is not an HTTP header name", pc.WeightHeader)
+	}
 	if pc.CAFile, ok = t.String("ca_file"); ok && !filepath.IsAbs(pc.CAFile) {
 		pc.CAFile = filepath.Join(dir, pc.CAFile)
 	}
@@ -250,7 +257,7 @@ func ParseCheck(t *tomlfile.Table, name, dir string) *Check {
 
 var (
 	checkTypes = []string{healthprobe.KindTCP, healthprobe.KindHTTP, healthprobe.KindHTTPS}
-	httpKeys   = []string{"method", "path", "host", "expect", "body", "insecure", "ca_file"}
+	httpKeys   = []string{"method", "path", "host", "expect", "body", "insecure", "ca_file", "weight_header"}
 )
 
 // duration reads "5s", "500ms" or a whole number of seconds.

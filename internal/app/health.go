@@ -104,6 +104,16 @@ func (h *health) UpSince(c *zones.Check, addr netip.Addr) time.Time {
 	return time.Time{}
 }
 
+// Weight implements dnsrr.Health: the share of its weight the member's
+// backend reported to this instance's probes (each instance reads its own:
+// they ask the same backend), 100 until it reports one.
+func (h *health) Weight(c *zones.Check, addr netip.Addr) int {
+	if st, ok := h.status(c, addr); ok {
+		return st.WeightPercent()
+	}
+	return healthprobe.MaxWeightPercent
+}
+
 // clusterKey is the cluster key of a checked member of the plan (or of
 // the plan being replaced).
 func (h *health) clusterKey(c *zones.Check, addr netip.Addr) (string, bool) {
