@@ -150,6 +150,9 @@ func TestReportedWeight(t *testing.T) {
 		}
 	}
 	share("at 10%", 0.1/1.1)
+	if code, body, _ := adm.do(http.MethodGet, "/"); code != http.StatusOK || !strings.Contains(string(body), "(10 % weight)") {
+		t.Errorf("the status page (%d) does not show the reported weight:\n%s", code, body)
+	}
 
 	header.Store("lots")
 	d = waitWeight("a bad value reported", func(d weightDoc) bool { return d.WeightError != "" })
