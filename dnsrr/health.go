@@ -26,6 +26,10 @@ type Health interface {
 	// UpSince is when addr last came up under check (zero: unknown, or
 	// up from the start), for slow start.
 	UpSince(check *zones.Check, addr netip.Addr) time.Time
+	// Weight is the share of its configured weight, in percent (0-100),
+	// that addr's backend reported under check (weight_header); 100 when
+	// it reported none. Asked only of checks that read one.
+	Weight(check *zones.Check, addr netip.Addr) int
 }
 
 // healthySet is what a pool's address set serves under health checks.
@@ -34,7 +38,7 @@ type healthySet struct {
 	servfail bool
 	policy   bool // too few members up: on_all_down decided
 	// rampUntil is when the last of its members in slow start reaches its
-	// full weight (zero: none is ramping).
+	// full slow-start share (zero: none is ramping).
 	rampUntil time.Time
 }
 
@@ -157,10 +161,16 @@ func logPolicy(log zerolog.Logger, p *zones.Pool, set *zones.RRset, policy bool)
 // ttl_degraded_drains), so caches come back for the recovery sooner.
 func decide(p *zones.Pool, set *zones.RRset, h Health) *healthySet {
 	hs := degrade(p, set, decideMembers(p, set, h), h)
-	if p.SlowStart > 0 {
-		hs = slowStart(p, set, hs, h, time.Now())
+	if p.SlowStart > 0 || p.Check.ReportsWeight() {
+		hs = scaleWeights(p, set, hs, h, time.Now())
 	}
 	return hs
+}
+
+// shunned reports whether addr's backend asked for no new clients (a
+// reported weight of 0): it is served as if drained, but it is up.
+func shunned(p *zones.Pool, h Health, addr netip.Addr) bool {
+	return p.Check.ReportsWeight() && h.Weight(p.Check, addr) <= 0
 }
 
 // degrade applies the pool's ttl_degraded to hs, what set serves.
@@ -171,7 +181,7 @@ func degrade(p *zones.Pool, set *zones.RRset, hs *healthySet, h Health) *healthy
 	degraded := false
 	for i := range set.Len() {
 		a := set.Addr(i)
-		if !h.Up(p.Check, a) || p.TTLDegradedDrains && h.Drained(a) {
+		if !h.Up(p.Check, a) || p.TTLDegradedDrains && (h.Drained(a) || shunned(p, h, a)) {
 			degraded = true
 			break
 		}
@@ -193,16 +203,19 @@ const slowStartFloor = 0.05
 // weightScale makes room for fractions of a weight in integer weights.
 const weightScale = 100
 
-// slowStart lowers the weight of the members served by hs that came up
-// less than the pool's slow_start ago, in proportion to the time since
-// (from slowStartFloor to 1), so a recovered server is not hit by every
-// client at once. Weights act on random and sticky pools.
-func slowStart(p *zones.Pool, set *zones.RRset, hs *healthySet, h Health, now time.Time) *healthySet {
+// scaleWeights scales the configured weights of the members served by hs
+// by what lowers them now: the share its backend reported (weight_header,
+// in percent), and slow start: a member that came up less than the pool's
+// slow_start ago gets a share in proportion to the time since (from
+// slowStartFloor to 1), so a recovered server is not hit by every client
+// at once. Weights act on random and sticky pools.
+func scaleWeights(p *zones.Pool, set *zones.RRset, hs *healthySet, h Health, now time.Time) *healthySet {
 	served, _ := serving(hs, set)
 	if served == nil || served.Len() < 2 {
 		return hs
 	}
 	var until time.Time
+	scaled := false
 	weights := make([]uint32, served.Len())
 	for i := range weights {
 		w := uint32(1)
@@ -210,15 +223,25 @@ func slowStart(p *zones.Pool, set *zones.RRset, hs *healthySet, h Health, now ti
 			w = served.Weights[i]
 		}
 		f := 1.0
-		if since := h.UpSince(p.Check, served.Addr(i)); !since.IsZero() && now.Sub(since) < p.SlowStart {
-			f = max(slowStartFloor, float64(now.Sub(since))/float64(p.SlowStart))
-			if end := since.Add(p.SlowStart); end.After(until) {
-				until = end
+		if p.SlowStart > 0 {
+			if since := h.UpSince(p.Check, served.Addr(i)); !since.IsZero() && now.Sub(since) < p.SlowStart {
+				f = max(slowStartFloor, float64(now.Sub(since))/float64(p.SlowStart))
+				if end := since.Add(p.SlowStart); end.After(until) {
+					until = end
+				}
+			}
+		}
+		if p.Check.ReportsWeight() {
+			// A member served at 0% is served only because too few others
+			// are (see decideMembers): it gets the least weight.
+			if pct := h.Weight(p.Check, served.Addr(i)); pct < 100 {
+				f *= float64(max(pct, 0)) / 100
+				scaled = true
 			}
 		}
 		weights[i] = max(1, uint32(float64(w*weightScale)*f))
 	}
-	if until.IsZero() {
+	if until.IsZero() && !scaled {
 		return hs
 	}
 	out := &healthySet{set: served.WithWeights(weights), rampUntil: until}
@@ -240,7 +263,7 @@ func decideMembers(p *zones.Pool, set *zones.RRset, h Health) *healthySet {
 	nUp, nServing := 0, 0
 	for i := range n {
 		a := set.Addr(i)
-		up[i], drained[i] = h.Up(p.Check, a), h.Drained(a)
+		up[i], drained[i] = h.Up(p.Check, a), h.Drained(a) || shunned(p, h, a)
 		if up[i] {
 			nUp++
 			if !drained[i] {

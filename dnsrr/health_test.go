@@ -26,6 +26,7 @@ type fakeHealth struct {
 	down    map[downKey]bool
 	drained map[netip.Addr]bool
 	since   map[netip.Addr]time.Time // when members came up, for slow start
+	weight  map[netip.Addr]int       // reported weights in percent; 100 if absent
 }
 
 type downKey struct {
@@ -34,7 +35,7 @@ type downKey struct {
 }
 
 func newFakeHealth() *fakeHealth {
-	return &fakeHealth{down: map[downKey]bool{}, drained: map[netip.Addr]bool{}, since: map[netip.Addr]time.Time{}}
+	return &fakeHealth{down: map[downKey]bool{}, drained: map[netip.Addr]bool{}, since: map[netip.Addr]time.Time{}, weight: map[netip.Addr]int{}}
 }
 
 func (f *fakeHealth) Up(c *zones.Check, a netip.Addr) bool {
@@ -50,6 +51,15 @@ func (f *fakeHealth) UpSince(c *zones.Check, a netip.Addr) time.Time {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.since[a]
+}
+
+func (f *fakeHealth) Weight(c *zones.Check, a netip.Addr) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if w, ok := f.weight[a]; ok {
+		return w
+	}
+	return 100
 }
 
 func (f *fakeHealth) Drained(a netip.Addr) bool {
@@ -620,5 +630,96 @@ slow_start = "60s"
 	s.HealthChangedAt(s.Ramping())
 	if r := s.Ramping(); len(r) != 0 {
 		t.Errorf("still ramping %v after the ramp", r)
+	}
+}
+
+// Reported weights (weight_header) scale the configured ones: a member of
+// weight 2 that reports 25% comes first with the share of weight 0.5
+// (chi-square with 1 df at p = 10⁻⁶: 23.93), on both paths; at 0% it
+// leaves the answers while others are up, and is served again, as a
+// drained member is, when they are all down.
+func TestReportedWeight(t *testing.T) {
+	zone := `origin = "rw.test."
+ns = ["ns1.rw.test."]
+[soa]
+serial = 1
+[records.ns1]
+a = ["192.0.2.53"]
+[checks.web]
+type = "http"
+weight_header = "X-Weight"
+[pools.www]
+addresses = ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
+check = "web"
+weights = { "192.0.2.1" = 2 }
+`
+	s := tomlServer(t, "rw.test.toml", zone)
+	h := newFakeHealth()
+	s.SetHealth(h)
+	a1, a2, a3 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")
+	setWeight := func(a netip.Addr, pct int) {
+		h.mu.Lock()
+		h.weight[a] = pct
+		h.mu.Unlock()
+		s.HealthChangedAt([]netip.Addr{a})
+	}
+	pkt, _ := new(dns.Msg).SetQuestion("www.rw.test.", dns.TypeA).Pack()
+	answer := func(path string) []netip.Addr {
+		var out []byte
+		if path == "fast" {
+			out = s.answerUDP(pkt, make([]byte, 0, 512), new(wireQuery))
+		} else {
+			out = s.answerSlow(pkt, make([]byte, 0, 512), new(wireQuery), true)
+		}
+		m := new(dns.Msg)
+		if err := m.Unpack(out); err != nil {
+			t.Fatalf("answer: %v", err)
+		}
+		var addrs []netip.Addr
+		for _, rr := range m.Answer {
+			addrs = append(addrs, zones.AddrOf(rr))
+		}
+		return addrs
+	}
+	share := func(what string, p float64) {
+		t.Helper()
+		for _, path := range []string{"fast", "full"} {
+			firsts := 0
+			const n = 4000
+			for range n {
+				if got := answer(path); len(got) != 3 {
+					t.Fatalf("%s: answer %v, want the 3 members", what, got)
+				} else if got[0] == a1 {
+					firsts++
+				}
+			}
+			e := p * n
+			if x := (float64(firsts)-e)*(float64(firsts)-e)/e + (float64(n-firsts)-(n-e))*(float64(n-firsts)-(n-e))/(n-e); x > 23.93 {
+				t.Errorf("%s, %s path: 192.0.2.1 came first %d of %d times, want about %v (chi-square %.1f)", what, path, firsts, n, e, x)
+			}
+		}
+	}
+	share("100%", 2.0/4)
+	setWeight(a1, 25)
+	share("25%", 0.5/2.5)
+	setWeight(a1, 100)
+	share("100% again", 2.0/4)
+
+	setWeight(a1, 0)
+	for _, path := range []string{"fast", "full"} {
+		for range 200 {
+			if got := answer(path); len(got) != 2 || slices.Contains(got, a1) {
+				t.Fatalf("0%%, %s path: answer %v, want 192.0.2.1 withdrawn", path, got)
+			}
+		}
+	}
+	if s.Answers("www.rw.test.", a1) {
+		t.Error("Answers says 192.0.2.1 at 0% is served")
+	}
+	h.toggleDown("web", a2)
+	h.toggleDown("web", a3)
+	s.HealthChangedAt([]netip.Addr{a2, a3})
+	if got := answer("full"); !slices.Equal(got, []netip.Addr{a1}) {
+		t.Errorf("the others down: answer %v, want the member at 0%% (up, like a drained one)", got)
 	}
 }

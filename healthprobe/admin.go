@@ -29,9 +29,11 @@ type Group struct {
 }
 
 // Member is one address of a Group; Check is nil for an unchecked member.
+// Weight is its configured weight (0 is taken as 1).
 type Member struct {
-	Addr  netip.Addr
-	Check *Check
+	Addr   netip.Addr
+	Check  *Check
+	Weight uint32
 }
 
 // GroupQuery selects the groups of one /status response: those matching
@@ -302,6 +304,11 @@ type memberJSON struct {
 	LastFailure     *time.Time `json:"last_failure,omitempty"`
 	ConsecutiveOK   int        `json:"consecutive_ok"`
 	ConsecutiveFail int        `json:"consecutive_fail"`
+	// Weight is the configured weight times the share the backend
+	// reported (ReportedWeight, in percent; omitted when it reports none).
+	Weight         float64 `json:"weight"`
+	ReportedWeight *int    `json:"reported_weight,omitempty"`
+	WeightError    string  `json:"weight_error,omitempty"`
 	// Cluster is each instance's view and the agreed one (AdminOptions.MemberViews).
 	Cluster any `json:"cluster,omitempty"`
 }
@@ -319,7 +326,7 @@ func statusReport(v *View, groups []Group, more bool, maxDrains int, now time.Ti
 	for _, g := range groups {
 		gj := groupJSON{Name: g.Name, Check: g.Check, Policy: g.Policy, Members: []memberJSON{}}
 		for _, m := range g.Members {
-			mj := memberJSON{Address: m.Addr.String(), State: "static", Serving: true}
+			mj := memberJSON{Address: m.Addr.String(), State: "static", Serving: true, Weight: float64(max(m.Weight, 1))}
 			if until, ok := v.Drained(m.Addr); ok {
 				mj.Drained, mj.DrainUntil, mj.Serving = true, timePtr(until), false
 			}
@@ -333,6 +340,11 @@ func statusReport(v *View, groups []Group, more bool, maxDrains int, now time.Ti
 					lastOK := st.LastOK
 					mj.LastOK, mj.LastError = &lastOK, st.LastError
 					mj.ConsecutiveOK, mj.ConsecutiveFail = st.ConsecutiveOK, st.ConsecutiveFail
+					if st.WeightSet {
+						pct := st.Weight
+						mj.ReportedWeight, mj.Weight = &pct, mj.Weight*float64(pct)/100
+					}
+					mj.WeightError = st.WeightError
 				}
 			}
 			if g.Answered != nil {

@@ -28,7 +28,7 @@ func BenchmarkViewChange(b *testing.B) {
 		b.Run(fmt.Sprintf("targets=%d/probe", n), func(b *testing.B) {
 			t := p.order[n/2]
 			for b.Loop() {
-				p.record(t, nil, ReasonOther, 0)
+				p.record(t, nil, ReasonOther, 0, weightReport{})
 			}
 		})
 		b.Run(fmt.Sprintf("targets=%d/drain", n), func(b *testing.B) {

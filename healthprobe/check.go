@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -141,6 +142,14 @@ type Check struct {
 	// InsecureSkipVerify disables certificate verification. Certificates
 	// are verified by default. https only.
 	InsecureSkipVerify bool
+	// WeightHeader, if set, names a response header in which the backend
+	// reports the share of its weight it wants, in percent (see
+	// ParseWeight). http/https only.
+	WeightHeader string
+	// CAFile names a PEM file of the roots to verify with instead of the
+	// system's. The prober does not read it: whoever plans the targets
+	// loads it into RootCAs and RootCAsID. https only.
+	CAFile string
 	// RootCAs verifies the server's certificate; nil means the system
 	// roots. https only.
 	RootCAs *x509.CertPool
@@ -245,7 +254,7 @@ func (c *Check) Validate() error {
 		}{
 			{"method", d.Method != ""}, {"path", d.Path != ""}, {"host", d.Host != ""},
 			{"status", len(d.Status) > 0}, {"body_contains", d.BodyContains != ""},
-			{"body_limit", d.BodyLimit != 0},
+			{"body_limit", d.BodyLimit != 0}, {"weight_header", d.WeightHeader != ""},
 		}
 		for _, f := range httpOnly {
 			if f.set {
@@ -254,9 +263,11 @@ func (c *Check) Validate() error {
 		}
 	}
 	if d.Kind != KindHTTPS {
-		if d.InsecureSkipVerify || d.RootCAs != nil || d.RootCAsID != "" {
+		if d.InsecureSkipVerify || d.RootCAs != nil || d.RootCAsID != "" || d.CAFile != "" {
 			bad("certificate settings apply to https checks only")
 		}
+	} else if d.CAFile != "" && d.RootCAs == nil {
+		bad("ca_file %s is not loaded", d.CAFile)
 	}
 	if !d.isHTTP() {
 		return errors.Join(errs...)
@@ -281,6 +292,9 @@ func (c *Check) Validate() error {
 		if err := r.validate(); err != nil {
 			bad("status %s: %v", r, err)
 		}
+	}
+	if d.WeightHeader != "" && !ValidHeaderName(d.WeightHeader) {
+		bad("weight_header %q is not a header name", d.WeightHeader)
 	}
 	if d.BodyLimit < 1 {
 		bad("body_limit %d must be positive", d.BodyLimit)
@@ -350,6 +364,10 @@ func (t Target) Key() string {
 	b.WriteString(" status=" + formatRanges(c.Status))
 	if c.BodyContains != "" {
 		fmt.Fprintf(&b, " body=%s limit=%d", strconv.Quote(c.BodyContains), c.BodyLimit)
+	}
+	if c.WeightHeader != "" {
+		// Canonical: the header is matched in any case.
+		b.WriteString(" weight=" + http.CanonicalHeaderKey(c.WeightHeader))
 	}
 	if c.InsecureSkipVerify {
 		b.WriteString(" insecure")

@@ -68,6 +68,8 @@ func TestValidate(t *testing.T) {
 		{"body over limit", Check{Kind: KindHTTP, BodyContains: "hello", BodyLimit: 3}, "longer than body_limit"},
 		{"tcp with path", Check{Kind: KindTCP, Port: 1, Path: "/"}, "path applies to http and https"},
 		{"http with CA", Check{Kind: KindHTTP, InsecureSkipVerify: true}, "https checks only"},
+		{"http with ca_file", Check{Kind: KindHTTP, CAFile: "ca.pem"}, "https checks only"},
+		{"ca_file not loaded", Check{Kind: KindHTTPS, CAFile: "ca.pem"}, "ca_file ca.pem is not loaded"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

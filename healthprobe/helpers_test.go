@@ -61,6 +61,7 @@ type fakeNet struct {
 	calls    map[netip.Addr]int
 	inflight int
 	peak     int
+	weights  map[netip.Addr]weightReport // what a passing probe reports
 }
 
 func newFakeNet() *fakeNet {
@@ -85,8 +86,29 @@ func (f *fakeNet) count(a netip.Addr) int {
 	return f.calls[a]
 }
 
-func (f *fakeNet) newProbe(t Target, _ *Check, _ string) (probeFunc, func()) {
-	return func(ctx context.Context) error {
+func (f *fakeNet) setWeight(a netip.Addr, w weightReport) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.weights == nil {
+		f.weights = map[netip.Addr]weightReport{}
+	}
+	f.weights[a] = w
+}
+
+func (f *fakeNet) newProbe(t Target, c *Check, ua string) (probeFunc, func()) {
+	probe, release := f.newUnweighted(t, c, ua)
+	return func(ctx context.Context) (weightReport, error) {
+		if _, err := probe(ctx); err != nil {
+			return weightReport{}, err
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.weights[t.Addr], nil
+	}, release
+}
+
+func (f *fakeNet) newUnweighted(t Target, _ *Check, _ string) (probeFunc, func()) {
+	return noWeight(func(ctx context.Context) error {
 		f.mu.Lock()
 		f.calls[t.Addr]++
 		f.inflight++
@@ -113,7 +135,12 @@ func (f *fakeNet) newProbe(t Target, _ *Check, _ string) (probeFunc, func()) {
 			return errFake
 		}
 		return nil
-	}, func() {}
+	}), func() {}
+}
+
+// noWeight is a probe that reports no weight.
+func noWeight(f func(context.Context) error) probeFunc {
+	return func(ctx context.Context) (weightReport, error) { return weightReport{}, f(ctx) }
 }
 
 var errFake = fakeError("connection refused (fake)")

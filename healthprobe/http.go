@@ -24,6 +24,7 @@ type httpProbe struct {
 	userAgent string
 	transport *http.Transport
 	client    *http.Client
+	weight    weightReport // of the probe running; one at a time per target
 }
 
 func newHTTPProbe(ap netip.AddrPort, c *Check, userAgent string) *httpProbe {
@@ -65,8 +66,20 @@ func newHTTPProbe(ap netip.AddrPort, c *Check, userAgent string) *httpProbe {
 
 func (h *httpProbe) close() { h.transport.CloseIdleConnections() }
 
-// probe sends one request and judges the status and, if asked, the body.
-func (h *httpProbe) probe(ctx context.Context) error {
+// probe sends one request and judges the status and, if asked, the body;
+// a response that passes is read for the weight, if asked.
+func (h *httpProbe) probe(ctx context.Context) (weightReport, error) {
+	if err := h.judge(ctx); err != nil {
+		return weightReport{}, err
+	}
+	if h.check.WeightHeader == "" {
+		return weightReport{}, nil
+	}
+	return h.weight, nil
+}
+
+func (h *httpProbe) judge(ctx context.Context) error {
+	h.weight = weightReport{}
 	req, err := http.NewRequestWithContext(ctx, h.check.Method, h.url, nil)
 	if err != nil {
 		return err
@@ -82,6 +95,9 @@ func (h *httpProbe) probe(ctx context.Context) error {
 	defer resp.Body.Close()
 	if !statusAccepted(resp.StatusCode, h.check.Status) {
 		return &statusError{fmt.Sprintf("status %s, want %s", resp.Status, formatRanges(h.check.Status))}
+	}
+	if h.check.WeightHeader != "" {
+		h.weight = readWeight(resp.Header, h.check.WeightHeader)
 	}
 	if h.check.BodyContains == "" {
 		return nil

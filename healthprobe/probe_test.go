@@ -38,6 +38,13 @@ func addrPortOf(t *testing.T, a net.Addr) netip.AddrPort {
 // runProbe runs one probe of c against ap, as the prober would.
 func runProbe(t *testing.T, ap netip.AddrPort, c Check, userAgent string) error {
 	t.Helper()
+	_, err := runProbeWeight(t, ap, c, userAgent)
+	return err
+}
+
+// runProbeWeight is runProbe with the weight the probe read.
+func runProbeWeight(t *testing.T, ap netip.AddrPort, c Check, userAgent string) (weightReport, error) {
+	t.Helper()
 	c.Port = int(ap.Port())
 	if c.Timeout == 0 {
 		c.Timeout = 2 * time.Second
@@ -212,7 +219,7 @@ func TestHTTPProbe(t *testing.T) {
 		defer release()
 		before := rec.get().newConns
 		for range 3 {
-			if err := probe(t.Context()); err != nil {
+			if _, err := probe(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 		}

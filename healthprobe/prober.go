@@ -55,8 +55,9 @@ type Options struct {
 // ErrNotDrained is returned by Undrain for an address that is not drained.
 var ErrNotDrained = errors.New("address is not drained")
 
-// probeFunc runs one probe; ctx carries the probe's timeout.
-type probeFunc func(ctx context.Context) error
+// probeFunc runs one probe; ctx carries the probe's timeout. A probe that
+// passes may report the backend's weight.
+type probeFunc func(ctx context.Context) (weightReport, error)
 
 // Prober probes targets and publishes their state. Create it with New, give
 // it targets with SetTargets (before or while Run runs), and start it with
@@ -164,7 +165,7 @@ func New(opts Options, log zerolog.Logger) (*Prober, error) {
 func (p *Prober) View() *View { return p.view.Load() }
 
 // Changes receives a value after a View is published in which some
-// target's State or Drained differs, a target was added or removed, or the
+// target's State, reported Weight or Drained differs, a target was added or removed, or the
 // drains changed: whatever may change what is served. Notifications
 // coalesce (the channel holds one), so a reader must act on the View at
 // that time, not count signals. Views published only to record probe
@@ -181,7 +182,8 @@ const maxPendingChanges = 1 << 16
 // Changed is what may have changed what is served since the previous
 // TakeChanges, so that a caller can recompute only what depends on it.
 type Changed struct {
-	// Targets whose State changed, or that were added or removed.
+	// Targets whose State or reported Weight changed, or that were added
+	// or removed.
 	Targets []Target
 	// Addrs drained, undrained, or whose drain expired (unmapped).
 	Addrs []netip.Addr
@@ -424,7 +426,7 @@ func (p *Prober) probeOnce(ctx context.Context, t *target, probe probeFunc) bool
 	}
 	start := time.Now()
 	pctx, cancel := context.WithTimeout(ctx, t.check.Timeout)
-	err := p.call(pctx, t, probe)
+	weight, err := p.call(pctx, t, probe)
 	took := time.Since(start)
 	reason := ReasonOther
 	if err != nil {
@@ -443,18 +445,18 @@ func (p *Prober) probeOnce(ctx context.Context, t *target, probe probeFunc) bool
 		ev.Stringer("target", t.AddrPort()).Str("check", t.checkName()).
 			Bool("ok", err == nil).Float64("duration", took.Seconds()).Err(err).Msg("probe")
 	}
-	p.record(t, err, reason, took)
+	p.record(t, err, reason, took, weight)
 	return true
 }
 
 // call runs probe, turning a panic into a failed probe so that one bad
 // target cannot take the process down.
-func (p *Prober) call(ctx context.Context, t *target, probe probeFunc) (err error) {
+func (p *Prober) call(ctx context.Context, t *target, probe probeFunc) (w weightReport, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			p.log.Error().Stringer("target", t.AddrPort()).Str("check", t.checkName()).
 				Interface("panic", r).Msg("probe panicked")
-			err = fmt.Errorf("probe panicked: %v", r)
+			w, err = weightReport{}, fmt.Errorf("probe panicked: %v", r)
 		}
 	}()
 	return probe(ctx)
@@ -462,7 +464,7 @@ func (p *Prober) call(ctx context.Context, t *target, probe probeFunc) (err erro
 
 // record applies one probe result to t's counters and, when a threshold is
 // crossed, to its State; then publishes a View.
-func (p *Prober) record(t *target, err error, reason ErrorReason, took time.Duration) {
+func (p *Prober) record(t *target, err error, reason ErrorReason, took time.Duration, w weightReport) {
 	p.mu.Lock()
 	if t.removed {
 		p.mu.Unlock()
@@ -485,6 +487,18 @@ func (p *Prober) record(t *target, err error, reason ErrorReason, took time.Dura
 		s.Failures[reason]++
 		p.counts.failures[reason].Add(1)
 	}
+	// A weight is read from passing probes only; a bad or missing one
+	// leaves the last in force (see weight.go).
+	wasWeight, reweighted := s.WeightPercent(), false
+	if err == nil && t.check.WeightHeader != "" {
+		if w.ok {
+			// The first report of 100 changes nothing served.
+			reweighted = wasWeight != w.percent
+			s.Weight, s.WeightSet, s.WeightError = w.percent, true, ""
+		} else {
+			s.WeightError = clipError(w.err)
+		}
+	}
 	from := s.State
 	to := from
 	switch {
@@ -497,6 +511,9 @@ func (p *Prober) record(t *target, err error, reason ErrorReason, took time.Dura
 	case from == Down && s.ConsecutiveOK >= t.check.Rise:
 		to = Up
 	}
+	if reweighted {
+		p.pending.target(t.key, t.Target)
+	}
 	if to != from {
 		s.State = to
 		s.Since = now
@@ -507,7 +524,7 @@ func (p *Prober) record(t *target, err error, reason ErrorReason, took time.Dura
 		}
 	}
 	p.publishLocked(t)
-	if to != from {
+	if to != from || reweighted {
 		p.signal()
 	}
 	p.mu.Unlock()
@@ -515,6 +532,10 @@ func (p *Prober) record(t *target, err error, reason ErrorReason, took time.Dura
 	defer t.firstDone()
 
 	// Act on transitions only: one line per change, never per probe.
+	if reweighted {
+		p.log.Info().Stringer("target", t.AddrPort()).Str("check", t.checkName()).
+			Int("weight", w.percent).Int("from", wasWeight).Msg("target weight reported")
+	}
 	if to == from {
 		return
 	}

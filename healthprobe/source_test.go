@@ -35,7 +35,7 @@ func TestProbeSource(t *testing.T) {
 		c.ApplyDefaults()
 		probe, release := newProbe(Target{Addr: target, Check: c}, c, "test")
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := probe(ctx)
+		_, err := probe(ctx)
 		cancel()
 		release()
 		if err != nil {
@@ -63,7 +63,7 @@ func TestProbeSource(t *testing.T) {
 	defer trelease()
 	tctx, tcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer tcancel()
-	if err := tprobe(tctx); err != nil {
+	if _, err := tprobe(tctx); err != nil {
 		t.Fatal(err)
 	}
 	if got := <-seen; got != src.String() {
@@ -77,7 +77,7 @@ func TestProbeSource(t *testing.T) {
 	defer release()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := probe(ctx); err != nil {
+	if _, err := probe(ctx); err != nil {
 		t.Errorf("IPv4 target with an IPv6 source: %v", err)
 	}
 

@@ -80,6 +80,13 @@ type Status struct {
 	// results; one of them is always zero.
 	ConsecutiveOK   int
 	ConsecutiveFail int
+	// Weight is the share of its weight, in percent, the backend last
+	// reported (Check.WeightHeader); WeightSet says it reported one.
+	// WeightError is why the latest successful probe reported none (a
+	// missing or bad value: the last weight stays), "" once one is read.
+	Weight      int
+	WeightSet   bool
+	WeightError string
 	// LastDuration is how long the most recent probe took.
 	LastDuration time.Duration
 	// Transitions counts the changes between Up and Down since the target
@@ -88,6 +95,15 @@ type Status struct {
 	// Failures counts the failed probes since the target was added, by
 	// reason.
 	Failures [NumErrorReasons]uint64
+}
+
+// WeightPercent is the share of its weight the target is served with, in
+// percent: 100 unless the backend reported another (Weight).
+func (s *Status) WeightPercent() int {
+	if !s.WeightSet {
+		return MaxWeightPercent
+	}
+	return s.Weight
 }
 
 // Serving reports whether the target should be in answers: not Down and not

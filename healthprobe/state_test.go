@@ -410,7 +410,7 @@ func TestProbePanic(t *testing.T) {
 			t.Fatal(err)
 		}
 		p.newProbe = func(Target, *Check, string) (probeFunc, func()) {
-			return func(context.Context) error { panic("boom") }, func() {}
+			return noWeight(func(context.Context) error { panic("boom") }), func() {}
 		}
 		tg := Target{addrA, fakeCheck()}
 		if err := p.SetTargets([]Target{tg}); err != nil {

@@ -20,13 +20,13 @@ func newProbe(t Target, c *Check, userAgent string) (probeFunc, func()) {
 // tcpProbe succeeds when a TCP connection to ap is established; it closes
 // it at once without sending anything.
 func tcpProbe(ap netip.AddrPort, d *net.Dialer) probeFunc {
-	return func(ctx context.Context) error {
+	return func(ctx context.Context) (weightReport, error) {
 		conn, err := d.DialContext(ctx, "tcp", ap.String())
 		if err != nil {
-			return err
+			return weightReport{}, err
 		}
 		conn.Close()
-		return nil
+		return weightReport{}, nil
 	}
 }
 

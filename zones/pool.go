@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/dnsrr/dnsrr/healthprobe"
 	"github.com/dnsrr/dnsrr/zones/tomlfile"
 	"github.com/miekg/dns"
 )
@@ -170,91 +171,94 @@ func (p *Pool) Need(n int) int {
 	return min(max(p.MinHealthy, 1), n)
 }
 
-// Check is a health check as written in a zone or the configuration: how to
-// probe a pool's members. Zero values mean the prober's defaults.
+// Check is a health check as written in a zone or the configuration: its
+// name and where it is defined, for errors found when it is used, and the
+// probe itself. Probe is the prober's own type, so the two never drift
+// apart; fields left zero take healthprobe's defaults (Check.ApplyDefaults)
+// when the probe is planned, the one place defaults are applied.
 type Check struct {
 	Name string
-	File string // where it is defined, for errors found when it is used
+	File string // where it is defined
 	Line int
-
-	Type     string // tcp, http or https
-	Port     int
-	Interval time.Duration
-	Timeout  time.Duration
-	Fall     int
-	Rise     int
-	// http and https
-	Method   string
-	Path     string
-	Host     string   // Host header and TLS server name
-	Expect   []string // status codes and ranges, "200" or "200-299"
-	Body     string   // a substring the body must contain
-	Insecure bool     // skip certificate verification
-	CAFile   string   // PEM roots to verify with instead of the system's
-	// Source is the local address to probe from; the zero Addr lets the
-	// system choose (or [health] probe_source, when set).
-	Source netip.Addr
+	// Probe is what the prober runs. Its CAFile is read (RootCAs) and an
+	// unset Source takes [health] probe_source when targets are planned,
+	// on every reload; Probe itself is never modified once parsed.
+	Probe healthprobe.Check
 }
 
-var checkTypes = map[string]int{"tcp": 0, "http": 80, "https": 443}
+// ReportsWeight reports whether the backends checked by c say what share
+// of their weight they want (weight_header).
+func (c *Check) ReportsWeight() bool { return c != nil && c.Probe.WeightHeader != "" }
 
 // ParseCheck reads a [checks.NAME] table; relative ca_file paths are
 // relative to dir. Problems are recorded in the table's file.
 func ParseCheck(t *tomlfile.Table, name, dir string) *Check {
 	c := &Check{Name: name, File: t.File().Name, Line: t.Line("")}
+	pc := &c.Probe
 	var ok bool
-	if c.Type, ok = t.String("type"); !ok {
+	if pc.Kind, ok = t.String("type"); !ok {
 		if !t.Has("type") {
 			t.Errorf("", "type is missing: tcp, http or https")
 		}
-	} else if _, known := checkTypes[c.Type]; !known {
-		t.Errorf("type", "%q is not a check type: use tcp, http or https", c.Type)
+	} else if !slices.Contains(checkTypes, pc.Kind) {
+		t.Errorf("type", "%q is not a check type: use tcp, http or https", pc.Kind)
 	}
 	if v, ok := t.Int("port", 1, 65535); ok {
-		c.Port = int(v)
-	} else if !t.Has("port") {
-		if c.Port = checkTypes[c.Type]; c.Type == "tcp" {
-			t.Errorf("", "port is missing: a tcp check needs one")
-		}
+		pc.Port = int(v)
+	} else if !t.Has("port") && pc.Kind == healthprobe.KindTCP {
+		t.Errorf("", "port is missing: a tcp check needs one")
 	}
 	if v, ok := t.String("source"); ok {
 		a, err := netip.ParseAddr(v)
 		if err != nil || a.Zone() != "" || a.IsUnspecified() || a.IsMulticast() {
 			t.Errorf("source", "%q is not a unicast IP address of this host to probe from", v)
 		}
-		c.Source = a.Unmap()
+		pc.Source = a.Unmap()
 	}
-	c.Interval = duration(t, "interval")
-	c.Timeout = duration(t, "timeout")
+	pc.Interval = duration(t, "interval")
+	pc.Timeout = duration(t, "timeout")
 	if v, ok := t.Int("fall", 1, 1000); ok {
-		c.Fall = int(v)
+		pc.Fall = int(v)
 	}
 	if v, ok := t.Int("rise", 1, 1000); ok {
-		c.Rise = int(v)
+		pc.Rise = int(v)
 	}
-	http := c.Type == "http" || c.Type == "https"
-	for _, k := range []string{"method", "path", "host", "expect", "body", "insecure", "ca_file"} {
+	http := pc.Kind == healthprobe.KindHTTP || pc.Kind == healthprobe.KindHTTPS
+	for _, k := range httpKeys {
 		if !http && t.Has(k) {
 			t.Get(k)
 			t.Errorf(k, "only http and https checks have %s", k)
 		}
 	}
-	if c.Method, ok = t.String("method"); ok && c.Method != "GET" && c.Method != "HEAD" {
-		t.Errorf("method", "%q: use GET or HEAD", c.Method)
+	if pc.Method, ok = t.String("method"); ok && pc.Method != "GET" && pc.Method != "HEAD" {
+		t.Errorf("method", "%q: use GET or HEAD", pc.Method)
 	}
-	if c.Path, ok = t.String("path"); ok && (c.Path == "" || c.Path[0] != '/') {
-		t.Errorf("path", "%q must start with /", c.Path)
+	if pc.Path, ok = t.String("path"); ok && (pc.Path == "" || pc.Path[0] != '/') {
+		t.Errorf("path", "%q must start with /", pc.Path)
 	}
-	c.Host, _ = t.String("host")
-	c.Expect, _ = t.Strings("expect")
-	c.Body, _ = t.String("body")
-	c.Insecure, _ = t.Bool("insecure")
-	if c.CAFile, ok = t.String("ca_file"); ok && !filepath.IsAbs(c.CAFile) {
-		c.CAFile = filepath.Join(dir, c.CAFile)
+	pc.Host, _ = t.String("host")
+	if expect, ok := t.Strings("expect"); ok {
+		var err error
+		if pc.Status, err = healthprobe.ParseStatusRanges(expect); err != nil {
+			t.Errorf("expect", "%v", err)
+		}
+	}
+	pc.BodyContains, _ = t.String("body")
+	pc.InsecureSkipVerify, _ = t.Bool("insecure")
+	if pc.WeightHeader, ok = t.String("weight_header"); ok && !healthprobe.ValidHeaderName(pc.WeightHeader) {
+		t.Errorf("weight_header", "%q is not an HTTP header name", pc.WeightHeader)
+	}
+	if pc.CAFile, ok = t.String("ca_file"); ok && !filepath.IsAbs(pc.CAFile) {
+		pc.CAFile = filepath.Join(dir, pc.CAFile)
 	}
 	t.Done()
 	return c
 }
+
+var (
+	checkTypes = []string{healthprobe.KindTCP, healthprobe.KindHTTP, healthprobe.KindHTTPS}
+	httpKeys   = []string{"method", "path", "host", "expect", "body", "insecure", "ca_file", "weight_header"}
+)
 
 // duration reads "5s", "500ms" or a whole number of seconds.
 func duration(t *tomlfile.Table, key string) time.Duration {

@@ -148,7 +148,7 @@ func (z *tomlZone) read() {
 // name with unquoted dots (see tomlfile.Table.UnquotedDots).
 var (
 	poolKeys  = append([]string{"addresses", "ttl"}, policyKeys...)
-	checkKeys = []string{"type", "port", "interval", "timeout", "fall", "rise", "method", "path", "host", "expect", "body", "insecure", "ca_file", "source"}
+	checkKeys = []string{"type", "port", "interval", "timeout", "fall", "rise", "method", "path", "host", "expect", "body", "insecure", "ca_file", "source", "weight_header"}
 )
 
 func isKeyOf(keys []string) func(string) bool {

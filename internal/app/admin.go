@@ -215,7 +215,7 @@ func (h *health) groupPage(q healthprobe.GroupQuery, answers func(pool string, a
 			g.Check, g.Policy = pool.Check.Name, pool.OnAllDown.String()
 		}
 		for _, a := range pool.Members() {
-			g.Members = append(g.Members, healthprobe.Member{Addr: a, Check: hc})
+			g.Members = append(g.Members, healthprobe.Member{Addr: a, Check: hc, Weight: pool.Weight(a)})
 		}
 		g.Answered = func(a netip.Addr) bool { return answers(pool.Name, a) }
 		out = append(out, g)

@@ -104,6 +104,16 @@ func (h *health) UpSince(c *zones.Check, addr netip.Addr) time.Time {
 	return time.Time{}
 }
 
+// Weight implements dnsrr.Health: the share of its weight the member's
+// backend reported to this instance's probes (each instance reads its own:
+// they ask the same backend), 100 until it reports one.
+func (h *health) Weight(c *zones.Check, addr netip.Addr) int {
+	if st, ok := h.status(c, addr); ok {
+		return st.WeightPercent()
+	}
+	return healthprobe.MaxWeightPercent
+}
+
 // clusterKey is the cluster key of a checked member of the plan (or of
 // the plan being replaced).
 func (h *health) clusterKey(c *zones.Check, addr netip.Addr) (string, bool) {
@@ -231,30 +241,22 @@ func planProbes(snap *zones.Snapshot, lim zones.Limits, source netip.Addr) (*pro
 	return p, errors.Join(errs...)
 }
 
-// probeCheck turns a check as written into the prober's, with defaults
-// applied and validated.
+// probeCheck is the probe of a check as the prober runs it now: a copy
+// (the check belongs to the snapshot, shared by reloads) with the
+// configuration's probe source if it names none, its ca_file read, and
+// defaults applied and validated.
 func probeCheck(c *zones.Check, maxCAFile int64, source netip.Addr) (*healthprobe.Check, error) {
-	hc := &healthprobe.Check{
-		Kind: c.Type, Port: c.Port, Interval: c.Interval, Timeout: c.Timeout, Fall: c.Fall, Rise: c.Rise,
-		Method: c.Method, Path: c.Path, Host: c.Host, BodyContains: c.Body, InsecureSkipVerify: c.Insecure,
-		Source: source,
-	}
-	if c.Source.IsValid() {
-		hc.Source = c.Source
+	hc := c.Probe
+	if !hc.Source.IsValid() {
+		hc.Source = source
 	}
 	fail := func(err error) (*healthprobe.Check, error) {
 		return nil, &zones.Error{File: c.File, Line: c.Line, Key: "checks." + c.Name, Msg: err.Error()}
 	}
-	if len(c.Expect) > 0 {
-		var err error
-		if hc.Status, err = healthprobe.ParseStatusRanges(c.Expect); err != nil {
-			return fail(err)
-		}
-	}
-	if c.CAFile != "" {
+	if hc.CAFile != "" {
 		// A regular file of bounded size: "/dev/zero" ran the process out
 		// of memory, a FIFO would block the reload.
-		pem, _, err := safefile.ReadStable(c.CAFile, maxCAFile)
+		pem, _, err := safefile.ReadStable(hc.CAFile, maxCAFile)
 		if errors.As(err, new(*safefile.TooLargeError)) {
 			err = fmt.Errorf("ca_file %w ([limits] max_ca_file_size)", err)
 		}
@@ -263,16 +265,16 @@ func probeCheck(c *zones.Check, maxCAFile int64, source netip.Addr) (*healthprob
 		}
 		hc.RootCAs = x509.NewCertPool()
 		if !hc.RootCAs.AppendCertsFromPEM(pem) {
-			return fail(fmt.Errorf("ca_file %s holds no PEM certificate", c.CAFile))
+			return fail(fmt.Errorf("ca_file %s holds no PEM certificate", hc.CAFile))
 		}
 		// Identifies the roots in target keys, so a reload that reads the
 		// same file keeps the targets' state.
 		sum := sha256.Sum256(pem)
-		hc.RootCAsID = c.CAFile + "@" + hex.EncodeToString(sum[:8])
+		hc.RootCAsID = hc.CAFile + "@" + hex.EncodeToString(sum[:8])
 	}
 	hc.ApplyDefaults()
 	if err := hc.Validate(); err != nil {
 		return fail(err)
 	}
-	return hc, nil
+	return &hc, nil
 }

@@ -159,6 +159,9 @@ type memberRow struct {
 	LastFailureAgo     string
 	LastCheck          string
 	ConsecutiveFailing int
+	// Weight is the share of its weight the backend reported, when below
+	// 100 % ("10 % weight"); "" otherwise.
+	Weight string
 }
 
 type drainRow struct {
@@ -293,6 +296,9 @@ func (p *statusPage) addPools(d *pageData, q healthprobe.GroupQuery, now time.Ti
 					mr.Since, mr.SinceAgo = stamp(st.Since), ago(st.Since, now)
 					mr.LastError, mr.LastFailure, mr.LastFailureAgo = clip(printable(st.LastError), pageMaxError), stamp(st.LastFailure), ago(st.LastFailure, now)
 					mr.LastCheck, mr.ConsecutiveFailing = ago(st.LastCheck, now), st.ConsecutiveFail
+					if pct := st.WeightPercent(); pct < healthprobe.MaxWeightPercent {
+						mr.Weight = strconv.Itoa(pct) + " % weight"
+					}
 				}
 			}
 			if until, ok := view.Drained(m.Addr); ok {

@@ -93,7 +93,7 @@ func TestCheckSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.Checks["web"].Source; got != netip.MustParseAddr("2001:db8::1") {
+	if got := c.Checks["web"].Probe.Source; got != netip.MustParseAddr("2001:db8::1") {
 		t.Errorf("source %v", got)
 	}
 	for _, v := range []string{"nonsense", "::", "224.0.0.1", "fe80::1%eth0"} {
