@@ -1,6 +1,7 @@
 package healthprobe
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -63,6 +64,11 @@ type AdminOptions struct {
 	// MaxGroups is the most groups (and drains) one /status lists, and the
 	// default and largest limit=; 0 for DefaultMaxGroups.
 	MaxGroups int
+	// Applied, if set, waits until what is served follows the prober's
+	// latest change: a drain or undrain is answered once it is in effect,
+	// so a caller that then queries never sees the old answers. It is
+	// given at most appliedWait.
+	Applied func(ctx context.Context)
 	// ReadOnly serves the views (GET /status) only: for an address that
 	// needs no token.
 	ReadOnly bool
@@ -151,6 +157,7 @@ func AdminHandler(p *Prober, o AdminOptions) http.Handler {
 		if o.Drained != nil {
 			o.Drained(addr, until, true)
 		}
+		o.waitApplied(r)
 		writeJSON(w, http.StatusOK, drainJSON{Address: addr.String(), Until: timePtr(until)})
 	})
 	// Undraining needs no membership: a drain outlives a reload that
@@ -172,6 +179,7 @@ func AdminHandler(p *Prober, o AdminOptions) http.Handler {
 		if o.Drained != nil {
 			o.Drained(addr, time.Time{}, false)
 		}
+		o.waitApplied(r)
 		writeJSON(w, http.StatusOK, drainJSON{Address: addr.String()})
 	})
 	return mux
@@ -201,6 +209,19 @@ func ParseGroupQuery(v url.Values, defaultLimit, maxLimit int) (GroupQuery, erro
 		q.Limit = n
 	}
 	return q, nil
+}
+
+// appliedWait bounds the wait for a drain to take effect (Applied): the
+// drain is made either way, and answered after at most this long.
+const appliedWait = 5 * time.Second
+
+func (o AdminOptions) waitApplied(r *http.Request) {
+	if o.Applied == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), appliedWait)
+	defer cancel()
+	o.Applied(ctx)
 }
 
 // drainUntil is when a drain given for=d ends: never for "", and at most

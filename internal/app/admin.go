@@ -33,6 +33,7 @@ func startAdmin(hc config.HealthConfig, h *health, srv *dnsrr.Server, ep *endpoi
 	opts := healthprobe.AdminOptions{
 		Groups:    func(q healthprobe.GroupQuery) ([]healthprobe.Group, bool) { return h.groupPage(q, srv.Answers) },
 		IsMember:  h.isMember,
+		Applied:   h.waitApplied,
 		MaxDrain:  hc.DrainMax,
 		MaxGroups: hc.StatusMaxPools,
 		Server:    h.server,

@@ -300,10 +300,15 @@ func (a *App) applyHealthChanges(ctx context.Context) {
 		defer t.Stop()
 		resync = t.C
 	}
+	a.health.looping.Store(true)
+	defer a.health.looping.Store(false)
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case done := <-a.health.barrier:
+			a.applyHealth() // takes the change the request waits for, if not yet taken
+			close(done)
 		case <-a.health.prober.Changes():
 			a.applyHealth()
 		case <-agreed:
@@ -516,7 +521,7 @@ func startHealth(ctx context.Context, cfg *config.Config, snap *zones.Snapshot, 
 			log.Error().Err(err).Msg("health prober stopped")
 		}
 	}()
-	return &health{prober: p, plan: plan, server: cfg.ServerName, version: version}, func() { cancel(); <-done }, nil
+	return &health{prober: p, plan: plan, server: cfg.ServerName, version: version, barrier: make(chan chan struct{})}, func() { cancel(); <-done }, nil
 }
 
 // waitFirstRound waits for the prober's first round (bounded by

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dnsrr/dnsrr/dnsrr"
@@ -38,6 +40,32 @@ type health struct {
 	// server and version identify this instance (/status, gossip).
 	server, version string
 	syncMu          sync.Mutex // serialises publishAll
+
+	// barrier takes requests to apply the prober's changes now, from the
+	// admin API (drains), to the loop that applies them: each request's
+	// channel closes once DNS follows what the prober had when it was
+	// sent. looping says the loop runs (DNS serves); before, and after
+	// shutdown, there is nothing to wait for.
+	barrier chan chan struct{}
+	looping atomic.Bool
+}
+
+// waitApplied returns once DNS answers follow the prober's view as it is
+// now (a drain just made), or when ctx ends.
+func (h *health) waitApplied(ctx context.Context) {
+	if !h.looping.Load() {
+		return
+	}
+	done := make(chan struct{})
+	select {
+	case h.barrier <- done:
+	case <-ctx.Done():
+		return
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 // probePlan is what one snapshot asks the prober to do.
