@@ -18,7 +18,6 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -639,9 +638,11 @@ func (p *Prober) currentDrains() map[netip.Addr]time.Time {
 // shown by /status, the status page, the logs and CH TXT.
 const maxErrorBytes = 256
 
-// clipError cuts msg to maxErrorBytes on a rune boundary, as valid UTF-8.
+// clipError cuts msg to maxErrorBytes on a rune boundary, printable.
 func clipError(msg string) string {
-	msg = strings.ToValidUTF8(msg, "\uFFFD")
+	// Control and format characters (a backend's ESC sequences, bidi
+	// overrides) are escaped: /status, jq -r, the logs and CH TXT show it.
+	msg = Printable(msg)
 	if len(msg) <= maxErrorBytes {
 		return msg
 	}

@@ -527,3 +527,12 @@ func TestClipError(t *testing.T) {
 		t.Fatalf("invalid UTF-8 kept: %q", got)
 	}
 }
+
+// TestClipErrorEscapes: a backend's escape sequences and bidi overrides
+// in a failure message are kept written out, not acted on.
+func TestClipErrorEscapes(t *testing.T) {
+	got := clipError("status 503 \x1b[2J\u202egnirts")
+	if strings.ContainsAny(got, "\x1b\u202e") || !strings.Contains(got, `\x1b[2J`) {
+		t.Errorf("clipError kept control characters: %q", got)
+	}
+}

@@ -294,7 +294,7 @@ func (p *statusPage) addPools(d *pageData, q healthprobe.GroupQuery, now time.Ti
 				if st, ok := view.Status(healthprobe.Target{Addr: m.Addr, Check: m.Check}.Key()); ok {
 					mr.State = st.State.String()
 					mr.Since, mr.SinceAgo = stamp(st.Since), ago(st.Since, now)
-					mr.LastError, mr.LastFailure, mr.LastFailureAgo = clip(printable(st.LastError), pageMaxError), stamp(st.LastFailure), ago(st.LastFailure, now)
+					mr.LastError, mr.LastFailure, mr.LastFailureAgo = clip(healthprobe.Printable(st.LastError), pageMaxError), stamp(st.LastFailure), ago(st.LastFailure, now)
 					mr.LastCheck, mr.ConsecutiveFailing = ago(st.LastCheck, now), st.ConsecutiveFail
 					if pct := st.WeightPercent(); pct < healthprobe.MaxWeightPercent {
 						mr.Weight = strconv.Itoa(pct) + " % weight"

@@ -273,8 +273,8 @@ func TestPrintable(t *testing.T) {
 		{"bad \xff\xfe utf-8", `bad \xff\xfe utf-8`},
 		{"\ufffd", `\ufffd`},
 	} {
-		if got := printable(c.s); got != c.want {
-			t.Errorf("printable(%q) = %q, want %q", c.s, got, c.want)
+		if got := healthprobe.Printable(c.s); got != c.want {
+			t.Errorf("Printable(%q) = %q, want %q", c.s, got, c.want)
 		}
 	}
 }

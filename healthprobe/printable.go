@@ -1,4 +1,4 @@
-package app
+package healthprobe
 
 import (
 	"fmt"
@@ -7,14 +7,14 @@ import (
 	"unicode/utf8"
 )
 
-// printable returns s with every byte or character a terminal or a page
+// Printable returns s with every byte or character a terminal or a page
 // would act on rather than show written as an escape: control characters
 // (ESC, BEL, CR, ...), format characters such as the bidirectional
 // overrides, and invalid UTF-8. A backend chooses part of a probe's error
 // (an HTTP reason phrase), and the status page shows it; html/template
 // escapes markup but passes ESC through, so `curl` of the page to a
 // terminal would run the backend's escape sequences.
-func printable(s string) string {
+func Printable(s string) string {
 	clean := true
 	for _, r := range s {
 		if !shown(r) {
@@ -45,7 +45,7 @@ func printable(s string) string {
 
 // shown reports whether r is written as itself: printable characters and
 // the ASCII space (U+FFFD only when it was in s as such, which range
-// cannot tell apart from invalid bytes: printable's loop decodes again).
+// cannot tell apart from invalid bytes: Printable's loop decodes again).
 func shown(r rune) bool {
 	return r != utf8.RuneError && (r == ' ' || unicode.IsPrint(r))
 }
