@@ -268,16 +268,33 @@ func LocalOnly(h http.Handler, addr string) http.Handler {
 	_, port, _ := net.SplitHostPort(addr)
 	allowed := map[string]bool{addr: true, "localhost:" + port: true, "127.0.0.1:" + port: true, "[::1]:" + port: true}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !allowed[r.Host] {
+		// Browsers always send Host, so a request without one (HTTP/1.0,
+		// as HAProxy's default health check) is no page's; host names are
+		// case-insensitive.
+		if r.Host != "" && !allowed[strings.ToLower(r.Host)] {
 			writeError(w, http.StatusForbidden, fmt.Errorf("host %q is not this API's address", r.Host))
 			return
 		}
-		if r.Method != http.MethodGet && r.Header.Get("Origin") != "" {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && fromWebPage(r) {
 			writeError(w, http.StatusForbidden, errors.New("requests from web pages are refused"))
 			return
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// fromWebPage reports whether a browser sent r for a page: it has an
+// Origin, or a Sec-Fetch-Site other than none (typed or bookmarked) and
+// same-origin. Browsers send Sec-Fetch-Site even where they leave Origin out.
+func fromWebPage(r *http.Request) bool {
+	if r.Header.Get("Origin") != "" {
+		return true
+	}
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "none", "same-origin":
+		return false
+	}
+	return true
 }
 
 func addrParam(r *http.Request) (netip.Addr, error) {

@@ -20,14 +20,21 @@ func TestLocalOnly(t *testing.T) {
 	cases := []struct {
 		name, method, host, origin string
 		want                       int
+		fetchSite                  string
 	}{
-		{"bound address", "GET", "127.0.0.1:8053", "", http.StatusOK},
-		{"localhost", "POST", "localhost:8053", "", http.StatusOK},
-		{"rebound name", "POST", "evil.example:8053", "", http.StatusForbidden},
-		{"other port", "GET", "127.0.0.1:9999", "", http.StatusForbidden},
-		{"page posting", "POST", "127.0.0.1:8053", "http://evil.example", http.StatusForbidden},
-		{"page deleting", "DELETE", "127.0.0.1:8053", "null", http.StatusForbidden},
-		{"page reading", "GET", "127.0.0.1:8053", "http://evil.example", http.StatusOK},
+		{"bound address", "GET", "127.0.0.1:8053", "", http.StatusOK, ""},
+		{"localhost", "POST", "localhost:8053", "", http.StatusOK, ""},
+		{"rebound name", "POST", "evil.example:8053", "", http.StatusForbidden, ""},
+		{"other port", "GET", "127.0.0.1:9999", "", http.StatusForbidden, ""},
+		{"page posting", "POST", "127.0.0.1:8053", "http://evil.example", http.StatusForbidden, ""},
+		{"page deleting", "DELETE", "127.0.0.1:8053", "null", http.StatusForbidden, ""},
+		{"page reading", "GET", "127.0.0.1:8053", "http://evil.example", http.StatusOK, ""},
+		{"host in capitals", "POST", "LOCALHOST:8053", "", http.StatusOK, ""},
+		{"no host (HTTP/1.0)", "POST", "", "", http.StatusOK, ""},
+		{"page posting without Origin", "POST", "127.0.0.1:8053", "", http.StatusForbidden, "cross-site"},
+		{"same-site page posting", "POST", "127.0.0.1:8053", "", http.StatusForbidden, "same-site"},
+		{"the API's own page", "POST", "127.0.0.1:8053", "", http.StatusOK, "same-origin"},
+		{"typed in the address bar", "POST", "127.0.0.1:8053", "", http.StatusOK, "none"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -35,6 +42,9 @@ func TestLocalOnly(t *testing.T) {
 			r.Host = c.host
 			if c.origin != "" {
 				r.Header.Set("Origin", c.origin)
+			}
+			if c.fetchSite != "" {
+				r.Header.Set("Sec-Fetch-Site", c.fetchSite)
 			}
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, r)
